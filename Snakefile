@@ -1,0 +1,43 @@
+# admix: adversarial mixing with disentangled representations (Gowal et al., CVPR 2020), reproduced.
+# The DAG: dataset -> StyleGAN -> encoder + inversion -> classifiers -> evaluation -> tables and figures.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/stylegan.smk"
+include: "rules/inversion.smk"
+include: "rules/classifiers.smk"
+include: "rules/evaluation.smk"
+include: "rules/reporting.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True
+
+
+rule tables:
+    input:
+        table_targets(),
+
+
+rule figures:
+    input:
+        figure_targets(),
+
+
+rule generators:
+    input:
+        expand(GENERATOR, dataset=DATASETS),
+
+
+rule codes:
+    input:
+        expand(CODES, dataset=DATASETS, split=SPLITS),

@@ -1,0 +1,69 @@
+"""Checks of the workflow config that a JSON schema cannot express (cross-key constraints).
+
+The schema (config/schema.yaml) checks keys, types and ranges; this module checks that the keys agree
+with each other, so that every config error is reported before any job runs.
+"""
+
+import math
+
+FACE_NUISANCES = ("skin_tone", "lighting", "background_hue", "lip_colour")
+DIGIT_NUISANCES = ("color",)
+GENERATED_KINDS = ("faces", "colored_digits")
+
+
+class ConfigError(ValueError):
+    """A config value that is well-typed but inconsistent with another key."""
+
+
+def num_styles(resolution: int) -> int:
+    """Number of W+ styles of the generator at ``resolution`` (one per conv, plus the final to-RGB)."""
+    return 2 * int(math.log2(resolution)) - 2
+
+
+def _dataset_errors(name: str, block: dict) -> list[str]:
+    data, where = block["data"], f"datasets.{name}"
+    errors = []
+    kind, factor = data["kind"], data["spurious_factor"]
+    allowed = {"faces": FACE_NUISANCES, "colored_digits": DIGIT_NUISANCES, "colored_mnist": DIGIT_NUISANCES}
+    if kind in allowed and factor not in allowed[kind]:
+        errors.append(
+            f"{where}.data.spurious_factor is {factor!r}; for kind {kind} it must be one of {list(allowed[kind])}"
+        )
+    if kind not in GENERATED_KINDS and not data.get("files"):
+        errors.append(f"{where}.data.files must list the files to download for kind {kind}")
+    if kind == "faces" and "n_train" not in data:
+        errors.append(f"{where}.data.n_train is required for kind faces")
+    resolution = data["resolution"]
+    needed = [str(4 * 2**i) for i in range(int(math.log2(resolution // 4)) + 1)]
+    missing = [r for r in needed if r not in block["stylegan"]["channels"]]
+    if missing:
+        errors.append(f"{where}.stylegan.channels lacks resolutions {missing} (needs {needed})")
+    k, styles = block["mixing"]["split_index"], num_styles(resolution)
+    if not 1 <= k < styles:
+        errors.append(
+            f"{where}.mixing.split_index is {k}; the generator at {resolution}px has {styles} styles, "
+            f"so it must be between 1 and {styles - 1}"
+        )
+    return errors
+
+
+def check_config(config: dict) -> None:
+    """Raise :class:`ConfigError` listing every cross-key inconsistency of a schema-valid ``config``."""
+    errors = []
+    unknown = [d for d in config["run"]["datasets"] if d not in config["datasets"]]
+    if unknown:
+        errors.append(
+            f"run.datasets names {unknown}, which are not keys of datasets: {list(config['datasets'])}"
+        )
+    for name in config["run"]["datasets"]:
+        if name in config["datasets"]:
+            errors.extend(_dataset_errors(name, config["datasets"][name]))
+    train_steps = config["methods"]["advmix"]["steps"]
+    attack = config["evaluation"]["advmix"]
+    if attack["steps"] < train_steps:
+        errors.append(
+            f"evaluation.advmix.steps ({attack['steps']}) must be at least methods.advmix.steps "
+            f"({train_steps}): the evaluation attack may not be weaker than training's"
+        )
+    if errors:
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(errors))

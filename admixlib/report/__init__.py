@@ -1,0 +1,13 @@
+"""Tidy tables (CSV, Markdown, LaTeX) and figures from evaluation results."""
+
+from admixlib.report.figures import plot_variation_panel, save_image_grid
+from admixlib.report.tables import METRICS, summarise_runs, wide_table, write_tables
+
+__all__ = [
+    "METRICS",
+    "plot_variation_panel",
+    "save_image_grid",
+    "summarise_runs",
+    "wide_table",
+    "write_tables",
+]

@@ -1,0 +1,49 @@
+"""Figures: image grids and the Figure-1 panel (one image, many variations, two models' scores)."""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from torchvision.utils import save_image  # noqa: E402
+
+
+def save_image_grid(images: torch.Tensor, path, *, nrow: int) -> None:
+    """Save ``images`` [N, 3, H, W] in [-1, 1] as a PNG grid with ``nrow`` images per row."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_image(images.detach().cpu(), path, nrow=nrow, normalize=True, value_range=(-1, 1), padding=1)
+
+
+def plot_variation_panel(
+    rows: list[torch.Tensor],
+    scores: list[dict[str, list[float]]],
+    path,
+    *,
+    score_name: str,
+    row_titles: list[str],
+) -> None:
+    """Figure-1-style panel: per row, one image under variations, each captioned with models' scores.
+
+    ``rows[i]`` is [V, 3, H, W] in [-1, 1]; ``scores[i]`` maps a model name to V probabilities.
+    """
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.3 * n_cols, 1.75 * n_rows), squeeze=False)
+    for i, (images, row_scores) in enumerate(zip(rows, scores)):
+        for j in range(n_cols):
+            ax = axes[i][j]
+            ax.axis("off")
+            if j >= len(images):
+                continue
+            ax.imshow(((images[j].permute(1, 2, 0).cpu() + 1) / 2).clamp(0, 1).numpy())
+            caption = "\n".join(f"{name} {vals[j]:.2f}" for name, vals in row_scores.items())
+            ax.set_title(caption, fontsize=6)
+        axes[i][0].text(
+            -0.1, 0.5, row_titles[i], transform=axes[i][0].transAxes, ha="right", va="center", fontsize=7
+        )
+    fig.suptitle(f"{score_name} under fine-style variations (first column: the test image)", fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)

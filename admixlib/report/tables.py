@@ -1,0 +1,120 @@
+"""Summarise per-seed evaluation results into the tidy table and its Markdown/LaTeX renderings."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+METRICS = ("clean_acc", "worst_group_acc", "advmix_attack_acc", "linf_attack_acc", "rel_error_reduction")
+TIDY_COLUMNS = ["dataset", "method", "metric", "mean", "std", "ci95_low", "ci95_high", "n_seeds"]
+METRIC_TITLES = {
+    "clean_acc": "clean acc",
+    "worst_group_acc": "worst-group acc",
+    "advmix_attack_acc": "AdvMix-attack acc",
+    "linf_attack_acc": "l_inf-attack acc",
+    "rel_error_reduction": "rel. error reduction",
+}
+
+
+def _per_seed_frame(runs: list[dict]) -> pd.DataFrame:
+    """One row per (method, seed) with a column per metric, the error reduction against nominal added."""
+    rows = [
+        {"method": r["method"], "seed": r["seed"], **{m: r["metrics"].get(m) for m in METRICS}} for r in runs
+    ]
+    frame = pd.DataFrame(rows)
+    nominal_error = 1.0 - frame[frame.method == "nominal"].set_index("seed")["clean_acc"]
+    error = 1.0 - frame["clean_acc"]
+    reference = frame["seed"].map(nominal_error)
+    # Paired by seed: 1 - err(method) / err(nominal); undefined where nominal made no error.
+    frame["rel_error_reduction"] = np.where(reference > 0, 1.0 - error / reference, np.nan)
+    return frame
+
+
+def _interval(values: np.ndarray) -> tuple[float, float, float, float]:
+    """Mean, sample std and a two-sided 95% t-interval of ``values`` (NaN where undefined)."""
+    n = len(values)
+    mean = float(np.mean(values)) if n else math.nan
+    if n < 2:
+        return mean, math.nan, math.nan, math.nan
+    std = float(np.std(values, ddof=1))
+    half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
+    return mean, std, mean - half, mean + half
+
+
+def summarise_runs(runs: list[dict], *, dataset: str, methods: list[str]) -> pd.DataFrame:
+    """Tidy table of ``runs`` (dicts with method, seed and a metrics dict, one per evaluated model).
+
+    Returns a long DataFrame with columns ``dataset, method, metric, mean, std, ci95_low, ci95_high,
+    n_seeds``; accuracies are fractions in [0, 1]; ``rel_error_reduction`` is paired by seed against
+    nominal's clean error and is missing when nominal was not run.
+    """
+    frame = _per_seed_frame(runs)
+    records = []
+    for method in methods:
+        sub = frame[frame.method == method]
+        for metric in METRICS:
+            values = sub[metric].dropna().to_numpy(dtype=float)
+            if len(values) == 0:
+                continue
+            mean, std, low, high = _interval(values)
+            records.append([dataset, method, metric, mean, std, low, high, len(values)])
+    return pd.DataFrame(records, columns=TIDY_COLUMNS)
+
+
+def wide_table(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Methods as rows, metrics as columns, cells ``mean ± std`` in percent (as the paper reports)."""
+
+    def cell(row) -> str:
+        std = "" if math.isnan(row["std"]) else f" ± {100 * row['std']:.1f}"
+        return f"{100 * row['mean']:.1f}{std}"
+
+    cells = tidy.assign(cell=tidy.apply(cell, axis=1))
+    wide = cells.pivot(index="method", columns="metric", values="cell")
+    order = [m for m in METRICS if m in wide.columns]
+    methods = list(dict.fromkeys(tidy["method"]))
+    return wide.loc[methods, order].rename(columns=METRIC_TITLES).fillna("n/a")
+
+
+def _markdown(wide: pd.DataFrame, caption: str) -> str:
+    header = ["method", *wide.columns]
+    lines = [f"**{caption}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join([method, *row]) + " |" for method, row in zip(wide.index, wide.values)]
+    return "\n".join(lines) + "\n"
+
+
+def _latex(wide: pd.DataFrame, caption: str) -> str:
+    escape = {"_": r"\_", "%": r"\%", "±": r"$\pm$"}
+
+    def tex(text: str) -> str:
+        return "".join(escape.get(ch, ch) for ch in str(text))
+
+    header = " & ".join(tex(c) for c in ["method", *wide.columns])
+    body = [" & ".join(tex(c) for c in [m, *row]) + r" \\" for m, row in zip(wide.index, wide.values)]
+    return "\n".join(
+        [
+            r"\begin{table}[t]",
+            r"\centering",
+            r"\begin{tabular}{l" + "r" * len(wide.columns) + "}",
+            r"\toprule",
+            header + r" \\",
+            r"\midrule",
+            *body,
+            r"\bottomrule",
+            r"\end{tabular}",
+            rf"\caption{{{tex(caption)}}}",
+            r"\end{table}",
+            "",
+        ]
+    )
+
+
+def write_tables(tidy: pd.DataFrame, *, csv_path, md_path, tex_path, caption: str) -> None:
+    """Write the tidy CSV and the Markdown and LaTeX renderings of its wide form."""
+    for path in (csv_path, md_path, tex_path):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tidy.to_csv(csv_path, index=False, float_format="%.6g")
+    wide = wide_table(tidy)
+    Path(md_path).write_text(_markdown(wide, caption))
+    Path(tex_path).write_text(_latex(wide, caption))

@@ -1,0 +1,18 @@
+"""Seeding, device choice, atomic checkpoints and logging set-up shared by every stage."""
+
+from admixlib.runtime.checkpoint import load_checkpoint, save_atomic
+from admixlib.runtime.device import resolve_device, set_threads
+from admixlib.runtime.logs import setup_logging
+from admixlib.runtime.seeding import rng_state, seed_everything, set_rng_state, torch_generator
+
+__all__ = [
+    "load_checkpoint",
+    "resolve_device",
+    "rng_state",
+    "save_atomic",
+    "seed_everything",
+    "set_rng_state",
+    "set_threads",
+    "setup_logging",
+    "torch_generator",
+]

@@ -1,0 +1,24 @@
+"""Device choice: the same code runs on CPU and CUDA."""
+
+import torch
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """Map a config value ``auto|cpu|cuda`` to a ``torch.device``.
+
+    ``auto`` picks CUDA when available. Asking for ``cuda`` on a machine without it is an error.
+    """
+    if name not in DEVICE_CHOICES:
+        raise ValueError(f"device must be one of {DEVICE_CHOICES}, got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("config asks for device: cuda but torch sees no CUDA device; use auto or cpu")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def set_threads(threads: int) -> None:
+    """Limit torch's intra-op threads to the rule's ``threads:`` so parallel jobs do not oversubscribe."""
+    torch.set_num_threads(max(1, int(threads)))

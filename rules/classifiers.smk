@@ -1,0 +1,34 @@
+rule train_classifier:
+    """Train one classifier with one method and seed through the shared training loop."""
+    input:
+        train=SPLIT.replace("{split}", "train"),
+        val=SPLIT.replace("{split}", "val"),
+        train_codes=CODES.replace("{split}", "train"),
+        val_codes=CODES.replace("{split}", "val"),
+        generator=GENERATOR,
+    output:
+        model=CLASSIFIER,
+        stats=CLASSIFIER_STATS,
+        val=CLASSIFIER_VAL,
+    params:
+        method_cfg=lambda w: config["methods"][w.method],
+        classifier=config["classifier"],
+        mixing=lambda w: dataset_cfg(w)["mixing"],
+        checkpoint_dir=lambda w: (
+            f"{CHECKPOINTS.format(dataset=w.dataset)}/classifiers/{w.method}/seed{w.seed}"
+        ),
+        checkpoint_every=config["compute"]["checkpoint_every"],
+        device=config["device"],
+    log:
+        log_path("train_classifier", "{dataset}_{method}_seed{seed}"),
+    benchmark:
+        bench_path("train_classifier", "{dataset}_{method}_seed{seed}")
+    threads: res("train_classifier", "threads")
+    resources:
+        gpu=1,
+        mem_mb=res("train_classifier", "mem_mb"),
+        runtime=res("train_classifier", "runtime"),
+    conda:
+        "../envs/admix.yaml"
+    script:
+        "../workflow_scripts/train_classifier.py"

@@ -1,0 +1,99 @@
+# Validation, path patterns and input functions. Path patterns live here and nowhere else.
+from snakemake.utils import validate
+
+from admixlib.configcheck import check_config
+
+
+validate(config, schema="../config/schema.yaml")
+check_config(config)
+
+DATASETS = config["run"]["datasets"]
+METHODS = config["run"]["methods"]
+SEEDS = config["run"]["seeds"]
+SPLITS = ["train", "val", "test"]
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    split="|".join(SPLITS),
+    method="|".join(METHODS),
+    seed=r"\d+",
+
+
+scattergather:
+    invert=config["inversion_shards"],
+
+
+# Rule outputs (results/), resumable checkpoints (checkpoints/, never a rule output), logs, benchmarks.
+RAW = "resources/{dataset}"
+SPLIT = "results/{dataset}/data/{split}.pt"
+FACTORS = "results/{dataset}/data/{split}_factors.csv"
+GENERATOR = "results/{dataset}/stylegan/generator.pt"
+GAN_SAMPLES = "results/{dataset}/stylegan/samples.png"
+GAN_STATS = "results/{dataset}/stylegan/stats.jsonl"
+ENCODER = "results/{dataset}/encoder/encoder.pt"
+ENCODER_STATS = "results/{dataset}/encoder/stats.jsonl"
+CODES_SHARD = "results/{dataset}/codes/shards/{scatteritem}.pt"
+CODES = "results/{dataset}/codes/{split}.pt"
+INVERSION_METRICS = "results/metrics/{dataset}/inversion.json"
+CLASSIFIER = "results/{dataset}/classifiers/{method}/seed{seed}/model.pt"
+CLASSIFIER_STATS = "results/{dataset}/classifiers/{method}/seed{seed}/stats.jsonl"
+CLASSIFIER_VAL = "results/{dataset}/classifiers/{method}/seed{seed}/val.json"
+EVAL = "results/{dataset}/eval/{method}/seed{seed}.json"
+TABLE = "results/tables/{dataset}.{ext}"
+MIXING_GRID = "results/figures/{dataset}_mixing_grid.png"
+FIGURE1 = "results/figures/{dataset}_figure1.png"
+CHECKPOINTS = "checkpoints/{dataset}"
+TABLE_EXTS = ["csv", "md", "tex"]
+
+
+def dataset_cfg(wildcards):
+    """The config block of the dataset named by the wildcard."""
+    return config["datasets"][wildcards.dataset]
+
+
+def res(rule_name, key):
+    """A resource (threads, mem_mb, runtime) of a rule: its own entry, else the default."""
+    return config["resources"].get(rule_name, {}).get(key, config["resources"]["default"][key])
+
+
+def log_path(rule_name, pattern):
+    return f"logs/{rule_name}/{pattern}.log"
+
+
+def bench_path(rule_name, pattern):
+    return f"results/benchmarks/rules/{rule_name}/{pattern}.tsv"
+
+
+def raw_input(wildcards):
+    """Real datasets read the folder download_dataset fills; generated ones need no input."""
+    kind = dataset_cfg(wildcards)["data"]["kind"]
+    return [RAW.format(dataset=wildcards.dataset)] if kind in ("celeba", "colored_mnist") else []
+
+
+def figure1_models(wildcards):
+    """Figure 1 compares nominal and AdvMix classifiers trained with the first seed."""
+    return {
+        method: CLASSIFIER.format(dataset=wildcards.dataset, method=method, seed=SEEDS[0])
+        for method in ("nominal", "advmix")
+    }
+
+
+def table_targets():
+    return expand(TABLE, dataset=DATASETS, ext=TABLE_EXTS)
+
+
+def figure_targets():
+    targets = expand(MIXING_GRID, dataset=DATASETS)
+    if {"nominal", "advmix"} <= set(METHODS):
+        targets += expand(FIGURE1, dataset=DATASETS)
+    return targets
+
+
+def all_targets():
+    return (
+        table_targets()
+        + figure_targets()
+        + expand(INVERSION_METRICS, dataset=DATASETS)
+        + expand(GAN_SAMPLES, dataset=DATASETS)
+    )

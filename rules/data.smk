@@ -1,0 +1,42 @@
+rule download_dataset:
+    """Fetch a real dataset (CelebA, MNIST) with md5 checks into resources/{dataset}."""
+    output:
+        directory(RAW),
+    params:
+        kind=lambda w: dataset_cfg(w)["data"]["kind"],
+        files=lambda w: dataset_cfg(w)["data"].get("files", []),
+    log:
+        log_path("download_dataset", "{dataset}"),
+    benchmark:
+        bench_path("download_dataset", "{dataset}")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=res("download_dataset", "runtime"),
+    conda:
+        "../envs/admix.yaml"
+    script:
+        "../workflow_scripts/download_dataset.py"
+
+
+rule make_dataset:
+    """Write the fixed train/val/test splits (images + factors CSV); the train split is biased."""
+    input:
+        raw_input,
+    output:
+        splits=expand(SPLIT, split=SPLITS, allow_missing=True),
+        factors=expand(FACTORS, split=SPLITS, allow_missing=True),
+    params:
+        data=lambda w: dataset_cfg(w)["data"],
+    log:
+        log_path("make_dataset", "{dataset}"),
+    benchmark:
+        bench_path("make_dataset", "{dataset}")
+    threads: 1
+    resources:
+        mem_mb=res("make_dataset", "mem_mb"),
+        runtime=res("make_dataset", "runtime"),
+    conda:
+        "../envs/admix.yaml"
+    script:
+        "../workflow_scripts/make_dataset.py"

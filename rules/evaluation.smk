@@ -1,0 +1,27 @@
+rule evaluate:
+    """Score one classifier on the unbiased test split: clean, per group, AdvMix and l_inf attacks."""
+    input:
+        model=CLASSIFIER,
+        test=SPLIT.replace("{split}", "test"),
+        test_codes=CODES.replace("{split}", "test"),
+        train_codes=CODES.replace("{split}", "train"),
+        generator=GENERATOR,
+    output:
+        metrics=EVAL,
+    params:
+        evaluation=config["evaluation"],
+        mixing=lambda w: dataset_cfg(w)["mixing"],
+        device=config["device"],
+    log:
+        log_path("evaluate", "{dataset}_{method}_seed{seed}"),
+    benchmark:
+        bench_path("evaluate", "{dataset}_{method}_seed{seed}")
+    threads: res("evaluate", "threads")
+    resources:
+        gpu=1,
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+    conda:
+        "../envs/admix.yaml"
+    script:
+        "../workflow_scripts/evaluate.py"

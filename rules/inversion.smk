@@ -1,0 +1,76 @@
+rule train_encoder:
+    """Train the image -> W+ encoder on generator samples."""
+    input:
+        generator=GENERATOR,
+    output:
+        encoder=ENCODER,
+        stats=ENCODER_STATS,
+    params:
+        encoder=lambda w: dataset_cfg(w)["encoder"],
+        checkpoint_dir=lambda w: f"{CHECKPOINTS.format(dataset=w.dataset)}/encoder",
+        checkpoint_every=config["compute"]["checkpoint_every"],
+        device=config["device"],
+        seed=lambda w: dataset_cfg(w)["data"]["seed"],
+    log:
+        log_path("train_encoder", "{dataset}"),
+    benchmark:
+        bench_path("train_encoder", "{dataset}")
+    threads: res("train_encoder", "threads")
+    resources:
+        gpu=1,
+        mem_mb=res("train_encoder", "mem_mb"),
+        runtime=res("train_encoder", "runtime"),
+    conda:
+        "../envs/admix.yaml"
+    script:
+        "../workflow_scripts/train_encoder.py"
+
+
+rule invert:
+    """Invert one shard of every split into W+ (encoder, then optional per-image refinement)."""
+    input:
+        splits=expand(SPLIT, split=SPLITS, allow_missing=True),
+        generator=GENERATOR,
+        encoder=ENCODER,
+    output:
+        shard=CODES_SHARD,
+    params:
+        inversion=lambda w: dataset_cfg(w)["inversion"],
+        splits=SPLITS,
+        device=config["device"],
+    log:
+        log_path("invert", "{dataset}_{scatteritem}"),
+    benchmark:
+        bench_path("invert", "{dataset}_{scatteritem}")
+    threads: res("invert", "threads")
+    resources:
+        gpu=1,
+        mem_mb=res("invert", "mem_mb"),
+        runtime=res("invert", "runtime"),
+    conda:
+        "../envs/admix.yaml"
+    script:
+        "../workflow_scripts/invert.py"
+
+
+rule gather_codes:
+    """Join the inversion shards into one code file per split and report reconstruction PSNR."""
+    input:
+        shards=gather.invert(CODES_SHARD.replace("{dataset}", "{{dataset}}")),
+    output:
+        codes=expand(CODES, split=SPLITS, allow_missing=True),
+        metrics=INVERSION_METRICS,
+    params:
+        splits=SPLITS,
+    log:
+        log_path("gather_codes", "{dataset}"),
+    benchmark:
+        bench_path("gather_codes", "{dataset}")
+    threads: 1
+    resources:
+        mem_mb=res("gather_codes", "mem_mb"),
+        runtime=res("gather_codes", "runtime"),
+    conda:
+        "../envs/admix.yaml"
+    script:
+        "../workflow_scripts/gather_codes.py"

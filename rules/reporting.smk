@@ -1,0 +1,76 @@
+rule table:
+    """One table per dataset (CSV tidy, Markdown, LaTeX): mean +- std over seeds per method."""
+    input:
+        runs=lambda w: expand(EVAL, dataset=w.dataset, method=METHODS, seed=SEEDS),
+    output:
+        expand(TABLE, ext=TABLE_EXTS, allow_missing=True),
+    params:
+        methods=METHODS,
+        seeds=SEEDS,
+    log:
+        log_path("table", "{dataset}"),
+    benchmark:
+        bench_path("table", "{dataset}")
+    threads: 1
+    resources:
+        mem_mb=res("table", "mem_mb"),
+        runtime=res("table", "runtime"),
+    conda:
+        "../envs/admix.yaml"
+    script:
+        "../workflow_scripts/table.py"
+
+
+rule figure_mixing:
+    """Style-mixing grid on inverted test images: coarse styles from rows, fine styles from columns."""
+    input:
+        generator=GENERATOR,
+        test_codes=CODES.replace("{split}", "test"),
+    output:
+        report(MIXING_GRID, caption="../docs/captions/mixing_grid.rst", category="Figures"),
+    params:
+        mixing=lambda w: dataset_cfg(w)["mixing"],
+        n=6,
+        device=config["device"],
+    log:
+        log_path("figure_mixing", "{dataset}"),
+    benchmark:
+        bench_path("figure_mixing", "{dataset}")
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=res("figure_mixing", "mem_mb"),
+        runtime=res("figure_mixing", "runtime"),
+    conda:
+        "../envs/admix.yaml"
+    script:
+        "../workflow_scripts/figure_mixing.py"
+
+
+rule figure1:
+    """Figure 1: one test image under many fine-style variations, with nominal's and AdvMix's scores."""
+    input:
+        unpack(figure1_models),
+        generator=GENERATOR,
+        test=SPLIT.replace("{split}", "test"),
+        test_codes=CODES.replace("{split}", "test"),
+        train_codes=CODES.replace("{split}", "train"),
+    output:
+        report(FIGURE1, caption="../docs/captions/figure1.rst", category="Figures"),
+    params:
+        mixing=lambda w: dataset_cfg(w)["mixing"],
+        variations=config["evaluation"]["figure1_variations"],
+        device=config["device"],
+    log:
+        log_path("figure1", "{dataset}"),
+    benchmark:
+        bench_path("figure1", "{dataset}")
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=res("figure1", "mem_mb"),
+        runtime=res("figure1", "runtime"),
+    conda:
+        "../envs/admix.yaml"
+    script:
+        "../workflow_scripts/figure1.py"
