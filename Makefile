@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(SNAKEMAKE) --cores $(CORES) --resources gpu=$(GPUS) all
+	# The target comes first: --resources takes every word after it, a target included.
+	$(SNAKEMAKE) all --cores $(CORES) --resources gpu=$(GPUS)
 
 test: $(STAMP) lint
 	$(VENV)/bin/pytest -q tests

@@ -18,9 +18,9 @@ include: "rules/reporting.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True
 
 
 rule tables:

@@ -4,12 +4,22 @@ rule train_classifier:
         train=SPLIT.replace("{split}", "train"),
         val=SPLIT.replace("{split}", "val"),
         train_codes=CODES.replace("{split}", "train"),
-        val_codes=CODES.replace("{split}", "val"),
         generator=GENERATOR,
     output:
         model=CLASSIFIER,
         stats=CLASSIFIER_STATS,
         val=CLASSIFIER_VAL,
+    log:
+        log_path("train_classifier", "{dataset}_{method}_seed{seed}"),
+    benchmark:
+        bench_path("train_classifier", "{dataset}_{method}_seed{seed}")
+    conda:
+        "../envs/admix.yaml"
+    threads: res("train_classifier", "threads")
+    resources:
+        gpu=1,
+        mem_mb=res("train_classifier", "mem_mb"),
+        runtime=res("train_classifier", "runtime"),
     params:
         method_cfg=lambda w: config["methods"][w.method],
         classifier=config["classifier"],
@@ -19,16 +29,5 @@ rule train_classifier:
         ),
         checkpoint_every=config["compute"]["checkpoint_every"],
         device=config["device"],
-    log:
-        log_path("train_classifier", "{dataset}_{method}_seed{seed}"),
-    benchmark:
-        bench_path("train_classifier", "{dataset}_{method}_seed{seed}")
-    threads: res("train_classifier", "threads")
-    resources:
-        gpu=1,
-        mem_mb=res("train_classifier", "mem_mb"),
-        runtime=res("train_classifier", "runtime"),
-    conda:
-        "../envs/admix.yaml"
     script:
         "../workflow_scripts/train_classifier.py"

@@ -3,7 +3,6 @@ from snakemake.utils import validate
 
 from admixlib.configcheck import check_config
 
-
 validate(config, schema="../config/schema.yaml")
 check_config(config)
 
@@ -54,7 +53,11 @@ def dataset_cfg(wildcards):
 
 def res(rule_name, key):
     """A resource (threads, mem_mb, runtime) of a rule: its own entry, else the default."""
-    return config["resources"].get(rule_name, {}).get(key, config["resources"]["default"][key])
+    return (
+        config["resources"]
+        .get(rule_name, {})
+        .get(key, config["resources"]["default"][key])
+    )
 
 
 def log_path(rule_name, pattern):
@@ -68,13 +71,19 @@ def bench_path(rule_name, pattern):
 def raw_input(wildcards):
     """Real datasets read the folder download_dataset fills; generated ones need no input."""
     kind = dataset_cfg(wildcards)["data"]["kind"]
-    return [RAW.format(dataset=wildcards.dataset)] if kind in ("celeba", "colored_mnist") else []
+    return (
+        [RAW.format(dataset=wildcards.dataset)]
+        if kind in ("celeba", "colored_mnist")
+        else []
+    )
 
 
 def figure1_models(wildcards):
     """Figure 1 compares nominal and AdvMix classifiers trained with the first seed."""
     return {
-        method: CLASSIFIER.format(dataset=wildcards.dataset, method=method, seed=SEEDS[0])
+        method: CLASSIFIER.format(
+            dataset=wildcards.dataset, method=method, seed=SEEDS[0]
+        )
         for method in ("nominal", "advmix")
     }
 

@@ -2,19 +2,19 @@ rule download_dataset:
     """Fetch a real dataset (CelebA, MNIST) with md5 checks into resources/{dataset}."""
     output:
         directory(RAW),
-    params:
-        kind=lambda w: dataset_cfg(w)["data"]["kind"],
-        files=lambda w: dataset_cfg(w)["data"].get("files", []),
     log:
         log_path("download_dataset", "{dataset}"),
     benchmark:
         bench_path("download_dataset", "{dataset}")
+    conda:
+        "../envs/admix.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=res("download_dataset", "runtime"),
-    conda:
-        "../envs/admix.yaml"
+    params:
+        kind=lambda w: dataset_cfg(w)["data"]["kind"],
+        files=lambda w: dataset_cfg(w)["data"].get("files", []),
     script:
         "../workflow_scripts/download_dataset.py"
 
@@ -26,17 +26,17 @@ rule make_dataset:
     output:
         splits=expand(SPLIT, split=SPLITS, allow_missing=True),
         factors=expand(FACTORS, split=SPLITS, allow_missing=True),
-    params:
-        data=lambda w: dataset_cfg(w)["data"],
     log:
         log_path("make_dataset", "{dataset}"),
     benchmark:
         bench_path("make_dataset", "{dataset}")
+    conda:
+        "../envs/admix.yaml"
     threads: 1
     resources:
         mem_mb=res("make_dataset", "mem_mb"),
         runtime=res("make_dataset", "runtime"),
-    conda:
-        "../envs/admix.yaml"
+    params:
+        data=lambda w: dataset_cfg(w)["data"],
     script:
         "../workflow_scripts/make_dataset.py"

@@ -8,20 +8,20 @@ rule evaluate:
         generator=GENERATOR,
     output:
         metrics=EVAL,
-    params:
-        evaluation=config["evaluation"],
-        mixing=lambda w: dataset_cfg(w)["mixing"],
-        device=config["device"],
     log:
         log_path("evaluate", "{dataset}_{method}_seed{seed}"),
     benchmark:
         bench_path("evaluate", "{dataset}_{method}_seed{seed}")
+    conda:
+        "../envs/admix.yaml"
     threads: res("evaluate", "threads")
     resources:
         gpu=1,
         mem_mb=res("evaluate", "mem_mb"),
         runtime=res("evaluate", "runtime"),
-    conda:
-        "../envs/admix.yaml"
+    params:
+        evaluation=config["evaluation"],
+        mixing=lambda w: dataset_cfg(w)["mixing"],
+        device=config["device"],
     script:
         "../workflow_scripts/evaluate.py"

@@ -5,23 +5,23 @@ rule train_encoder:
     output:
         encoder=ENCODER,
         stats=ENCODER_STATS,
+    log:
+        log_path("train_encoder", "{dataset}"),
+    benchmark:
+        bench_path("train_encoder", "{dataset}")
+    conda:
+        "../envs/admix.yaml"
+    threads: res("train_encoder", "threads")
+    resources:
+        gpu=1,
+        mem_mb=res("train_encoder", "mem_mb"),
+        runtime=res("train_encoder", "runtime"),
     params:
         encoder=lambda w: dataset_cfg(w)["encoder"],
         checkpoint_dir=lambda w: f"{CHECKPOINTS.format(dataset=w.dataset)}/encoder",
         checkpoint_every=config["compute"]["checkpoint_every"],
         device=config["device"],
         seed=lambda w: dataset_cfg(w)["data"]["seed"],
-    log:
-        log_path("train_encoder", "{dataset}"),
-    benchmark:
-        bench_path("train_encoder", "{dataset}")
-    threads: res("train_encoder", "threads")
-    resources:
-        gpu=1,
-        mem_mb=res("train_encoder", "mem_mb"),
-        runtime=res("train_encoder", "runtime"),
-    conda:
-        "../envs/admix.yaml"
     script:
         "../workflow_scripts/train_encoder.py"
 
@@ -34,21 +34,21 @@ rule invert:
         encoder=ENCODER,
     output:
         shard=CODES_SHARD,
-    params:
-        inversion=lambda w: dataset_cfg(w)["inversion"],
-        splits=SPLITS,
-        device=config["device"],
     log:
         log_path("invert", "{dataset}_{scatteritem}"),
     benchmark:
         bench_path("invert", "{dataset}_{scatteritem}")
+    conda:
+        "../envs/admix.yaml"
     threads: res("invert", "threads")
     resources:
         gpu=1,
         mem_mb=res("invert", "mem_mb"),
         runtime=res("invert", "runtime"),
-    conda:
-        "../envs/admix.yaml"
+    params:
+        inversion=lambda w: dataset_cfg(w)["inversion"],
+        splits=SPLITS,
+        device=config["device"],
     script:
         "../workflow_scripts/invert.py"
 
@@ -60,17 +60,18 @@ rule gather_codes:
     output:
         codes=expand(CODES, split=SPLITS, allow_missing=True),
         metrics=INVERSION_METRICS,
-    params:
-        splits=SPLITS,
     log:
         log_path("gather_codes", "{dataset}"),
     benchmark:
         bench_path("gather_codes", "{dataset}")
+    conda:
+        "../envs/admix.yaml"
     threads: 1
     resources:
         mem_mb=res("gather_codes", "mem_mb"),
         runtime=res("gather_codes", "runtime"),
-    conda:
-        "../envs/admix.yaml"
+    params:
+        splits=SPLITS,
+        refine_steps=lambda w: dataset_cfg(w)["inversion"]["refine_steps"],
     script:
         "../workflow_scripts/gather_codes.py"

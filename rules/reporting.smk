@@ -4,19 +4,19 @@ rule table:
         runs=lambda w: expand(EVAL, dataset=w.dataset, method=METHODS, seed=SEEDS),
     output:
         expand(TABLE, ext=TABLE_EXTS, allow_missing=True),
-    params:
-        methods=METHODS,
-        seeds=SEEDS,
     log:
         log_path("table", "{dataset}"),
     benchmark:
         bench_path("table", "{dataset}")
+    conda:
+        "../envs/admix.yaml"
     threads: 1
     resources:
         mem_mb=res("table", "mem_mb"),
         runtime=res("table", "runtime"),
-    conda:
-        "../envs/admix.yaml"
+    params:
+        methods=METHODS,
+        seeds=SEEDS,
     script:
         "../workflow_scripts/table.py"
 
@@ -27,22 +27,24 @@ rule figure_mixing:
         generator=GENERATOR,
         test_codes=CODES.replace("{split}", "test"),
     output:
-        report(MIXING_GRID, caption="../docs/captions/mixing_grid.rst", category="Figures"),
-    params:
-        mixing=lambda w: dataset_cfg(w)["mixing"],
-        n=6,
-        device=config["device"],
+        report(
+            MIXING_GRID, caption="../docs/captions/mixing_grid.rst", category="Figures"
+        ),
     log:
         log_path("figure_mixing", "{dataset}"),
     benchmark:
         bench_path("figure_mixing", "{dataset}")
+    conda:
+        "../envs/admix.yaml"
     threads: 1
     resources:
         gpu=1,
         mem_mb=res("figure_mixing", "mem_mb"),
         runtime=res("figure_mixing", "runtime"),
-    conda:
-        "../envs/admix.yaml"
+    params:
+        mixing=lambda w: dataset_cfg(w)["mixing"],
+        n=6,
+        device=config["device"],
     script:
         "../workflow_scripts/figure_mixing.py"
 
@@ -57,20 +59,20 @@ rule figure1:
         train_codes=CODES.replace("{split}", "train"),
     output:
         report(FIGURE1, caption="../docs/captions/figure1.rst", category="Figures"),
-    params:
-        mixing=lambda w: dataset_cfg(w)["mixing"],
-        variations=config["evaluation"]["figure1_variations"],
-        device=config["device"],
     log:
         log_path("figure1", "{dataset}"),
     benchmark:
         bench_path("figure1", "{dataset}")
+    conda:
+        "../envs/admix.yaml"
     threads: 1
     resources:
         gpu=1,
         mem_mb=res("figure1", "mem_mb"),
         runtime=res("figure1", "runtime"),
-    conda:
-        "../envs/admix.yaml"
+    params:
+        mixing=lambda w: dataset_cfg(w)["mixing"],
+        variations=config["evaluation"]["figure1_variations"],
+        device=config["device"],
     script:
         "../workflow_scripts/figure1.py"

@@ -6,22 +6,22 @@ rule train_stylegan:
         generator=GENERATOR,
         samples=GAN_SAMPLES,
         stats=GAN_STATS,
+    log:
+        log_path("train_stylegan", "{dataset}"),
+    benchmark:
+        bench_path("train_stylegan", "{dataset}")
+    conda:
+        "../envs/admix.yaml"
+    threads: res("train_stylegan", "threads")
+    resources:
+        gpu=1,
+        mem_mb=res("train_stylegan", "mem_mb"),
+        runtime=res("train_stylegan", "runtime"),
     params:
         stylegan=lambda w: dataset_cfg(w)["stylegan"],
         checkpoint_dir=lambda w: f"{CHECKPOINTS.format(dataset=w.dataset)}/stylegan",
         checkpoint_every=config["compute"]["checkpoint_every"],
         device=config["device"],
         seed=lambda w: dataset_cfg(w)["data"]["seed"],
-    log:
-        log_path("train_stylegan", "{dataset}"),
-    benchmark:
-        bench_path("train_stylegan", "{dataset}")
-    threads: res("train_stylegan", "threads")
-    resources:
-        gpu=1,
-        mem_mb=res("train_stylegan", "mem_mb"),
-        runtime=res("train_stylegan", "runtime"),
-    conda:
-        "../envs/admix.yaml"
     script:
         "../workflow_scripts/train_stylegan.py"

@@ -1,0 +1,117 @@
+"""Rules train_classifier and evaluate: perturbation sets from config, training, scoring."""
+
+import json
+import logging
+from pathlib import Path
+
+from admixlib.classify import evaluate_classifier, load_classifier, save_classifier, train_classifier
+from admixlib.data import load_split
+from admixlib.perturb import AutoAugmentSet, LinfBall, StyleMixSet
+from admixlib.runtime import resolve_device
+from admixlib.stages.codes import load_codes
+from admixlib.stylegan import load_generator
+
+log = logging.getLogger("admix.stages")
+
+
+def build_pset(method: str, cfg: dict, *, generator_path, donor_codes, mixing: dict, device):
+    """The perturbation set of a training method (None for nominal), built from its config block."""
+    if method == "nominal":
+        return None
+    if method == "linf_pgd":
+        return LinfBall(eps=cfg["eps"], step_size=cfg["step_size"], steps=cfg["steps"])
+    if method == "autoaugment":
+        return AutoAugmentSet(policy=cfg["policy"])
+    if method in ("randmix", "advmix"):
+        G = load_generator(generator_path, map_location=device)
+        return StyleMixSet(
+            G,
+            split_index=mixing["split_index"],
+            donor_codes=donor_codes.to(device),
+            donors=cfg["donors"],
+            steps=cfg.get("steps", 0),
+            step_size=cfg.get("step_size", 0.0),
+            add_residual=mixing["add_residual"],
+        )
+    raise ValueError(f"unknown method {method!r}; known: nominal, linf_pgd, autoaugment, randmix, advmix")
+
+
+def train_classifier_stage(
+    *, method: str, seed: int, train_path, val_path, train_codes_path, generator_path, model_path, stats_path,
+    val_path_out, method_cfg: dict, classifier_cfg: dict, mixing: dict, checkpoint_dir, checkpoint_every, device,
+) -> dict:
+    """Train one classifier (method, seed) and score it on the validation split (model selection only)."""
+    device = resolve_device(device)
+    train, codes = load_split(train_path), load_codes(train_codes_path)
+    pset = build_pset(method, method_cfg, generator_path=generator_path, donor_codes=codes.ws, mixing=mixing, device=device)
+    model = train_classifier(
+        images=train.images,
+        labels=train.labels,
+        codes=codes.ws,
+        residuals=codes.residuals(train.images),
+        num_classes=train.meta["num_classes"],
+        pset=pset,
+        lam=method_cfg.get("lam", 1.0),
+        steps=classifier_cfg["steps"],
+        batch_size=classifier_cfg["batch_size"],
+        lr=classifier_cfg["lr"],
+        weight_decay=classifier_cfg["weight_decay"],
+        arch=classifier_cfg["arch"],
+        width=classifier_cfg["width"],
+        device=device,
+        seed=seed,
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_every=checkpoint_every,
+        stats_path=stats_path,
+    )
+    save_classifier(model, model_path)
+    val = load_split(val_path)
+    scores = evaluate_classifier(
+        model, images=val.images, labels=val.labels, factors=val.factors, label_name=val.meta["label_name"],
+        spurious_factor=val.meta["spurious_factor"], device=device, seed=seed,
+    )
+    summary = {"method": method, "seed": seed, "split": "val", "metrics": scores}
+    Path(val_path_out).write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("val clean %.4f worst-group %.4f", scores["clean_acc"], scores["worst_group_acc"])
+    return summary
+
+
+def evaluate_stage(
+    *, dataset: str, method: str, seed: int, model_path, test_path, test_codes_path, train_codes_path,
+    generator_path, metrics_path, evaluation: dict, mixing: dict, device,
+) -> dict:
+    """Score a classifier on the unbiased test split: clean and per-group accuracy on all images, and
+    accuracy under the AdvMix and l_inf attacks on the first ``evaluation.n_attack`` images."""
+    device = resolve_device(device)
+    model = load_classifier(model_path, map_location=device)
+    test, codes = load_split(test_path), load_codes(test_codes_path)
+    common = {"label_name": test.meta["label_name"], "spurious_factor": test.meta["spurious_factor"]}
+    clean = evaluate_classifier(
+        model, images=test.images, labels=test.labels, factors=test.factors, **common,
+        batch_size=evaluation["batch_size"], device=device, seed=seed,
+    )
+    n = min(evaluation["n_attack"], len(test.images))
+    attack_cfg = evaluation["advmix"]
+    advmix_set = build_pset(
+        "advmix", attack_cfg, generator_path=generator_path, donor_codes=load_codes(train_codes_path).ws,
+        mixing=mixing, device=device,
+    )
+    linf_set = build_pset("linf_pgd", evaluation["linf"], generator_path=None, donor_codes=None, mixing=mixing, device=device)
+    attacked = evaluate_classifier(
+        model, images=test.images[:n], labels=test.labels[:n], factors=test.factors.iloc[:n], **common,
+        advmix_set=advmix_set, advmix_restarts=attack_cfg["restarts"], linf_set=linf_set,
+        codes=codes.ws[:n], residuals=codes.residuals(test.images)[:n],
+        batch_size=evaluation["batch_size"], device=device, seed=seed,
+    )
+    metrics = {
+        **clean,
+        "advmix_attack_acc": attacked["advmix_attack_acc"],
+        "linf_attack_acc": attacked["linf_attack_acc"],
+        "clean_acc_attacked_subset": attacked["clean_acc"],
+        "n_attack": n,
+    }
+    result = {"dataset": dataset, "method": method, "seed": seed, "split": "test", "metrics": metrics, "evaluation": evaluation}
+    Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(metrics_path).write_text(json.dumps(result, indent=2) + "\n")
+    log.info("test metrics: %s", {k: v for k, v in metrics.items() if not isinstance(v, dict)})
+    return result

@@ -1,0 +1,82 @@
+"""The config schema and the cross-key checks reject bad configs with a message naming the key."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from admixlib.configcheck import ConfigError, check_config, num_styles
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = str(ROOT / "config" / "schema.yaml")
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+def set_key(config: dict, dotted: str, value) -> dict:
+    config = copy.deepcopy(config)
+    *parents, leaf = dotted.split(".")
+    node = config
+    for key in parents:
+        node = node[key]
+    node[leaf] = value
+    return config
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml"])
+def test_shipped_configs_are_valid(name):
+    config = load(name)
+    validate(config, SCHEMA)
+    check_config(config)
+
+
+SCHEMA_CASES = [
+    ("classifier.stpes", 3, "stpes"),  # a typo of a key
+    ("classifier.steps", "many", "steps"),
+    ("classifier.steps", 0, "steps"),
+    ("device", "tpu", "device"),
+    ("run.methods", ["nominal", "mixup"], "mixup"),
+    ("run.seeds", [], "seeds"),
+    ("methods.advmix.lam", 1.5, "lam"),
+    ("datasets.faces.data.bias", -0.1, "bias"),
+    ("datasets.faces.data.kind", "cifar", "kind"),
+    ("datasets.faces.stylegan.torgb", "none", "torgb"),
+    ("datasets.faces.mixing.add_residual", "yes", "add_residual"),
+    ("evaluation.linf.eps", 2, "eps"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "named"), SCHEMA_CASES)
+def test_schema_rejects_bad_values(key, value, named):
+    with pytest.raises(Exception, match=named):
+        validate(set_key(load("config.yaml"), key, value), SCHEMA)
+
+
+CROSS_CASES = [
+    ("datasets.faces.mixing.split_index", 8, "split_index"),
+    ("datasets.faces.data.spurious_factor", "hair", "spurious_factor"),
+    ("datasets.colored_digits.data.spurious_factor", "skin_tone", "spurious_factor"),
+    ("run.datasets", ["faces", "cifar"], "cifar"),
+    ("evaluation.advmix.steps", 1, "evaluation.advmix.steps"),
+    ("datasets.faces.stylegan.channels", {"4": 8, "8": 8}, "channels"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "named"), CROSS_CASES)
+def test_cross_key_checks_name_the_key(key, value, named):
+    config = set_key(load("config.yaml"), key, value)
+    with pytest.raises(ConfigError, match=named):
+        check_config(config)
+
+
+def test_num_styles_matches_the_generator():
+    from admixlib.stylegan import Generator
+
+    for resolution in (16, 32):
+        channels = {4 * 2**i: 8 for i in range(5) if 4 * 2**i <= resolution}
+        G = Generator(z_dim=8, w_dim=8, mapping_layers=1, resolution=resolution, channels=channels)
+        assert G.num_ws == num_styles(resolution)

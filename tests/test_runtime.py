@@ -1,0 +1,41 @@
+"""Atomic checkpoints, clear errors on bad files, device choice, seeding."""
+
+import pytest
+import torch
+
+from admixlib.runtime import load_checkpoint, resolve_device, save_atomic, seed_everything
+
+
+def test_atomic_round_trip(tmp_path):
+    path = tmp_path / "sub" / "ckpt.pt"
+    save_atomic({"step": 3, "w": torch.ones(2)}, path)
+    blob = load_checkpoint(path)
+    assert blob["step"] == 3 and torch.equal(blob["w"], torch.ones(2))
+    assert [p.name for p in path.parent.iterdir()] == ["ckpt.pt"]  # no temp file left behind
+
+
+def test_truncated_checkpoint_names_path(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    save_atomic({"w": torch.ones(1000)}, path)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(RuntimeError, match="ckpt.pt"):
+        load_checkpoint(path)
+
+
+def test_missing_checkpoint_names_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_resolve_device():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="device"):
+        resolve_device("tpu")
+
+
+def test_seed_everything_repeats():
+    seed_everything(7)
+    a = torch.rand(3)
+    seed_everything(7)
+    assert torch.equal(a, torch.rand(3))

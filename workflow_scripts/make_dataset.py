@@ -1,0 +1,13 @@
+"""Rule make_dataset: write the train/val/test splits of one dataset."""
+
+from _admix import start
+from admixlib.stages.data import make_dataset
+
+start(snakemake)
+splits = ["train", "val", "test"]
+make_dataset(
+    data_cfg=snakemake.params.data,
+    split_paths=dict(zip(splits, snakemake.output.splits)),
+    factor_paths=dict(zip(splits, snakemake.output.factors)),
+    raw_dir=snakemake.input[0] if len(snakemake.input) else None,
+)
