@@ -1,0 +1,75 @@
+"""A small CNN classifier for 32x32 (or smaller) images, and its plain-dict checkpoints."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import nn
+
+from admixlib.runtime import load_checkpoint, save_atomic
+
+ARCHS = ("cnn",)
+
+
+class SmallCNN(nn.Module):
+    """Conv blocks ``conv3x3 -> BatchNorm -> ReLU (-> 2x2 max-pool)``, global average pool, linear.
+
+    Channels ``width, 2*width, 4*width, 4*width``; the first three blocks pool (32 -> 16 -> 8 -> 4),
+    the fourth does not. ``forward(x [N, in_channels, H, W]) -> logits [N, num_classes]``; any
+    ``H, W >= 8`` works thanks to the global pool.
+    """
+
+    def __init__(self, *, num_classes: int, width: int = 32, in_channels: int = 3) -> None:
+        super().__init__()
+        chans = [in_channels, width, 2 * width, 4 * width, 4 * width]
+        blocks: list[nn.Module] = []
+        for i in range(4):
+            blocks += [
+                nn.Conv2d(chans[i], chans[i + 1], 3, padding=1, bias=False),
+                nn.BatchNorm2d(chans[i + 1]),
+                nn.ReLU(inplace=True),
+            ]
+            if i < 3:
+                blocks.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*blocks)
+        self.head = nn.Linear(chans[-1], num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x [N, in_channels, H, W] -> logits [N, num_classes]``."""
+        return self.head(self.features(x).mean(dim=(2, 3)))
+
+
+def build_classifier(
+    *, arch: str = "cnn", num_classes: int, width: int = 32, in_channels: int = 3
+) -> nn.Module:
+    """Build a classifier; the constructor kwargs are kept in ``model.build_kwargs`` for checkpoints.
+
+    Args:
+        arch: ``"cnn"`` (:class:`SmallCNN`).
+        num_classes: number of output logits.
+        width: channels of the first conv block (later blocks use 2x and 4x).
+        in_channels: image channels.
+
+    Returns:
+        The model (train mode, on CPU, initialised from torch's global RNG).
+    """
+    if arch not in ARCHS:
+        raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
+    model = SmallCNN(num_classes=num_classes, width=width, in_channels=in_channels)
+    model.build_kwargs = dict(arch=arch, num_classes=num_classes, width=width, in_channels=in_channels)
+    return model
+
+
+def save_classifier(model: nn.Module, path: str | os.PathLike) -> None:
+    """Write ``{"kwargs": build kwargs, "state_dict": ...}`` atomically to ``path`` (tensors on CPU)."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    save_atomic({"kwargs": dict(model.build_kwargs), "state_dict": state}, path)
+
+
+def load_classifier(path: str | os.PathLike, *, map_location="cpu") -> nn.Module:
+    """Load a classifier written by :func:`save_classifier` (``weights_only=True``); eval mode."""
+    ckpt = load_checkpoint(path, map_location=map_location, weights_only=True)
+    model = build_classifier(**ckpt["kwargs"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model.to(map_location).eval()

@@ -1,0 +1,219 @@
+"""``build_dataset``: make every split of one data set and write its split files.
+
+The train split is biased (``spurious_factor`` agrees with the label with probability ``bias``); val
+and test are unbiased (label and nuisance factors independent). Each split draws from its own seed,
+derived from ``seed`` and the split name.
+"""
+
+import logging
+import os
+import zlib
+
+import numpy as np
+import pandas as pd
+import torch
+
+from admixlib.data import digits as digits_mod
+from admixlib.data import faces as faces_mod
+from admixlib.data import real
+from admixlib.data.store import save_split
+
+log = logging.getLogger("admix.data")
+KINDS = ("faces", "colored_digits", "celeba", "colored_mnist")
+SPLITS = ("train", "val", "test")
+
+
+def split_seed(seed: int, split: str) -> int:
+    """A 32-bit seed for ``split`` derived from the data set's ``seed`` (stable across runs)."""
+    return int(np.random.SeedSequence([int(seed), zlib.crc32(split.encode())]).generate_state(1)[0])
+
+
+def agreement(factors: pd.DataFrame, label_name: str, spurious_factor: str | None) -> float | None:
+    """Fraction of rows where ``spurious_factor`` equals the label (None without a spurious factor)."""
+    if spurious_factor is None or len(factors) == 0:
+        return None
+    return float((factors[label_name] == factors[spurious_factor]).mean())
+
+
+def subsample_with_bias(
+    label: np.ndarray, spurious: np.ndarray, *, n: int | None, bias: float, rng
+) -> np.ndarray:
+    """Indices of a subset with balanced binary labels where ``spurious == label`` w.p. ``bias``.
+
+    The agreeing groups (label, spurious) = (0, 0), (1, 1) share ``round(n * bias)`` rows equally, the
+    disagreeing groups the rest. ``n=None`` (or too large) gives the largest such subset.
+    Returns sorted int64 indices.
+    """
+    groups = {(y, s): np.flatnonzero((label == y) & (spurious == s)) for y in (0, 1) for s in (0, 1)}
+
+    def counts(total: int) -> dict:
+        agree = int(round(total * bias))
+        disagree = total - agree
+        return {
+            (0, 0): agree // 2,
+            (1, 1): agree - agree // 2,
+            (0, 1): disagree // 2,
+            (1, 0): disagree - disagree // 2,
+        }
+
+    shares = {(0, 0): bias / 2, (1, 1): bias / 2, (0, 1): (1 - bias) / 2, (1, 0): (1 - bias) / 2}
+    largest = min(len(label), int(min(len(groups[k]) / f for k, f in shares.items() if f > 0)) + 2)
+    while largest > 0 and any(c > len(groups[k]) for k, c in counts(largest).items()):
+        largest -= 1
+    if n is None or n > largest:
+        if n is not None:
+            log.warning("asked for %d rows at bias %.3f but only %d fit; using %d", n, bias, largest, largest)
+        n = largest
+    chosen = [rng.choice(groups[k], size=c, replace=False) for k, c in counts(n).items()]
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+def _faces(split, *, n, bias, spurious_factor, seed, resolution, **_):
+    """One split of procedural faces: (images, factors, extra meta); unbiased when ``bias`` is None."""
+    images, factors = faces_mod.make_faces(
+        n=n, bias=bias, spurious_factor=spurious_factor, seed=seed, resolution=resolution
+    )
+    return images, factors, {}
+
+
+def _colored_digits(split, *, n, bias, seed, resolution, base_seed, sizes, **_):
+    """One split of colored 8x8 digits; the base images are split by ``base_seed``."""
+    indices = digits_mod.split_digit_indices(n_val=sizes["n_val"], n_test=sizes["n_test"], seed=base_seed)
+    n = n if split == "train" else None
+    images, factors = digits_mod.make_colored_digits(
+        indices=indices[split], n=n, bias=bias, seed=seed, resolution=resolution
+    )
+    return images, factors, {}
+
+
+def _colored_mnist(split, *, n, bias, seed, resolution, base_seed, sizes, raw_dir, **_):
+    """One split of colored MNIST: val is carved out of MNIST train by ``base_seed``, test is t10k."""
+    gray, labels = real.read_mnist(raw_dir, "test" if split == "test" else "train")
+    if split == "test":
+        index = np.arange(len(labels))
+    else:
+        perm = np.random.default_rng(base_seed).permutation(len(labels))
+        index = perm[: sizes["n_val"]] if split == "val" else perm[sizes["n_val"] :]
+    rng = np.random.default_rng(seed)
+    if n is not None and n < len(index):
+        index = rng.choice(index, size=n, replace=False)
+    index = np.sort(index)
+    images, factors = digits_mod.colorize_digits(
+        gray[index].float() / 255.0, labels[index].numpy(), bias=bias, resolution=resolution, rng=rng
+    )
+    return images, factors, {"source_ids": index.tolist()}
+
+
+def _celeba(
+    split, *, n, bias, spurious_factor, seed, resolution, raw_dir, label_attr, nuisance_attrs, crop, **_
+):
+    """One CelebA split: a subsample of the official split with label/spurious agreement ``bias``.
+
+    With ``bias=None`` (val/test) and a spurious factor the four (label, spurious) groups are balanced.
+    """
+    table = real.celeba_table(raw_dir, split=split, label_attr=label_attr, nuisance_attrs=nuisance_attrs)
+    label_name = real.factor_name(label_attr)
+    rng = np.random.default_rng(seed)
+    if spurious_factor is not None:
+        rows = subsample_with_bias(
+            table[label_name].to_numpy(),
+            table[spurious_factor].to_numpy(),
+            n=n,
+            bias=0.5 if bias is None else bias,
+            rng=rng,
+        )
+    else:
+        rows = np.arange(len(table))
+        if n is not None and n < len(table):
+            rows = np.sort(rng.choice(rows, size=n, replace=False))
+    table = table.iloc[rows]
+    images = real.load_celeba_images(raw_dir, list(table.index), resolution=resolution, crop=crop)
+    return images, table.reset_index(drop=True), {"source_ids": list(table.index)}
+
+
+def _label_info(kind: str, label_attr: str) -> tuple[str, int, tuple[str, ...]]:
+    """(label column, number of classes, allowed spurious factors) of a data set kind."""
+    if kind == "faces":
+        return faces_mod.LABEL_NAME, 2, faces_mod.FACE_FACTORS
+    if kind in ("colored_digits", "colored_mnist"):
+        return digits_mod.LABEL_NAME, digits_mod.NUM_CLASSES, digits_mod.DIGIT_FACTORS
+    return real.factor_name(label_attr), 2, ()
+
+
+def build_dataset(
+    kind: str,
+    *,
+    outputs: dict[str, tuple[str | os.PathLike, str | os.PathLike]],
+    sizes: dict[str, int | None],
+    bias: float | None,
+    spurious_factor: str | None,
+    seed: int,
+    resolution: int,
+    raw_dir: str | os.PathLike | None = None,
+    label_attr: str = "Smiling",
+    nuisance_attrs: tuple[str, ...] | list[str] = real.DEFAULT_NUISANCE_ATTRS,
+    crop: int = 140,
+) -> dict:
+    """Make the splits named in ``outputs`` (``split -> (pt_path, csv_path)``) and save them.
+
+    ``sizes`` has ``n_train, n_val, n_test`` (see the README of the data stage for what each kind does
+    with them). Returns ``{"kind", "splits": {split: {"n", "agreement", "pt"}}}``.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    unknown = sorted(set(outputs) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"unknown splits {unknown}; allowed: {SPLITS}")
+    if kind in ("celeba", "colored_mnist") and raw_dir is None:
+        raise ValueError(f"kind {kind!r} reads downloaded files: pass raw_dir")
+    label_name, num_classes, allowed = _label_info(kind, label_attr)
+    if kind == "celeba":
+        allowed = tuple(real.factor_name(a) for a in nuisance_attrs)
+        spurious_factor = None if spurious_factor is None else real.factor_name(spurious_factor)
+    if spurious_factor is not None and spurious_factor not in allowed:
+        raise ValueError(f"spurious_factor for {kind} must be one of {list(allowed)} or None")
+    if bias is not None and spurious_factor is None:
+        raise ValueError("bias is set but spurious_factor is None")
+    makers = {
+        "faces": _faces,
+        "colored_digits": _colored_digits,
+        "celeba": _celeba,
+        "colored_mnist": _colored_mnist,
+    }
+    summary = {"kind": kind, "splits": {}}
+    for split, (pt_path, csv_path) in outputs.items():
+        is_train = split == "train"
+        images, factors, extra = makers[kind](
+            split,
+            n=sizes.get(f"n_{split}"),
+            bias=bias if is_train else None,
+            spurious_factor=spurious_factor,
+            seed=split_seed(seed, split),
+            base_seed=seed,
+            sizes=sizes,
+            resolution=resolution,
+            raw_dir=raw_dir,
+            label_attr=label_attr,
+            nuisance_attrs=nuisance_attrs,
+            crop=crop,
+        )
+        rate = agreement(factors, label_name, spurious_factor)
+        meta = {
+            "dataset": kind,
+            "split": split,
+            "label_name": label_name,
+            "factor_names": list(factors.columns),
+            "num_classes": num_classes,
+            "spurious_factor": spurious_factor,
+            "bias": bias if is_train else None,
+            "resolution": resolution,
+            "seed": split_seed(seed, split),
+            "made_by": f"admixlib.data.build_dataset(kind={kind!r}, seed={seed})",
+            "agreement": rate,
+            **extra,
+        }
+        labels = torch.from_numpy(factors[label_name].to_numpy(dtype=np.int64, copy=True))
+        save_split(pt_path, csv_path, images=images, labels=labels, factors=factors, meta=meta)
+        log.info("%s/%s: %d images, label/%s agreement %s", kind, split, len(labels), spurious_factor, rate)
+        summary["splits"][split] = {"n": int(len(labels)), "agreement": rate, "pt": str(pt_path)}
+    return summary

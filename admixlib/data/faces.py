@@ -1,0 +1,159 @@
+"""Procedural RGB faces whose label (``smiling``) is a large-scale mouth shape.
+
+Every face is drawn with NumPy on a grid measured in "32-pixel units", so the same geometry is used at
+any resolution. The label is the mouth geometry: a wide (52-60% of the face width), 2-3 px thick curve
+that bends up at the corners (smiling) or is flat / bends slightly down (not smiling). The nuisance
+factors only change appearance (colours and shading), never geometry:
+
+- ``skin_tone``: 0 light, 1 dark skin;
+- ``lighting``: 0 light from the left, 1 light from the right (a horizontal shading gradient);
+- ``background_hue``: 0 blue-ish, 1 green-ish;
+- ``lip_colour``: 0 red, 1 purple.
+
+Each factor has continuous jitter inside its bin, and face position, face size and eye spacing are
+jittered slightly (not factors).
+"""
+
+import numpy as np
+import pandas as pd
+import torch
+
+LABEL_NAME = "smiling"
+FACE_FACTORS = ("skin_tone", "lighting", "background_hue", "lip_colour")
+
+_SKIN = np.array([[236.0, 200.0, 170.0], [120.0, 80.0, 56.0]])
+_LIPS = np.array([[225.0, 35.0, 50.0], [140.0, 45.0, 175.0]])
+_BACKGROUND = np.array([[70.0, 105.0, 195.0], [95.0, 170.0, 75.0]])
+_EYE = np.array([30.0, 22.0, 22.0])
+_CHUNK = 1024
+
+
+def sample_binary_factors(
+    *, n: int, names: tuple[str, ...], label_name: str, bias: float | None, spurious_factor: str | None, rng
+) -> pd.DataFrame:
+    """Draw ``n`` rows of independent uniform binary factors ``label_name`` + ``names``.
+
+    When ``bias`` is not None, ``spurious_factor`` equals the label with probability ``bias``.
+    Returns a DataFrame of int64 columns ``[label_name, *names]``.
+    """
+    if spurious_factor is not None and spurious_factor not in names:
+        raise ValueError(f"spurious_factor must be one of {list(names)} (or None), got {spurious_factor!r}")
+    if bias is not None and spurious_factor is None:
+        raise ValueError("bias is set but spurious_factor is None; name the factor the bias applies to")
+    if bias is not None and not 0.0 <= bias <= 1.0:
+        raise ValueError(f"bias must be in [0, 1], got {bias}")
+    label = rng.integers(0, 2, size=n)
+    columns = {label_name: label}
+    for name in names:
+        if bias is not None and name == spurious_factor:
+            agree = rng.random(n) < bias
+            columns[name] = np.where(agree, label, 1 - label)
+        else:
+            columns[name] = rng.integers(0, 2, size=n)
+    return pd.DataFrame({k: v.astype(np.int64) for k, v in columns.items()})
+
+
+def _soft(edge_distance: np.ndarray, pix: float) -> np.ndarray:
+    """Anti-aliased coverage in [0, 1] from a signed distance (positive inside), in 32-px units."""
+    return np.clip(edge_distance / pix + 0.5, 0.0, 1.0)
+
+
+def _ellipse(xx, yy, cx, cy, rx, ry, pix):
+    """Coverage [n, H, W] of ellipses with centres ``cx, cy`` and radii ``rx, ry`` (each [n, 1, 1])."""
+    r = np.sqrt(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2)
+    return _soft((1.0 - r) * np.minimum(rx, ry), pix)
+
+
+def _mouth(xx, yy, cx, ym, half_width, depth, thickness, pix):
+    """Coverage [n, H, W] of a parabolic mouth: corners ``depth`` units above the middle (up = smile)."""
+    t = (xx - cx) / half_width
+    curve = ym + depth * (0.5 - t**2)
+    slope = -2.0 * depth * t / half_width
+    dist = np.abs(yy - curve) / np.sqrt(1.0 + slope**2)
+    return _soft(thickness / 2.0 - dist, pix) * _soft(half_width - np.abs(xx - cx), pix)
+
+
+def _blend(img, alpha, colour):
+    """``img`` [n, H, W, 3] blended towards ``colour`` ([n, 1, 1, 3]) with coverage ``alpha`` [n, H, W]."""
+    a = alpha[..., None]
+    return img * (1.0 - a) + colour * a
+
+
+def _jittered(base: np.ndarray, index: np.ndarray, *, spread: float, scale: float, rng) -> np.ndarray:
+    """Per-image colours [n, 1, 1, 3]: ``base[index]`` times a brightness factor plus channel noise."""
+    n = len(index)
+    brightness = rng.uniform(1.0 - scale, 1.0 + scale, size=(n, 1))
+    colour = base[index] * brightness + rng.uniform(-spread, spread, size=(n, 3))
+    return colour[:, None, None, :]
+
+
+def draw_faces(factors: pd.DataFrame, *, resolution: int, rng) -> np.ndarray:
+    """Render faces for the rows of ``factors`` (columns ``smiling`` + FACE_FACTORS).
+
+    Returns uint8 [n, 3, resolution, resolution].
+    """
+    n = len(factors)
+    pix = 32.0 / resolution
+    coords = (np.arange(resolution) + 0.5) * pix
+    yy, xx = np.meshgrid(coords, coords, indexing="ij")
+    xx, yy = xx[None], yy[None]
+
+    def u(lo, hi):
+        return rng.uniform(lo, hi, size=(n, 1, 1))
+
+    smiling = factors[LABEL_NAME].to_numpy()[:, None, None]
+    cx, cy = 16.0 + u(-1, 1), 16.5 + u(-1, 1)
+    rx, ry = 11.0 * u(0.92, 1.08), 13.0 * u(0.92, 1.08)
+
+    background = _jittered(_BACKGROUND, factors["background_hue"].to_numpy(), spread=15, scale=0.08, rng=rng)
+    img = background * (1.0 + 0.12 * (yy[..., None] - 16.0) / 16.0 * u(-1, 1)[..., None])
+    face = _ellipse(xx, yy, cx, cy, rx, ry, pix)
+    img = _blend(img, face, _jittered(_SKIN, factors["skin_tone"].to_numpy(), spread=8, scale=0.08, rng=rng))
+
+    eye_dx, eye_y = 0.38 * rx * u(0.88, 1.12), cy - 0.22 * ry
+    for side in (-1.0, 1.0):
+        eye = _ellipse(xx, yy, cx + side * eye_dx, eye_y, 1.6 * u(0.9, 1.1), 1.3 * u(0.9, 1.1), pix)
+        img = _blend(img, eye, _EYE[None, None, None, :])
+
+    depth = np.where(smiling == 1, u(3.0, 4.0), u(-1.0, 0.0))
+    mouth_y, half_width, thickness = cy + 0.45 * ry, rx * u(0.52, 0.60), u(2.3, 2.9)
+    lips = _jittered(_LIPS, factors["lip_colour"].to_numpy(), spread=15, scale=0.05, rng=rng)
+    img = _blend(img, _mouth(xx, yy, cx, mouth_y, half_width, depth, thickness, pix), lips)
+    # a dark parting line inside the lips gives the mouth luminance contrast on every skin tone
+    core = _mouth(xx, yy, cx, mouth_y, 0.9 * half_width, depth, 0.45 * thickness, pix)
+    img = _blend(img, core, 0.3 * lips)
+
+    side = np.where(factors["lighting"].to_numpy()[:, None, None] == 1, 1.0, -1.0)
+    shade = 1.0 + side * u(0.30, 0.45) * np.clip((xx - cx) / rx, -1.0, 1.0)
+    img = img * (1.0 + (shade - 1.0) * face)[..., None]
+    img = img + rng.normal(0.0, 2.0, size=img.shape)
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8).transpose(0, 3, 1, 2)
+
+
+def make_faces(
+    *,
+    n: int,
+    bias: float | None,
+    spurious_factor: str | None,
+    seed: int,
+    resolution: int = 32,
+) -> tuple[torch.Tensor, pd.DataFrame]:
+    """Make ``n`` procedural faces.
+
+    If ``bias`` is None every factor is independent and uniform; otherwise ``spurious_factor`` (one of
+    FACE_FACTORS) equals ``smiling`` with probability ``bias``. Deterministic given ``seed``.
+    Returns (images uint8 [n, 3, resolution, resolution], factors DataFrame with int64 columns
+    ``smiling, skin_tone, lighting, background_hue, lip_colour``).
+    """
+    if resolution < 16:
+        raise ValueError(f"resolution must be at least 16 pixels, got {resolution}")
+    rng = np.random.default_rng(seed)
+    factors = sample_binary_factors(
+        n=n, names=FACE_FACTORS, label_name=LABEL_NAME, bias=bias, spurious_factor=spurious_factor, rng=rng
+    )
+    chunks = [
+        draw_faces(factors.iloc[start : start + _CHUNK], resolution=resolution, rng=rng)
+        for start in range(0, n, _CHUNK)
+    ]
+    images = np.concatenate(chunks) if chunks else np.zeros((0, 3, resolution, resolution), np.uint8)
+    return torch.from_numpy(images), factors

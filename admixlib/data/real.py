@@ -1,0 +1,151 @@
+"""Readers for the real data sets in torchvision's layout under ``raw_dir``.
+
+- CelebA: ``raw_dir/celeba/{img_align_celeba/*.jpg, list_attr_celeba.txt, list_eval_partition.txt}``.
+  Attributes (-1/1) become 0/1 factor columns named in lower case (``Smiling`` -> ``smiling``).
+- MNIST: ``raw_dir/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte`` (or the ``.gz`` files).
+"""
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+CELEBA_SPLITS = {"train": 0, "val": 1, "test": 2}
+DEFAULT_NUISANCE_ATTRS = ("Male", "Young", "Blond_Hair", "Eyeglasses", "Wearing_Lipstick")
+MNIST_SPLITS = {"train": "train", "test": "t10k"}
+_REMEDY = "run the download_dataset rule first"
+
+
+def factor_name(attr: str) -> str:
+    """CelebA attribute name -> factor column name (``Blond_Hair`` -> ``blond_hair``)."""
+    return attr.lower()
+
+
+def _require(path: Path) -> Path:
+    """Return ``path`` if it exists, else raise FileNotFoundError naming it and the download rule."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; {_REMEDY}")
+    return path
+
+
+def celeba_table(
+    raw_dir: str | os.PathLike,
+    *,
+    split: str,
+    label_attr: str = "Smiling",
+    nuisance_attrs: tuple[str, ...] | list[str] = DEFAULT_NUISANCE_ATTRS,
+) -> pd.DataFrame:
+    """The CelebA factors of one split (``train|val|test|all``), one row per image.
+
+    Returns a DataFrame indexed by image file name with int64 0/1 columns for ``label_attr`` then
+    ``nuisance_attrs`` (lower-cased names), in file order.
+    """
+    if split not in (*CELEBA_SPLITS, "all"):
+        raise ValueError(f"split must be one of {[*CELEBA_SPLITS, 'all']}, got {split!r}")
+    root = Path(raw_dir) / "celeba"
+    attr_path = _require(root / "list_attr_celeba.txt")
+    with open(attr_path) as handle:
+        handle.readline()
+        names = handle.readline().split()
+    wanted = [label_attr, *nuisance_attrs]
+    unknown = [a for a in wanted if a not in names]
+    if unknown:
+        raise ValueError(f"unknown CelebA attributes {unknown}; choose from {names}")
+    attrs = pd.read_csv(attr_path, sep=r"\s+", skiprows=2, header=None, names=["filename", *names])
+    attrs = attrs.set_index("filename")[wanted]
+    partition_path = _require(root / "list_eval_partition.txt")
+    partition = pd.read_csv(partition_path, sep=r"\s+", header=None, names=["filename", "partition"])
+    partition = partition.set_index("filename")["partition"]
+    if split != "all":
+        attrs = attrs[partition.reindex(attrs.index).to_numpy() == CELEBA_SPLITS[split]]
+    table = (attrs > 0).astype(np.int64)
+    table.columns = [factor_name(a) for a in wanted]
+    return table
+
+
+def load_celeba_images(
+    raw_dir: str | os.PathLike, filenames: list[str], *, resolution: int, crop: int = 140
+) -> torch.Tensor:
+    """Centre-crop a ``crop`` x ``crop`` box from each aligned CelebA jpg and resize it (bicubic).
+
+    Returns uint8 [len(filenames), 3, resolution, resolution].
+    """
+    folder = _require(Path(raw_dir) / "celeba" / "img_align_celeba")
+    out = np.empty((len(filenames), resolution, resolution, 3), dtype=np.uint8)
+    for i, name in enumerate(filenames):
+        with Image.open(_require(folder / name)) as img:
+            img = img.convert("RGB")
+            left, top = (img.width - crop) // 2, (img.height - crop) // 2
+            img = img.crop((left, top, left + crop, top + crop))
+            out[i] = np.asarray(img.resize((resolution, resolution), Image.Resampling.BICUBIC))
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+
+
+def read_celeba(
+    raw_dir: str | os.PathLike,
+    *,
+    split: str,
+    resolution: int,
+    label_attr: str = "Smiling",
+    nuisance_attrs: tuple[str, ...] | list[str] = DEFAULT_NUISANCE_ATTRS,
+    max_images: int | None = None,
+    crop: int = 140,
+) -> tuple[torch.Tensor, pd.DataFrame]:
+    """Read the first ``max_images`` images (all when None) of a CelebA split.
+
+    Returns (images uint8 [N, 3, resolution, resolution], factors DataFrame with int64 columns
+    ``label_attr.lower(), *nuisance names`` and the jpg names in ``factors.attrs["filenames"]``).
+    """
+    table = celeba_table(raw_dir, split=split, label_attr=label_attr, nuisance_attrs=nuisance_attrs)
+    if max_images is not None:
+        table = table.iloc[:max_images]
+    images = load_celeba_images(raw_dir, list(table.index), resolution=resolution, crop=crop)
+    factors = table.reset_index(drop=True)
+    factors.attrs["filenames"] = list(table.index)
+    return images, factors
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Parse an IDX file (uint8 data, plain or ``.gz``) into an array of its stored shape."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        data = handle.read()
+    magic = int.from_bytes(data[:4], "big")
+    if magic >> 8 != 0x08:  # 0x08 = unsigned byte data
+        raise RuntimeError(f"{path} is not an unsigned-byte IDX file (magic {magic:#x}); {_REMEDY}")
+    ndim = magic & 0xFF
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    array = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if array.size != int(np.prod(shape)):
+        raise RuntimeError(f"{path} is truncated: expected {shape}, got {array.size} values; {_REMEDY}")
+    return array.reshape(shape)
+
+
+def _mnist_file(folder: Path, name: str) -> Path:
+    """The decompressed IDX file ``name`` in ``folder``, or its ``.gz`` when only that exists."""
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{folder / name} (or .gz) is missing; {_REMEDY}")
+
+
+def read_mnist(raw_dir: str | os.PathLike, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read an MNIST split (``train`` or ``test``).
+
+    Returns (grey images uint8 [N, 28, 28], labels int64 [N]); colour them with
+    ``admixlib.data.digits.colorize_digits``.
+    """
+    if split not in MNIST_SPLITS:
+        raise ValueError(f"split must be one of {sorted(MNIST_SPLITS)}, got {split!r}")
+    folder = Path(raw_dir) / "MNIST" / "raw"
+    prefix = MNIST_SPLITS[split]
+    images = read_idx(_mnist_file(folder, f"{prefix}-images-idx3-ubyte"))
+    labels = read_idx(_mnist_file(folder, f"{prefix}-labels-idx1-ubyte"))
+    if images.ndim != 3 or labels.shape[0] != images.shape[0]:
+        raise RuntimeError(f"MNIST {split} files in {folder} disagree: {images.shape} vs {labels.shape}")
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))

@@ -1,0 +1,86 @@
+"""Projected gradient ascent over a perturbation set: the worst case inside the set for each example."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from admixlib.perturb.base import Batch, PerturbationSet
+
+
+def per_example_loss(model: nn.Module, images: Tensor, labels: Tensor) -> Tensor:
+    """Per-example cross-entropy ``[N]`` of ``model`` on ``images`` ``[N, 3, H, W]`` vs ``labels`` ``[N]``."""
+    return F.cross_entropy(model(images), labels, reduction="none")
+
+
+def find_worst_case(
+    pset: PerturbationSet,
+    model: nn.Module,
+    batch: Batch,
+    *,
+    steps: int | None = None,
+    restarts: int = 1,
+    generator: torch.Generator,
+) -> Tensor:
+    """Search ``pset`` around ``batch`` for the images that maximise ``model``'s per-example loss.
+
+    Each restart draws ``pset.random_init``, projects it, then runs ``steps`` rounds of
+    ``delta <- project(step(delta, d loss / d delta))``. Every iterate whose loss was computed (the
+    start and each ascent iterate, including the last) is a candidate; per example the candidate with
+    the highest cross-entropy over all iterates and restarts is returned. With ``steps == 0`` and
+    ``restarts == 1`` the random sample is returned without running ``model`` at all (RandMix,
+    AutoAugment).
+
+    The model's train/eval mode is left as the caller set it, and parameter ``.grad`` fields are not
+    touched (gradients are taken with ``torch.autograd.grad`` w.r.t. ``delta`` only).
+
+    Args:
+        pset: a :class:`~admixlib.perturb.base.PerturbationSet`.
+        model: classifier mapping ``[N, 3, H, W]`` images to ``[N, C]`` logits.
+        batch: the clean batch (images on the model's device).
+        steps: ascent steps per restart; ``None`` uses ``pset.steps``.
+        restarts: independent random starts (>= 1).
+        generator: torch generator for the random starts (CPU generators are fine for any device).
+
+    Returns:
+        Detached images ``[N, 3, H, W]`` in ``[-1, 1]``.
+    """
+    steps = pset.steps if steps is None else int(steps)
+    if steps < 0 or restarts < 1:
+        raise ValueError(f"need steps >= 0 and restarts >= 1, got steps={steps}, restarts={restarts}")
+    if steps == 0 and restarts == 1:
+        p = pset.project(pset.random_init(batch, generator=generator))
+        with torch.no_grad():
+            return pset.to_image(p, batch).detach()
+
+    labels = batch.labels
+    best_images: Tensor | None = None
+    best_loss: Tensor | None = None
+
+    def consider(images: Tensor, loss: Tensor) -> None:
+        nonlocal best_images, best_loss
+        images, loss = images.detach(), loss.detach()
+        if best_images is None:
+            best_images, best_loss = images.clone(), loss.clone()
+            return
+        better = loss > best_loss
+        best_loss = torch.where(better, loss, best_loss)
+        best_images = torch.where(better[:, None, None, None], images, best_images)
+
+    for _ in range(restarts):
+        p = pset.project(pset.random_init(batch, generator=generator))
+        for _ in range(steps):
+            with torch.enable_grad():
+                delta = p.delta.detach().requires_grad_(True)
+                p = p.with_delta(delta)
+                images = pset.to_image(p, batch)
+                loss = per_example_loss(model, images, labels)
+                (grad,) = torch.autograd.grad(loss.sum(), [delta])
+            consider(images, loss)
+            p = pset.project(pset.step(p.with_delta(delta.detach()), grad))
+        with torch.no_grad():
+            images = pset.to_image(p, batch)
+            consider(images, per_example_loss(model, images, labels))
+    assert best_images is not None
+    return best_images

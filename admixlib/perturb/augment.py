@@ -1,0 +1,69 @@
+"""Standard data augmentation (torchvision AutoAugment / RandAugment) as a perturbation set.
+
+It has no ascent steps: ``random_init`` applies the augmentation and ``to_image`` returns the result.
+Wrapping it as a perturbation set lets the one training loop treat it like RandMix.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torchvision.transforms import v2
+
+from admixlib.perturb.base import Batch, Perturbation
+
+POLICIES = ("autoaugment", "randaugment")
+
+
+def to_uint8(images: Tensor) -> Tensor:
+    """Map float images in ``[-1, 1]`` to uint8 ``[0, 255]`` (same shape)."""
+    return ((images.detach() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def from_uint8(images: Tensor) -> Tensor:
+    """Map uint8 images ``[0, 255]`` to float32 in ``[-1, 1]`` (same shape)."""
+    return images.to(torch.float32) / 127.5 - 1.0
+
+
+class AutoAugmentSet:
+    """Per-image AutoAugment (CIFAR-10 policy) or RandAugment (torchvision defaults).
+
+    ``delta`` is the augmented batch ``[N, 3, H, W]`` in ``[-1, 1]``; ``steps`` is 0. The transform's
+    randomness is drawn from the global torch RNG inside ``torch.random.fork_rng``, seeded from the
+    ``generator`` passed to :meth:`random_init`, so runs are reproducible and the global state is
+    left unchanged.
+    """
+
+    def __init__(self, *, policy: str = "autoaugment") -> None:
+        if policy == "autoaugment":
+            self.transform = v2.AutoAugment(policy=v2.AutoAugmentPolicy.CIFAR10)
+        elif policy == "randaugment":
+            self.transform = v2.RandAugment()
+        else:
+            raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+        self.policy = policy
+        self.steps = 0
+
+    def __repr__(self) -> str:
+        return f"AutoAugmentSet(policy={self.policy!r})"
+
+    def random_init(self, batch: Batch, *, generator: torch.Generator) -> Perturbation:
+        """Augment every image of ``batch`` independently (on CPU, uint8), return them as ``delta``."""
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
+        images = to_uint8(batch.images).cpu()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            out = torch.stack([self.transform(img) for img in images])
+        return Perturbation(delta=from_uint8(out).to(batch.images.device), context={})
+
+    def step(self, p: Perturbation, grad: Tensor) -> Perturbation:
+        """No ascent: augmentation is not differentiable; returns ``p`` unchanged."""
+        return p
+
+    def project(self, p: Perturbation) -> Perturbation:
+        """Identity (every augmented image is feasible)."""
+        return p
+
+    def to_image(self, p: Perturbation, batch: Batch) -> Tensor:
+        """The augmented images ``[N, 3, H, W]``."""
+        return p.delta

@@ -1,0 +1,176 @@
+"""Style mixing in W+: RandMix (random coefficients) and AdvMix (adversarial coefficients).
+
+For fine styles ``k..L-1`` and donors ``j = 1..M`` (other training images):
+``w~_f = w_f(x) + sum_j a_j * (w_f(x'_j) - w_f(x))`` with ``a [N, M, L-k]``, ``a >= 0`` and
+``sum_j a_j <= 1`` per (image, layer). The image is ``G(w_c(x), w~_f)``, plus the inversion residual
+``x - G(w(x))`` if configured, clamped to ``[-1, 1]``. The coarse styles ``0..k-1`` (the label) are kept.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from admixlib.perturb.base import Batch, Perturbation
+
+
+def mix_styles(codes: Tensor, donor_codes: Tensor, coeffs: Tensor, k: int) -> Tensor:
+    """The mixing formula: move the fine styles of ``codes`` towards donors' fine styles.
+
+    Args:
+        codes: source W+ codes ``[N, L, D]``.
+        donor_codes: donors' codes, full ``[N, M, L, D]`` or fine part only ``[N, M, L-k, D]``.
+        coeffs: ``a`` ``[N, M, L-k]``.
+        k: split index; styles ``0..k-1`` are coarse and returned unchanged.
+
+    Returns:
+        Mixed codes ``[N, L, D]``: coarse styles of ``codes``, fine styles
+        ``w_f + sum_j a_j (w_f(donor_j) - w_f)``.
+    """
+    n, num_ws, _ = codes.shape
+    if not 0 <= k < num_ws:
+        raise ValueError(f"split index k must be in [0, {num_ws - 1}], got {k}")
+    donor_fine = donor_codes[:, :, k:] if donor_codes.shape[2] == num_ws else donor_codes
+    if donor_fine.shape[2] != num_ws - k or coeffs.shape != donor_fine.shape[:3]:
+        raise ValueError(
+            f"shape mismatch: codes {tuple(codes.shape)}, donors {tuple(donor_codes.shape)}, "
+            f"coeffs {tuple(coeffs.shape)} (expected [N, M, L-k] = [{n}, M, {num_ws - k}])"
+        )
+    fine = codes[:, k:]
+    mixed = fine + torch.einsum("nml,nmld->nld", coeffs, donor_fine - fine[:, None])
+    return torch.cat([codes[:, :k], mixed], dim=1)
+
+
+def project_capped_simplex(a: Tensor, dim: int = 1) -> Tensor:
+    """Exact Euclidean projection onto ``{a >= 0, sum a <= 1}`` along ``dim``, for every other index.
+
+    If clamping at 0 already gives a sum ``<= 1`` that is the projection; otherwise the projection
+    lies on the probability simplex and is computed by the sort-based algorithm
+    (``x = max(v - theta, 0)`` with the threshold ``theta`` from the sorted cumulative sums).
+    """
+    v = a.movedim(dim, -1)
+    clamped = v.clamp_min(0.0)
+    u, _ = torch.sort(v, dim=-1, descending=True)
+    css = u.cumsum(-1) - 1.0
+    ind = torch.arange(1, v.shape[-1] + 1, device=v.device, dtype=v.dtype)
+    support = (u - css / ind) > 0
+    rho = support.to(torch.int64).cumsum(-1).argmax(-1, keepdim=True)  # last index where support holds
+    theta = css.gather(-1, rho) / (rho + 1).to(v.dtype)
+    on_simplex = (v - theta).clamp_min(0.0)
+    out = torch.where(clamped.sum(-1, keepdim=True) <= 1.0, clamped, on_simplex)
+    return out.movedim(-1, dim)
+
+
+def random_coefficients(n: int, donors: int, layers: int, *, generator: torch.Generator) -> Tensor:
+    """A uniformly random feasible ``a`` ``[n, donors, layers]``: Dirichlet(1) over ``donors + 1``
+    components with the last dropped (so ``a >= 0``, ``sum_j a_j <= 1``; for one donor ``a ~ U[0, 1]``).
+    Drawn on ``generator``'s device."""
+    u = torch.rand((n, layers, donors + 1), generator=generator, device=generator.device)
+    e = -torch.log(u.clamp_min(torch.finfo(u.dtype).tiny))
+    a = e / e.sum(-1, keepdim=True)
+    return a[..., :donors].transpose(1, 2).contiguous()
+
+
+class StyleMixSet:
+    """Style-mixing perturbation set over the fine styles of a frozen StyleGAN generator.
+
+    ``delta`` is ``a`` ``[N, M, L-k]``. ``steps == 0`` is RandMix (one random ``a`` per image and
+    donor draw); ``steps > 0`` is AdvMix (sign-gradient ascent on ``a`` with exact projection).
+
+    Args:
+        G: generator with ``num_ws``, ``synthesis.run_until`` and ``synthesis.run_from``; its
+            parameters are set to ``requires_grad=False`` (its train/eval mode is not changed).
+        split_index: ``k``; styles ``0..k-1`` are kept, ``k..L-1`` are mixed.
+        donor_codes: the donor bank ``[D, L, w_dim]`` (e.g. the training codes), on any device.
+        donors: ``M`` donors per image.
+        steps: ascent steps (0: RandMix).
+        step_size: ascent step on ``a`` (coefficient units).
+        add_residual: add ``batch.residuals`` to every perturbed image.
+        random_start: random feasible start (True) or ``a = 0`` (False: the unperturbed image).
+        noise_mode: passed to the generator ("const" for deterministic rendering).
+    """
+
+    def __init__(
+        self,
+        G: nn.Module,
+        *,
+        split_index: int,
+        donor_codes: Tensor,
+        donors: int = 1,
+        steps: int = 0,
+        step_size: float = 0.3,
+        add_residual: bool = True,
+        random_start: bool = True,
+        noise_mode: str = "const",
+    ) -> None:
+        num_ws = int(G.num_ws)
+        if not 0 <= split_index < num_ws:
+            raise ValueError(f"split_index must be in [0, {num_ws - 1}], got {split_index}")
+        if donor_codes.ndim != 3 or donor_codes.shape[1] != num_ws:
+            raise ValueError(f"donor_codes must be [D, {num_ws}, w_dim], got {tuple(donor_codes.shape)}")
+        if donors < 1 or steps < 0 or step_size < 0:
+            raise ValueError(
+                f"need donors >= 1, steps >= 0, step_size >= 0; got {donors}, {steps}, {step_size}"
+            )
+        G.requires_grad_(False)
+        self.G = G
+        self.k = int(split_index)
+        self.num_ws = num_ws
+        self.donor_fine = donor_codes[:, self.k :].detach()
+        self.donors = int(donors)
+        self.steps = int(steps)
+        self.step_size = float(step_size)
+        self.add_residual = bool(add_residual)
+        self.random_start = bool(random_start)
+        self.noise_mode = noise_mode
+
+    def __repr__(self) -> str:
+        return (
+            f"StyleMixSet(k={self.k}, L={self.num_ws}, donors={self.donors}, steps={self.steps}, "
+            f"step_size={self.step_size}, add_residual={self.add_residual}, bank={len(self.donor_fine)})"
+        )
+
+    def random_init(self, batch: Batch, *, generator: torch.Generator) -> Perturbation:
+        """Draw ``M`` donors per image from the bank, cache the coarse state, draw a random ``a``.
+
+        ``context`` gets ``donor_fine`` ``[N, M, L-k, w_dim]``, ``donor_index`` ``[N, M]`` (bank rows)
+        and ``state`` (``G.synthesis.run_until(codes, k)``, computed without gradient).
+        """
+        if batch.codes is None:
+            raise ValueError("StyleMixSet needs batch.codes (the W+ codes of the images)")
+        codes = batch.codes
+        n = codes.shape[0]
+        idx = torch.randint(
+            len(self.donor_fine), (n, self.donors), generator=generator, device=generator.device
+        )
+        donor_fine = self.donor_fine[idx.to(self.donor_fine.device)].to(codes.device, codes.dtype)
+        with torch.no_grad():
+            state = self.G.synthesis.run_until(codes, self.k, noise_mode=self.noise_mode)
+        if self.random_start:
+            a = random_coefficients(n, self.donors, self.num_ws - self.k, generator=generator)
+        else:
+            a = torch.zeros(n, self.donors, self.num_ws - self.k)
+        context = {"donor_fine": donor_fine, "donor_index": idx, "state": state}
+        return Perturbation(delta=a.to(codes.device, codes.dtype), context=context)
+
+    def step(self, p: Perturbation, grad: Tensor) -> Perturbation:
+        """``a + step_size * sign(grad)`` (ascent)."""
+        return p.with_delta(p.delta + self.step_size * torch.sign(grad))
+
+    def project(self, p: Perturbation) -> Perturbation:
+        """Exact projection of ``a`` onto ``{a >= 0, sum_j a_j <= 1}`` per (image, layer)."""
+        return p.with_delta(project_capped_simplex(p.delta, dim=1))
+
+    def mixed_codes(self, p: Perturbation, batch: Batch) -> Tensor:
+        """The mixed W+ codes ``[N, L, w_dim]`` for ``p``."""
+        return mix_styles(batch.codes, p.context["donor_fine"], p.delta, self.k)
+
+    def to_image(self, p: Perturbation, batch: Batch) -> Tensor:
+        """Render ``G(w_c, w~_f)`` from the cached coarse state (+ residual), clamped to ``[-1, 1]``."""
+        ws = self.mixed_codes(p, batch)
+        img = self.G.synthesis.run_from(p.context["state"], ws, self.k, noise_mode=self.noise_mode)
+        if self.add_residual:
+            if batch.residuals is None:
+                raise ValueError("StyleMixSet(add_residual=True) needs batch.residuals")
+            img = img + batch.residuals
+        return img.clamp(-1.0, 1.0)

@@ -1,0 +1,188 @@
+"""Tests of the classifier, the one training loop (every method, checkpoint/resume) and evaluation."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from admixlib.classify import (
+    build_classifier,
+    evaluate_classifier,
+    load_classifier,
+    predict_proba,
+    save_classifier,
+    train_classifier,
+)
+from admixlib.perturb import AutoAugmentSet, LinfBall, StyleMixSet
+from admixlib.stylegan import Generator
+
+N, RES = 24, 16
+
+
+@pytest.fixture(scope="module")
+def G():
+    torch.manual_seed(0)
+    return Generator(z_dim=8, w_dim=8, mapping_layers=1, resolution=RES, channels={4: 8, 8: 8, 16: 8}).eval()
+
+
+@pytest.fixture(scope="module")
+def data(G):
+    gen = torch.Generator().manual_seed(0)
+    codes = torch.randn(N, G.num_ws, G.w_dim, generator=gen)
+    labels = torch.arange(N) % 2
+    nuisance = (torch.arange(N) // 2) % 2
+    images = (torch.rand(N, 3, RES, RES, generator=gen) * 2 - 1) * 0.5
+    images[:, 0] += 0.4 * (2 * labels[:, None, None].float() - 1)
+    with torch.no_grad():
+        residuals = images - G.synthesis(codes)
+    factors = pd.DataFrame({"smiling": labels.numpy(), "skin": nuisance.numpy()})
+    return dict(images=images, labels=labels, codes=codes, residuals=residuals, factors=factors)
+
+
+def common(data, tmp_path, name, steps=3):
+    return dict(
+        images=data["images"],
+        labels=data["labels"],
+        codes=data["codes"],
+        residuals=data["residuals"],
+        num_classes=2,
+        steps=steps,
+        batch_size=8,
+        lr=1e-3,
+        weight_decay=1e-4,
+        width=4,
+        device="cpu",
+        seed=0,
+        checkpoint_dir=tmp_path / name,
+        checkpoint_every=2,
+        stats_path=tmp_path / f"{name}.jsonl",
+        progress=False,
+    )
+
+
+def psets(G, codes):
+    return {
+        "nominal": None,
+        "linf": LinfBall(eps=8 / 255, step_size=2 / 255, steps=2),
+        "autoaugment": AutoAugmentSet(policy="autoaugment"),
+        "randmix": StyleMixSet(G, split_index=2, donor_codes=codes, steps=0),
+        "advmix": StyleMixSet(G, split_index=2, donor_codes=codes, donors=2, steps=2, step_size=0.3),
+    }
+
+
+@pytest.mark.parametrize("method", ["nominal", "linf", "autoaugment", "randmix", "advmix"])
+def test_train_every_method(G, data, tmp_path, method):
+    model = train_classifier(pset=psets(G, data["codes"])[method], lam=0.5, **common(data, tmp_path, method))
+    assert not model.training
+    ckpt = torch.load(tmp_path / method / "latest.pt", weights_only=True)
+    assert ckpt["step"] == 3
+    lines = [json.loads(line) for line in (tmp_path / f"{method}.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [1, 2, 3]
+    assert all(set(r) >= {"loss", "clean_acc", "pert_acc", "seconds"} for r in lines)
+    assert (lines[0]["pert_acc"] is None) == (method == "nominal")
+
+
+def test_lam_zero_trains_on_perturbed_only(G, data, tmp_path):
+    train_classifier(pset=psets(G, data["codes"])["linf"], lam=0.0, **common(data, tmp_path, "l0", steps=1))
+    (line,) = [json.loads(x) for x in (tmp_path / "l0.jsonl").read_text().splitlines()]
+    assert line["clean_acc"] is None and line["pert_acc"] is not None
+
+
+class Interrupt(Exception):
+    pass
+
+
+class FailingLinf(LinfBall):
+    """A LinfBall that raises on its n-th random start, to simulate a killed job."""
+
+    def __init__(self, fail_at, **kwargs):
+        super().__init__(**kwargs)
+        self.calls, self.fail_at = 0, fail_at
+
+    def __repr__(self):
+        return LinfBall.__repr__(self)
+
+    def random_init(self, batch, *, generator):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise Interrupt
+        return super().random_init(batch, generator=generator)
+
+
+def test_resume_continues_exactly(data, tmp_path):
+    kwargs = dict(eps=8 / 255, step_size=2 / 255, steps=1)
+    full = train_classifier(pset=LinfBall(**kwargs), **common(data, tmp_path, "full", steps=5))
+    with pytest.raises(Interrupt):
+        train_classifier(pset=FailingLinf(4, **kwargs), **common(data, tmp_path, "cut", steps=5))
+    assert torch.load(tmp_path / "cut" / "latest.pt", weights_only=True)["step"] == 2
+    lines = (tmp_path / "cut.jsonl").read_text().splitlines()
+    assert len(lines) == 3  # step 3 was done but not checkpointed
+    resumed = train_classifier(pset=LinfBall(**kwargs), **common(data, tmp_path, "cut", steps=5))
+    steps = [json.loads(x)["step"] for x in (tmp_path / "cut.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5]
+    for a, b in zip(full.state_dict().values(), resumed.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b)
+    # a finished checkpoint returns at once with the same weights
+    again = train_classifier(pset=LinfBall(**kwargs), **common(data, tmp_path, "cut", steps=5))
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), resumed.state_dict().values()))
+
+
+def test_save_load_roundtrip(tmp_path):
+    model = build_classifier(num_classes=3, width=4)
+    x = torch.rand(5, 3, 32, 32) * 2 - 1
+    save_classifier(model, tmp_path / "m.pt")
+    loaded = load_classifier(tmp_path / "m.pt")
+    model.eval()
+    torch.testing.assert_close(loaded(x), model(x))
+    assert predict_proba(loaded, x, batch_size=2).shape == (5, 3)
+    torch.testing.assert_close(predict_proba(loaded, x, batch_size=2).sum(1), torch.ones(5))
+
+
+def test_evaluate_classifier(G, data):
+    torch.manual_seed(0)
+    model = build_classifier(num_classes=2, width=4)
+    model.train()
+    advmix = StyleMixSet(G, split_index=2, donor_codes=data["codes"], donors=2, steps=2, step_size=0.3)
+    result = evaluate_classifier(
+        model,
+        images=data["images"],
+        labels=data["labels"],
+        factors=data["factors"],
+        label_name="smiling",
+        spurious_factor="skin",
+        advmix_set=advmix,
+        advmix_restarts=2,
+        linf_set=LinfBall(eps=8 / 255, step_size=2 / 255, steps=2),
+        codes=data["codes"],
+        residuals=data["residuals"],
+        batch_size=10,
+        device="cpu",
+        seed=0,
+    )
+    assert model.training  # mode restored
+    keys = {"clean_acc", "group_acc", "worst_group_acc", "advmix_attack_acc", "linf_attack_acc", "n_test"}
+    assert keys <= set(result)
+    for key in ("clean_acc", "worst_group_acc", "advmix_attack_acc", "linf_attack_acc"):
+        assert 0.0 <= result[key] <= 1.0
+    assert result["worst_group_acc"] <= result["clean_acc"]
+    assert set(result["group_acc"]) == {f"label={a}|factor={b}" for a in (0, 1) for b in (0, 1)}
+    assert sum(result["group_count"].values()) == result["n_test"] == N
+    assert all(0.0 <= v <= 1.0 for v in result["group_acc"].values())
+    no_attack = evaluate_classifier(
+        model,
+        images=data["images"],
+        labels=data["labels"],
+        factors=data["factors"],
+        label_name="smiling",
+        spurious_factor=None,
+        advmix_set=None,
+        advmix_restarts=1,
+        linf_set=None,
+        batch_size=7,
+        device="cpu",
+        seed=0,
+    )
+    assert no_attack["advmix_attack_acc"] is None and no_attack["linf_attack_acc"] is None
+    assert no_attack["clean_acc"] == result["clean_acc"]
+    assert set(no_attack["group_acc"]) == {"label=0", "label=1"}
