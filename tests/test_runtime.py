@@ -39,3 +39,27 @@ def test_seed_everything_repeats():
     a = torch.rand(3)
     seed_everything(7)
     assert torch.equal(a, torch.rand(3))
+
+
+def test_rng_state_loads_with_weights_only(tmp_path):
+    import numpy as np
+
+    from admixlib.runtime import rng_state, set_rng_state
+
+    seed_everything(3)
+    save_atomic({"rng": rng_state()}, tmp_path / "r.pt")
+    expected = (np.random.rand(), torch.rand(1))  # noqa: NPY002
+    set_rng_state(load_checkpoint(tmp_path / "r.pt")["rng"])
+    assert (np.random.rand(), torch.rand(1)) == expected  # noqa: NPY002
+
+
+def test_fingerprint_follows_config_and_file_contents(tmp_path):
+    from admixlib.runtime import fingerprint
+
+    data = tmp_path / "data.pt"
+    data.write_bytes(b"abc")
+    first = fingerprint(config={"steps": 3}, files=[data])
+    assert first == fingerprint(config={"steps": 3}, files=[data])
+    assert first != fingerprint(config={"steps": 4}, files=[data])
+    data.write_bytes(b"abd")
+    assert first != fingerprint(config={"steps": 3}, files=[data])

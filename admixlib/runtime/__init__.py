@@ -1,11 +1,12 @@
 """Seeding, device choice, atomic checkpoints and logging set-up shared by every stage."""
 
-from admixlib.runtime.checkpoint import load_checkpoint, save_atomic
+from admixlib.runtime.checkpoint import fingerprint, load_checkpoint, save_atomic
 from admixlib.runtime.device import resolve_device, set_threads
 from admixlib.runtime.logs import setup_logging
 from admixlib.runtime.seeding import rng_state, seed_everything, set_rng_state, torch_generator
 
 __all__ = [
+    "fingerprint",
     "load_checkpoint",
     "resolve_device",
     "rng_state",

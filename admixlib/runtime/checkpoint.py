@@ -1,5 +1,7 @@
 """Atomic checkpoint writing (temp file + rename) and loading with clear errors."""
 
+import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -35,3 +37,17 @@ def load_checkpoint(path: str | os.PathLike, *, map_location="cpu", weights_only
             f"checkpoint {path} is truncated or corrupt ({type(err).__name__}: {err}); "
             "delete it and re-run the rule that writes it"
         ) from err
+
+
+def fingerprint(*, config: dict, files: list = ()) -> str:
+    """A short hash of a run's settings and input files' contents.
+
+    Training stages resume from ``checkpoints/.../<fingerprint>/``, so a checkpoint is only ever resumed
+    by a run with the same settings and the same inputs; a changed config or dataset starts afresh.
+    """
+    digest = hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode())
+    for path in files:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:12]

@@ -22,9 +22,11 @@ def torch_generator(seed: int, device: str | torch.device = "cpu") -> torch.Gene
 
 def rng_state(generator: torch.Generator | None = None) -> dict:
     """Capture the global RNG states (and ``generator``'s, if given) for a checkpoint."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
     state = {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),  # noqa: NPY002
+        # Plain types and tensors only, so the checkpoint loads with torch.load(weights_only=True).
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
         "torch": torch.get_rng_state(),
     }
     if generator is not None:
@@ -35,7 +37,8 @@ def rng_state(generator: torch.Generator | None = None) -> dict:
 def set_rng_state(state: dict, generator: torch.Generator | None = None) -> None:
     """Restore RNG states captured by :func:`rng_state`."""
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])  # noqa: NPY002
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
     torch.set_rng_state(state["torch"])
     if generator is not None and "generator" in state:
         generator.set_state(state["generator"])

@@ -7,7 +7,7 @@ from pathlib import Path
 from admixlib.classify import evaluate_classifier, load_classifier, save_classifier, train_classifier
 from admixlib.data import load_split
 from admixlib.perturb import AutoAugmentSet, LinfBall, StyleMixSet
-from admixlib.runtime import resolve_device
+from admixlib.runtime import fingerprint, resolve_device
 from admixlib.stages.codes import load_codes
 from admixlib.stylegan import load_generator
 
@@ -37,13 +37,39 @@ def build_pset(method: str, cfg: dict, *, generator_path, donor_codes, mixing: d
 
 
 def train_classifier_stage(
-    *, method: str, seed: int, train_path, val_path, train_codes_path, generator_path, model_path, stats_path,
-    val_path_out, method_cfg: dict, classifier_cfg: dict, mixing: dict, checkpoint_dir, checkpoint_every, device,
+    *,
+    method: str,
+    seed: int,
+    train_path,
+    val_path,
+    train_codes_path,
+    generator_path,
+    model_path,
+    stats_path,
+    val_path_out,
+    method_cfg: dict,
+    classifier_cfg: dict,
+    mixing: dict,
+    checkpoint_dir,
+    checkpoint_every,
+    device,
 ) -> dict:
     """Train one classifier (method, seed) and score it on the validation split (model selection only)."""
     device = resolve_device(device)
     train, codes = load_split(train_path), load_codes(train_codes_path)
-    pset = build_pset(method, method_cfg, generator_path=generator_path, donor_codes=codes.ws, mixing=mixing, device=device)
+    settings = {
+        "method": method,
+        "seed": seed,
+        "method_cfg": method_cfg,
+        "classifier": classifier_cfg,
+        "mixing": mixing,
+    }
+    run_dir = Path(checkpoint_dir) / fingerprint(
+        config=settings, files=[train_path, train_codes_path, generator_path]
+    )
+    pset = build_pset(
+        method, method_cfg, generator_path=generator_path, donor_codes=codes.ws, mixing=mixing, device=device
+    )
     model = train_classifier(
         images=train.images,
         labels=train.labels,
@@ -60,15 +86,21 @@ def train_classifier_stage(
         width=classifier_cfg["width"],
         device=device,
         seed=seed,
-        checkpoint_dir=checkpoint_dir,
+        checkpoint_dir=run_dir,
         checkpoint_every=checkpoint_every,
         stats_path=stats_path,
     )
     save_classifier(model, model_path)
     val = load_split(val_path)
     scores = evaluate_classifier(
-        model, images=val.images, labels=val.labels, factors=val.factors, label_name=val.meta["label_name"],
-        spurious_factor=val.meta["spurious_factor"], device=device, seed=seed,
+        model,
+        images=val.images,
+        labels=val.labels,
+        factors=val.factors,
+        label_name=val.meta["label_name"],
+        spurious_factor=val.meta["spurious_factor"],
+        device=device,
+        seed=seed,
     )
     summary = {"method": method, "seed": seed, "split": "val", "metrics": scores}
     Path(val_path_out).write_text(json.dumps(summary, indent=2) + "\n")
@@ -77,8 +109,19 @@ def train_classifier_stage(
 
 
 def evaluate_stage(
-    *, dataset: str, method: str, seed: int, model_path, test_path, test_codes_path, train_codes_path,
-    generator_path, metrics_path, evaluation: dict, mixing: dict, device,
+    *,
+    dataset: str,
+    method: str,
+    seed: int,
+    model_path,
+    test_path,
+    test_codes_path,
+    train_codes_path,
+    generator_path,
+    metrics_path,
+    evaluation: dict,
+    mixing: dict,
+    device,
 ) -> dict:
     """Score a classifier on the unbiased test split: clean and per-group accuracy on all images, and
     accuracy under the AdvMix and l_inf attacks on the first ``evaluation.n_attack`` images."""
@@ -87,21 +130,42 @@ def evaluate_stage(
     test, codes = load_split(test_path), load_codes(test_codes_path)
     common = {"label_name": test.meta["label_name"], "spurious_factor": test.meta["spurious_factor"]}
     clean = evaluate_classifier(
-        model, images=test.images, labels=test.labels, factors=test.factors, **common,
-        batch_size=evaluation["batch_size"], device=device, seed=seed,
+        model,
+        images=test.images,
+        labels=test.labels,
+        factors=test.factors,
+        **common,
+        batch_size=evaluation["batch_size"],
+        device=device,
+        seed=seed,
     )
     n = min(evaluation["n_attack"], len(test.images))
     attack_cfg = evaluation["advmix"]
     advmix_set = build_pset(
-        "advmix", attack_cfg, generator_path=generator_path, donor_codes=load_codes(train_codes_path).ws,
-        mixing=mixing, device=device,
+        "advmix",
+        attack_cfg,
+        generator_path=generator_path,
+        donor_codes=load_codes(train_codes_path).ws,
+        mixing=mixing,
+        device=device,
     )
-    linf_set = build_pset("linf_pgd", evaluation["linf"], generator_path=None, donor_codes=None, mixing=mixing, device=device)
+    linf_set = build_pset(
+        "linf_pgd", evaluation["linf"], generator_path=None, donor_codes=None, mixing=mixing, device=device
+    )
     attacked = evaluate_classifier(
-        model, images=test.images[:n], labels=test.labels[:n], factors=test.factors.iloc[:n], **common,
-        advmix_set=advmix_set, advmix_restarts=attack_cfg["restarts"], linf_set=linf_set,
-        codes=codes.ws[:n], residuals=codes.residuals(test.images)[:n],
-        batch_size=evaluation["batch_size"], device=device, seed=seed,
+        model,
+        images=test.images[:n],
+        labels=test.labels[:n],
+        factors=test.factors.iloc[:n],
+        **common,
+        advmix_set=advmix_set,
+        advmix_restarts=attack_cfg["restarts"],
+        linf_set=linf_set,
+        codes=codes.ws[:n],
+        residuals=codes.residuals(test.images)[:n],
+        batch_size=evaluation["batch_size"],
+        device=device,
+        seed=seed,
     )
     metrics = {
         **clean,
@@ -110,7 +174,14 @@ def evaluate_stage(
         "clean_acc_attacked_subset": attacked["clean_acc"],
         "n_attack": n,
     }
-    result = {"dataset": dataset, "method": method, "seed": seed, "split": "test", "metrics": metrics, "evaluation": evaluation}
+    result = {
+        "dataset": dataset,
+        "method": method,
+        "seed": seed,
+        "split": "test",
+        "metrics": metrics,
+        "evaluation": evaluation,
+    }
     Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
     Path(metrics_path).write_text(json.dumps(result, indent=2) + "\n")
     log.info("test metrics: %s", {k: v for k, v in metrics.items() if not isinstance(v, dict)})

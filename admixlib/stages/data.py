@@ -33,6 +33,8 @@ DOWNLOAD_KINDS = {"celeba": "celeba", "colored_mnist": "mnist"}
 def download_dataset(*, kind: str, files: list[dict], raw_dir: str) -> None:
     """Fetch ``files`` (url, md5, filename) of dataset ``kind`` into ``raw_dir``, verifying checksums."""
     if kind not in DOWNLOAD_KINDS:
-        raise ValueError(f"dataset kind {kind!r} is generated, not downloaded; downloadable: {list(DOWNLOAD_KINDS)}")
+        raise ValueError(
+            f"dataset kind {kind!r} is generated, not downloaded; downloadable: {list(DOWNLOAD_KINDS)}"
+        )
     paths = fetch_files(DOWNLOAD_KINDS[kind], files=files, raw_dir=raw_dir)
     log.info("downloaded and verified %d files into %s", len(paths), raw_dir)

@@ -9,7 +9,7 @@ import torch
 
 from admixlib.data import load_split
 from admixlib.inversion import invert_images, load_encoder, psnr, save_encoder, train_encoder
-from admixlib.runtime import load_checkpoint, resolve_device, save_atomic
+from admixlib.runtime import fingerprint, load_checkpoint, resolve_device, save_atomic
 from admixlib.stylegan import load_generator, sample_grid, save_generator, train_generator
 
 log = logging.getLogger("admix.stages")
@@ -18,10 +18,20 @@ ARCH_KEYS = ("z_dim", "w_dim", "mapping_layers", "channels", "torgb")
 
 
 def train_stylegan_stage(
-    *, train_path, generator_path, samples_path, stats_path, cfg: dict, checkpoint_dir, checkpoint_every, device, seed
+    *,
+    train_path,
+    generator_path,
+    samples_path,
+    stats_path,
+    cfg: dict,
+    checkpoint_dir,
+    checkpoint_every,
+    device,
+    seed,
 ) -> None:
     """Train the generator on the training split; write its EMA weights, a sample grid and stats."""
     train = load_split(train_path)
+    run_dir = Path(checkpoint_dir) / fingerprint(config={**cfg, "seed": seed}, files=[train_path])
     arch = {key: cfg[key] for key in ARCH_KEYS}
     arch["channels"] = {int(res): ch for res, ch in arch["channels"].items()}
     arch["resolution"] = train.images.shape[-1]
@@ -38,7 +48,7 @@ def train_stylegan_stage(
         ema_half_life_images=cfg["ema_half_life_images"],
         device=resolve_device(device),
         seed=seed,
-        checkpoint_dir=checkpoint_dir,
+        checkpoint_dir=run_dir,
         checkpoint_every=checkpoint_every,
         stats_path=stats_path,
     )
@@ -46,10 +56,13 @@ def train_stylegan_stage(
     sample_grid(G, n=64, seed=seed, path=samples_path)
 
 
-def train_encoder_stage(*, generator_path, encoder_path, stats_path, cfg: dict, checkpoint_dir, checkpoint_every, device, seed):
+def train_encoder_stage(
+    *, generator_path, encoder_path, stats_path, cfg: dict, checkpoint_dir, checkpoint_every, device, seed
+):
     """Train the image -> W+ encoder on samples of the trained generator."""
     device = resolve_device(device)
     G = load_generator(generator_path, map_location=device)
+    run_dir = Path(checkpoint_dir) / fingerprint(config={**cfg, "seed": seed}, files=[generator_path])
     E = train_encoder(
         G,
         steps=cfg["steps"],
@@ -60,7 +73,7 @@ def train_encoder_stage(*, generator_path, encoder_path, stats_path, cfg: dict, 
         mixing_prob=cfg["mixing_prob"],
         device=device,
         seed=seed,
-        checkpoint_dir=checkpoint_dir,
+        checkpoint_dir=run_dir,
         checkpoint_every=checkpoint_every,
         stats_path=stats_path,
     )
@@ -75,7 +88,9 @@ def parse_scatteritem(item: str) -> tuple[int, int]:
     return int(index) - 1, int(total)
 
 
-def invert_shard(*, split_paths: dict, generator_path, encoder_path, shard_path, scatteritem: str, cfg: dict, device):
+def invert_shard(
+    *, split_paths: dict, generator_path, encoder_path, shard_path, scatteritem: str, cfg: dict, device
+):
     """Invert shard ``i`` of every split (images ``i, i+n, i+2n, ...``) and save codes and reconstructions."""
     device = resolve_device(device)
     shard, num_shards = parse_scatteritem(scatteritem)
@@ -88,8 +103,13 @@ def invert_shard(*, split_paths: dict, generator_path, encoder_path, shard_path,
         images = load_split(path).images
         index = torch.arange(shard, len(images), num_shards)
         ws, recon = invert_images(
-            G, E, images[index], refine_steps=cfg["refine_steps"], refine_lr=cfg["refine_lr"],
-            batch_size=cfg["batch_size"], device=device,
+            G,
+            E,
+            images[index],
+            refine_steps=cfg["refine_steps"],
+            refine_lr=cfg["refine_lr"],
+            batch_size=cfg["batch_size"],
+            device=device,
         )
         recon = recon.cpu()
         quality = psnr(images[index], recon)
@@ -110,7 +130,9 @@ def gather_codes(*, shard_paths: list, code_paths: dict, metrics_path, refine_st
         index = torch.cat([p["index"] for p in parts])
         order = torch.argsort(index)
         if not torch.equal(index[order], torch.arange(len(index))):
-            raise RuntimeError(f"inversion shards of split {split} do not cover it exactly once; re-run invert")
+            raise RuntimeError(
+                f"inversion shards of split {split} do not cover it exactly once; re-run invert"
+            )
         joined = {key: torch.cat([p[key] for p in parts])[order] for key in ("ws", "recon", "psnr")}
         save_atomic({**joined, "meta": {"split": split, "refine_steps": refine_steps}}, path)
         metrics[f"psnr_{split}"] = float(joined["psnr"].mean())

@@ -40,15 +40,28 @@ def mixing_grid_stage(*, generator_path, codes_path, figure_path, split_index: i
     cells = [torch.full_like(sources[:1], -1.0), sources]
     for i in range(n):
         coarse = ws[i : i + 1].expand(n, -1, -1)
-        mixed = mix_styles(coarse, ws[:, None], torch.ones(n, 1, ws.shape[1] - split_index, device=device), split_index)
+        mixed = mix_styles(
+            coarse, ws[:, None], torch.ones(n, 1, ws.shape[1] - split_index, device=device), split_index
+        )
         cells += [sources[i : i + 1], G.synthesis(mixed)]
     save_image_grid(torch.cat(cells).cpu(), figure_path, nrow=n + 1)
 
 
 @torch.no_grad()
 def figure1_stage(
-    *, generator_path, test_path, test_codes_path, train_codes_path, model_paths: dict, figure_path,
-    split_index: int, add_residual: bool, variations: int, n_images: int = 4, device, seed: int = 0,
+    *,
+    generator_path,
+    test_path,
+    test_codes_path,
+    train_codes_path,
+    model_paths: dict,
+    figure_path,
+    split_index: int,
+    add_residual: bool,
+    variations: int,
+    n_images: int = 4,
+    device,
+    seed: int = 0,
 ) -> None:
     """Figure 1: test images under fine-style variations (donors from training codes), each captioned
     with the probability of the true label under each model in ``model_paths`` (name -> path)."""
@@ -70,6 +83,11 @@ def figure1_stage(
         images = torch.cat([test.images[i : i + 1], varied])
         label = int(test.labels[i])
         rows.append(images)
-        scores.append({name: predict_proba(m, images, batch_size=64, device=device)[:, label].tolist() for name, m in models.items()})
+        scores.append(
+            {
+                name: predict_proba(m, images, batch_size=64, device=device)[:, label].tolist()
+                for name, m in models.items()
+            }
+        )
         titles.append(f"{test.meta['label_name']}={label}")
     plot_variation_panel(rows, scores, figure_path, score_name="p(true label)", row_titles=titles)

@@ -1,0 +1,89 @@
+"""Image -> W+ inversion: encoder, optional per-image refinement (hybrid), or optimisation only."""
+
+import torch
+from tqdm import tqdm
+
+from admixlib.inversion.encoder import Encoder
+from admixlib.stylegan.networks import Generator
+
+INIT_CHOICES = ("encoder", "mean")
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-image PSNR in dB for images in ``[-1, 1]`` (peak-to-peak 2): ``[N, ...] x2 -> [N]``.
+
+    ``10 * log10(4 / MSE)``; identical images give ``inf``.
+    """
+    mse = (x.float() - y.float()).square().flatten(1).mean(dim=1)
+    return 10 * torch.log10(4.0 / mse)
+
+
+def invert_images(
+    G: Generator,
+    E: Encoder | None,
+    images: torch.Tensor,
+    *,
+    refine_steps: int = 0,
+    refine_lr: float = 0.05,
+    init: str = "encoder",
+    batch_size: int = 256,
+    noise_mode: str = "const",
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Invert images into ``G``'s W+ space.
+
+    ``init="encoder"``: ``ws = E(x)``, then ``refine_steps`` Adam steps on ``ws`` minimising each
+    image's pixel MSE (hybrid inversion). ``init="mean"``: optimisation only, starting from
+    ``G.w_avg`` (``E`` may be None; needs ``refine_steps > 0``). Each image is optimised
+    independently of the others in its batch. ``G`` and ``E`` are moved to ``device``; their
+    parameters are never updated and receive no gradients.
+
+    Args:
+        images: ``float32 [N, 3, H, W]`` in ``[-1, 1]`` (any device).
+        batch_size: images per batch.
+        noise_mode: synthesis noise mode used for refinement and reconstruction.
+    Returns:
+        ``(ws float32 [N, num_ws, w_dim], recon float32 [N, 3, H, W])``, both on the CPU.
+    """
+    if init not in INIT_CHOICES:
+        raise ValueError(f"init must be one of {INIT_CHOICES}, got {init!r}")
+    if init == "encoder" and E is None:
+        raise ValueError("init='encoder' needs an encoder")
+    if init == "mean" and refine_steps <= 0:
+        raise ValueError("init='mean' (optimisation only) needs refine_steps > 0")
+    device = torch.device(device)
+    G = G.to(device)
+    if E is not None:
+        E = E.to(device)
+    all_ws, all_recon = [], []
+    batches = range(0, len(images), batch_size)
+    for start in tqdm(batches, disable=not progress, desc="invert", dynamic_ncols=True):
+        x = images[start : start + batch_size].to(device, torch.float32)
+        with torch.no_grad():
+            ws = E(x) if init == "encoder" else G.w_avg.expand(len(x), G.num_ws, G.w_dim).clone()
+        if refine_steps > 0:
+            ws = refine(G, ws, x, steps=refine_steps, lr=refine_lr, noise_mode=noise_mode)
+        with torch.no_grad():
+            recon = G.synthesis(ws, noise_mode=noise_mode)
+        all_ws.append(ws.detach().float().cpu())
+        all_recon.append(recon.float().cpu())
+    return torch.cat(all_ws), torch.cat(all_recon)
+
+
+def refine(
+    G: Generator, ws: torch.Tensor, x: torch.Tensor, *, steps: int, lr: float, noise_mode: str = "const"
+) -> torch.Tensor:
+    """Adam on ``ws [N, L, w_dim]`` minimising the per-image pixel MSE to ``x [N, 3, H, W]``.
+
+    The loss is the sum over images of each image's mean squared error, so every image's update
+    is independent of the batch. Returns the refined ``ws`` (detached).
+    """
+    ws = ws.detach().clone().requires_grad_(True)
+    opt = torch.optim.Adam([ws], lr=lr)
+    for _ in range(steps):
+        recon = G.synthesis(ws, noise_mode=noise_mode)
+        loss = (recon - x).square().flatten(1).mean(dim=1).sum()
+        (ws.grad,) = torch.autograd.grad(loss, [ws])  # no gradients into G's parameters
+        opt.step()
+    return ws.detach()

@@ -1,0 +1,134 @@
+"""Encoder training on generator samples (latent + pixel loss) with atomic checkpoints and resume."""
+
+import copy
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from admixlib.inversion.encoder import Encoder
+from admixlib.runtime import load_checkpoint, save_atomic, torch_generator
+from admixlib.stylegan.networks import Generator
+from admixlib.stylegan.train import set_torch_rng_state, torch_rng_state, trim_stats
+
+log = logging.getLogger("admix.inversion")
+
+
+def train_encoder(
+    G: Generator,
+    *,
+    steps: int,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    latent_weight: float = 1.0,
+    pixel_weight: float = 1.0,
+    mixing_prob: float = 0.9,
+    encoder_kwargs: dict | None = None,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    checkpoint_dir: str | os.PathLike,
+    checkpoint_every: int = 500,
+    stats_path: str | os.PathLike,
+    stats_every: int = 10,
+    progress: bool = True,
+) -> Encoder:
+    """Train an :class:`Encoder` to invert ``G`` on its own samples; returns it (eval, no grad).
+
+    Each step draws style-mixed codes ``ws = G.sample_ws(batch_size, mixing_prob)``, renders
+    ``x = G.synthesis(ws, noise_mode="const")`` and minimises
+    ``latent_weight * MSE(E(x), ws) + pixel_weight * MSE(G.synthesis(E(x)), x)`` with Adam.
+
+    Args:
+        G: a trained generator (not modified; a frozen copy is used on ``device``).
+        steps: total steps (a resumed run continues up to this number).
+        encoder_kwargs: extra :class:`Encoder` kwargs (``channels``, ``hidden``).
+        device, seed: where to train and the seed of the latent draws and initialisation.
+        checkpoint_dir: ``latest.pt`` written every ``checkpoint_every`` steps and at the end, and
+            resumed from when present (ignored if it was trained against a different ``G``).
+        stats_path: JSON lines (``step, loss, latent_mse, pixel_mse, psnr, seconds``) every
+            ``stats_every`` steps.
+        progress: tqdm bar.
+    """
+    device = torch.device(device)
+    checkpoint_path = Path(checkpoint_dir) / "latest.pt"
+    stats_path = Path(stats_path)
+    stats_path.parent.mkdir(parents=True, exist_ok=True)
+    G = copy.deepcopy(G).to(device).eval().requires_grad_(False)
+    torch.manual_seed(seed)
+    E = Encoder(
+        resolution=G.resolution, num_ws=G.num_ws, w_dim=G.w_dim, w_avg=G.w_avg, **(encoder_kwargs or {})
+    ).to(device)
+    opt = torch.optim.Adam(E.parameters(), lr=lr)
+    latent_gen = torch_generator(seed, device)
+    step, elapsed = 0, 0.0
+    ckpt = load_checkpoint(checkpoint_path, map_location=device) if checkpoint_path.is_file() else None
+    if ckpt is not None and not torch.equal(ckpt["G_w_avg"], G.w_avg):
+        log.warning("%s was trained against another generator; training from scratch", checkpoint_path)
+        ckpt = None
+    if ckpt is not None:
+        if ckpt["E_kwargs"] != E.kwargs:
+            raise RuntimeError(
+                f"{checkpoint_path} was written for another encoder ({ckpt['E_kwargs']}); "
+                "delete it to train from scratch"
+            )
+        E.load_state_dict(ckpt["E"])
+        opt.load_state_dict(ckpt["opt"])
+        latent_gen.set_state(ckpt["rng"]["latent"].cpu())
+        set_torch_rng_state({k: v.cpu() for k, v in ckpt["rng"]["torch"].items()}, device)
+        step, elapsed = int(ckpt["step"]), float(ckpt["seconds"])
+        trim_stats(stats_path, step)
+        log.info("resumed encoder training from %s at step %d", checkpoint_path, step)
+    else:
+        stats_path.write_text("")
+        log.info("encoder training from scratch: %d params", sum(p.numel() for p in E.parameters()))
+
+    def save_checkpoint():
+        rng = {"latent": latent_gen.get_state(), "torch": torch_rng_state(device)}
+        state = {"E": E.state_dict(), "E_kwargs": E.kwargs, "opt": opt.state_dict(), "G_w_avg": G.w_avg}
+        save_atomic({**state, "step": step, "seconds": elapsed, "rng": rng}, checkpoint_path)
+
+    E.train()
+    t0 = time.perf_counter() - elapsed
+    bar = tqdm(total=steps, initial=step, disable=not progress, desc="encoder", dynamic_ncols=True)
+    with stats_path.open("a") as stats_file:
+        while step < steps:
+            with torch.no_grad():
+                ws = G.sample_ws(
+                    batch_size, mixing_prob=mixing_prob, generator=latent_gen, update_w_avg=False
+                )
+                x = G.synthesis(ws, noise_mode="const")
+            pred = E(x)
+            latent_mse = F.mse_loss(pred, ws)
+            pixel_mse = F.mse_loss(G.synthesis(pred, noise_mode="const"), x)
+            loss = latent_weight * latent_mse + pixel_weight * pixel_mse
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            elapsed = time.perf_counter() - t0
+            bar.update(1)
+            if step % stats_every == 0 or step == steps:
+                row = {
+                    "step": step,
+                    "loss": loss.item(),
+                    "latent_mse": latent_mse.item(),
+                    "pixel_mse": pixel_mse.item(),
+                    "psnr": 10 * math.log10(4.0 / max(pixel_mse.item(), 1e-12)),
+                    "seconds": round(elapsed, 3),
+                }
+                stats_file.write(json.dumps(row) + "\n")
+                stats_file.flush()
+                bar.set_postfix(loss=f"{row['loss']:.4f}", psnr=f"{row['psnr']:.1f}")
+                if not math.isfinite(row["loss"]):
+                    raise FloatingPointError(f"encoder loss became non-finite at step {step}")
+            if step % checkpoint_every == 0 or step == steps:
+                save_checkpoint()
+    bar.close()
+    log.info("encoder training done: %d steps in %.1f s", step, elapsed)
+    return E.eval().requires_grad_(False)

@@ -1,0 +1,161 @@
+"""Small StyleGAN2 building blocks: equalised learning rate, modulated convolution, noise, to-RGB.
+
+All layers keep their weights at unit scale and multiply by the He constant at run time (equalised
+learning rate), so Adam sees every parameter on the same scale.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NOISE_MODES = ("const", "random", "none")
+LRELU_GAIN = math.sqrt(2.0)
+
+
+def lrelu(x: torch.Tensor) -> torch.Tensor:
+    """Leaky ReLU (slope 0.2) scaled by sqrt(2) to keep the activation variance."""
+    return F.leaky_relu(x, 0.2) * LRELU_GAIN
+
+
+def upsample2x(x: torch.Tensor) -> torch.Tensor:
+    """Bilinear 2x upsampling: ``[N, C, H, W] -> [N, C, 2H, 2W]``."""
+    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+class EqualLinear(nn.Module):
+    """Fully connected layer with equalised learning rate.
+
+    Args:
+        in_features, out_features: sizes.
+        bias_init: constant the bias starts at.
+        lr_mul: learning-rate multiplier (0.01 in the mapping network).
+        activation: ``None`` or ``"lrelu"``.
+    Input ``[N, in_features]``, output ``[N, out_features]``.
+    """
+
+    def __init__(self, in_features, out_features, *, bias_init=0.0, lr_mul=1.0, activation=None):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mul)
+        self.bias = nn.Parameter(torch.full((out_features,), float(bias_init) / lr_mul))
+        self.scale = lr_mul / math.sqrt(in_features)
+        self.lr_mul = lr_mul
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
+        return lrelu(out) if self.activation == "lrelu" else out
+
+
+class EqualConv2d(nn.Module):
+    """2-D convolution with equalised learning rate, 'same' padding and optional lrelu.
+
+    Input ``[N, in_channels, H, W]``, output ``[N, out_channels, H // stride, W // stride]``.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, *, stride=1, bias=True, activation=None):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.scale = 1.0 / math.sqrt(in_channels * kernel_size**2)
+        self.stride = stride
+        self.padding = kernel_size // 2
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.conv2d(x, self.weight * self.scale, self.bias, stride=self.stride, padding=self.padding)
+        return lrelu(out) if self.activation == "lrelu" else out
+
+
+class ModulatedConv2d(nn.Module):
+    """StyleGAN2 modulated convolution written as "scale inputs, shared conv, demodulate outputs".
+
+    Mathematically equal to convolving with per-sample weights ``W * s`` normalised per output
+    channel, but runs as one ordinary convolution (much faster on CPU than a grouped conv).
+
+    Args:
+        in_channels, out_channels, kernel_size: conv shape.
+        w_dim: style dimension; an affine layer maps ``w`` to per-input-channel scales ``s``.
+        demodulate: normalise each output channel to unit expected variance.
+        up: bilinearly upsample the input 2x before the convolution.
+    ``forward(x [N, in, H, W], w [N, w_dim]) -> [N, out, H', W']`` (no bias, no activation).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, *, w_dim, demodulate=True, up=False):
+        super().__init__()
+        self.affine = EqualLinear(w_dim, in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.scale = 1.0 / math.sqrt(in_channels * kernel_size**2)
+        self.padding = kernel_size // 2
+        self.demodulate = demodulate
+        self.up = up
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        styles = self.affine(w)  # [N, in]
+        weight = self.weight * self.scale
+        if self.up:
+            x = upsample2x(x)
+        out = F.conv2d(x * styles[:, :, None, None], weight, padding=self.padding)
+        if self.demodulate:
+            # d[n, o] = 1 / sqrt(sum_{i,k} (W[o, i, k] * s[n, i])^2)
+            wsq = weight.square().sum(dim=(2, 3))  # [out, in]
+            demod = torch.rsqrt(styles.square() @ wsq.t() + 1e-8)  # [N, out]
+            out = out * demod[:, :, None, None]
+        return out
+
+
+class NoiseInjection(nn.Module):
+    """Adds per-pixel noise scaled by a learned per-layer strength (starts at 0).
+
+    ``noise_mode``: ``"const"`` adds a fixed noise map stored as a buffer (deterministic synthesis),
+    ``"random"`` draws fresh noise, ``"none"`` adds nothing.
+    ``forward(x [N, C, H, W], noise_mode) -> [N, C, H, W]``.
+    """
+
+    def __init__(self, resolution: int):
+        super().__init__()
+        self.strength = nn.Parameter(torch.zeros(()))
+        self.register_buffer("noise_const", torch.randn(1, 1, resolution, resolution))
+
+    def forward(self, x: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        if noise_mode == "none":
+            return x
+        if noise_mode == "const":
+            return x + self.strength * self.noise_const
+        if noise_mode == "random":
+            noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
+            return x + self.strength * noise
+        raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+
+
+class StyledConv(nn.Module):
+    """Modulated 3x3 conv (optionally upsampling) + noise + bias + lrelu.
+
+    ``forward(x [N, in, H, W], w [N, w_dim], noise_mode) -> [N, out, H', W']``.
+    """
+
+    def __init__(self, in_channels, out_channels, *, w_dim, resolution, up=False):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, out_channels, 3, w_dim=w_dim, up=up)
+        self.noise = NoiseInjection(resolution)
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        out = self.noise(self.conv(x, w), noise_mode)
+        return lrelu(out + self.bias[None, :, None, None])
+
+
+class ToRGB(nn.Module):
+    """Modulated 1x1 conv without demodulation to 3 channels, plus bias.
+
+    ``forward(x [N, C, H, W], w [N, w_dim]) -> [N, 3, H, W]``.
+    """
+
+    def __init__(self, in_channels, *, w_dim):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, 3, 1, w_dim=w_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(3))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return self.conv(x, w) + self.bias[None, :, None, None]

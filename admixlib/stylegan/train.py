@@ -1,0 +1,286 @@
+"""GAN training (non-saturating loss, lazy R1, style mixing, EMA) with atomic checkpoints and resume."""
+
+import copy
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torchvision.utils import save_image
+from tqdm import tqdm
+
+from admixlib.runtime import load_checkpoint, save_atomic, torch_generator
+from admixlib.stylegan.networks import Discriminator, Generator
+
+log = logging.getLogger("admix.stylegan")
+
+
+def torch_rng_state(device: torch.device) -> dict:
+    """Global torch RNG states (CPU, and CUDA when used) as tensors, loadable with weights_only."""
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_torch_rng_state(state: dict, device: torch.device) -> None:
+    """Restore :func:`torch_rng_state`'s output."""
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, beta: float) -> None:
+    """``ema = beta * ema + (1 - beta) * model`` for parameters; buffers are copied."""
+    for p_ema, p in zip(ema.parameters(), model.parameters(), strict=True):
+        p_ema.lerp_(p, 1.0 - beta)
+    for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
+        b_ema.copy_(b)
+
+
+def trim_stats(stats_path: Path, last_step: int) -> None:
+    """Drop JSONL stats lines written after ``last_step`` (a killed run's tail) before resuming."""
+    if not stats_path.is_file():
+        return
+    keep = [
+        line for line in stats_path.read_text().splitlines() if line and json.loads(line)["step"] <= last_step
+    ]
+    stats_path.write_text("".join(line + "\n" for line in keep))
+
+
+def train_generator(
+    images: torch.Tensor,
+    *,
+    generator_kwargs: dict,
+    discriminator_kwargs: dict | None = None,
+    steps: int,
+    batch_size: int = 32,
+    lr_g: float = 2e-3,
+    lr_d: float = 5e-4,
+    betas: tuple[float, float] = (0.0, 0.99),
+    r1_gamma: float = 1.0,
+    r1_every: int = 16,
+    mixing_prob: float = 0.9,
+    ema_half_life_images: float = 10_000,
+    ema_rampup: float | None = 0.05,
+    flip: bool = False,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    checkpoint_dir: str | os.PathLike,
+    checkpoint_every: int = 500,
+    stats_path: str | os.PathLike,
+    stats_every: int = 10,
+    sample_every: int | None = None,
+    samples_path: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> Generator:
+    """Train a StyleGAN2-style generator on ``images``; returns the EMA generator (eval, no grad).
+
+    Args:
+        images: ``float32 [N, 3, H, W]`` in ``[-1, 1]``, ``H == generator_kwargs["resolution"]``.
+        generator_kwargs: :class:`Generator` keyword arguments.
+        discriminator_kwargs: :class:`Discriminator` kwargs; default: same resolution and channels.
+        steps: total optimisation steps (a resumed run continues up to this number).
+        batch_size, lr_g, lr_d, betas: Adam settings (the D's are rescaled for lazy R1).
+        r1_gamma, r1_every: R1 penalty weight on real images and its lazy interval.
+        mixing_prob: style-mixing regularisation probability.
+        ema_half_life_images: half-life of the generator EMA, in images; with ``ema_rampup`` the
+            half-life is capped at ``ema_rampup * images_seen`` early on.
+        flip: random horizontal flips of the real images (off by default).
+        device, seed: where to train and the seed of every draw (data order, latents, noise).
+        checkpoint_dir: ``latest.pt`` there is written every ``checkpoint_every`` steps and at the
+            end, and resumed from when present.
+        stats_path: JSON lines (``step, loss_g, loss_d, r1, d_real, d_fake, seconds, images_seen``)
+            every ``stats_every`` steps.
+        sample_every, samples_path: write a sample grid of the EMA generator every ``sample_every``
+            steps (``{step}`` in the path is formatted, otherwise it is overwritten).
+        progress: show a tqdm bar.
+    """
+    device = torch.device(device)
+    checkpoint_path = Path(checkpoint_dir) / "latest.pt"
+    stats_path = Path(stats_path)
+    stats_path.parent.mkdir(parents=True, exist_ok=True)
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be [N, 3, H, W], got {tuple(images.shape)}")
+
+    torch.manual_seed(seed)
+    G = Generator(**generator_kwargs).to(device)
+    if images.shape[-1] != G.resolution:
+        raise ValueError(f"images are {images.shape[-1]}px but the generator makes {G.resolution}px")
+    if discriminator_kwargs is None:
+        discriminator_kwargs = {"resolution": G.resolution, "channels": G.kwargs["channels"]}
+    D = Discriminator(**discriminator_kwargs).to(device)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    c = r1_every / (r1_every + 1) if r1_every > 0 else 1.0
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr_g, betas=tuple(betas))
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr_d * c, betas=(betas[0] ** c, betas[1] ** c))
+    data_gen = torch_generator(seed, "cpu")
+    latent_gen = torch_generator(seed + 1, device)
+    step, elapsed = 0, 0.0
+
+    if checkpoint_path.is_file():
+        ckpt = load_checkpoint(checkpoint_path, map_location=device)
+        if ckpt["G_kwargs"] != G.kwargs or ckpt["D_kwargs"] != D.kwargs:
+            raise RuntimeError(
+                f"{checkpoint_path} was written for another architecture ({ckpt['G_kwargs']}); "
+                "delete it to train from scratch"
+            )
+        G.load_state_dict(ckpt["G"])
+        D.load_state_dict(ckpt["D"])
+        G_ema.load_state_dict(ckpt["G_ema"])
+        opt_g.load_state_dict(ckpt["opt_g"])
+        opt_d.load_state_dict(ckpt["opt_d"])
+        data_gen.set_state(ckpt["rng"]["data"].cpu())
+        latent_gen.set_state(ckpt["rng"]["latent"].cpu())
+        set_torch_rng_state({k: v.cpu() for k, v in ckpt["rng"]["torch"].items()}, device)
+        step, elapsed = int(ckpt["step"]), float(ckpt["seconds"])
+        trim_stats(stats_path, step)
+        log.info("resumed GAN training from %s at step %d", checkpoint_path, step)
+    else:
+        stats_path.write_text("")
+        n_g = sum(p.numel() for p in G.parameters())
+        n_d = sum(p.numel() for p in D.parameters())
+        log.info("GAN training from scratch: G %d params, D %d params, %d images", n_g, n_d, len(images))
+
+    def save_checkpoint():
+        save_atomic(
+            {
+                "G": G.state_dict(),
+                "D": D.state_dict(),
+                "G_ema": G_ema.state_dict(),
+                "G_kwargs": G.kwargs,
+                "D_kwargs": D.kwargs,
+                "opt_g": opt_g.state_dict(),
+                "opt_d": opt_d.state_dict(),
+                "step": step,
+                "seconds": elapsed,
+                "rng": {
+                    "data": data_gen.get_state(),
+                    "latent": latent_gen.get_state(),
+                    "torch": torch_rng_state(device),
+                },
+            },
+            checkpoint_path,
+        )
+
+    images = images.to(device)
+    G.train()
+    D.train()
+    r1_value = float("nan")
+    t0 = time.perf_counter() - elapsed
+    bar = tqdm(total=steps, initial=step, disable=not progress, desc="GAN", dynamic_ncols=True)
+    with stats_path.open("a") as stats_file:
+        while step < steps:
+            idx = torch.randint(len(images), (batch_size,), generator=data_gen).to(device)
+            real = images[idx]
+            if flip:
+                flip_mask = torch.rand(batch_size, generator=data_gen).to(device) < 0.5
+                real = torch.where(flip_mask[:, None, None, None], real.flip(3), real)
+
+            # one generator forward per step: its detached output trains D, then D's update trains G
+            fake = G(batch_size, mixing_prob=mixing_prob, generator=latent_gen)
+
+            # discriminator step (with the lazy R1 penalty on reals every r1_every steps)
+            D.requires_grad_(True)
+            do_r1 = r1_every > 0 and r1_gamma > 0 and step % r1_every == 0
+            real = real.detach().requires_grad_(do_r1)
+            d_real, d_fake = D(real), D(fake.detach())
+            loss_d = F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
+            total_d = loss_d
+            if do_r1:
+                (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+                r1 = grad.square().sum(dim=(1, 2, 3)).mean()
+                total_d = total_d + r1 * (r1_gamma / 2 * r1_every)
+                r1_value = r1.item()
+            opt_d.zero_grad(set_to_none=True)
+            total_d.backward()
+            opt_d.step()
+
+            # generator step
+            D.requires_grad_(False)
+            loss_g = F.softplus(-D(fake)).mean()
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+
+            step += 1
+            images_seen = step * batch_size
+            half_life = ema_half_life_images
+            if ema_rampup is not None:
+                half_life = min(half_life, images_seen * ema_rampup)
+            ema_update(G_ema, G, 0.5 ** (batch_size / max(half_life, 1e-8)))
+            elapsed = time.perf_counter() - t0
+            bar.update(1)
+
+            if step % stats_every == 0 or step == steps:
+                row = {
+                    "step": step,
+                    "loss_g": loss_g.item(),
+                    "loss_d": loss_d.item(),
+                    "r1": r1_value,
+                    "d_real": d_real.mean().item(),
+                    "d_fake": d_fake.mean().item(),
+                    "seconds": round(elapsed, 3),
+                    "images_seen": images_seen,
+                }
+                stats_file.write(json.dumps(row) + "\n")
+                stats_file.flush()
+                bar.set_postfix(loss_g=f"{row['loss_g']:.3f}", loss_d=f"{row['loss_d']:.3f}")
+                if not math.isfinite(row["loss_g"]) or not math.isfinite(row["loss_d"]):
+                    raise FloatingPointError(f"GAN losses became non-finite at step {step}: {row}")
+            if sample_every and samples_path and (step % sample_every == 0 or step == steps):
+                sample_grid(G_ema, n=64, seed=seed, path=str(samples_path).replace("{step}", f"{step:06d}"))
+            if step % checkpoint_every == 0 or step == steps:
+                save_checkpoint()
+                log.info("step %d: checkpoint written, %.1f s so far", step, elapsed)
+    bar.close()
+    log.info("GAN training done: %d steps in %.1f s (%.3f s/step)", step, elapsed, elapsed / max(step, 1))
+    return G_ema.eval().requires_grad_(False)
+
+
+def _to_unit(img: torch.Tensor) -> torch.Tensor:
+    return ((img + 1) / 2).clamp(0, 1).cpu()
+
+
+@torch.no_grad()
+def sample_grid(G: Generator, *, n: int = 64, seed: int = 0, path, noise_mode: str = "const") -> torch.Tensor:
+    """Save ``n`` samples of ``G`` (latents from ``seed``) as a PNG grid at ``path``.
+
+    Returns the images ``[n, 3, H, W]`` in ``[-1, 1]`` on the CPU.
+    """
+    device = G.w_avg.device
+    z = torch.randn(n, G.z_dim, device=device, generator=torch_generator(seed, device))
+    ws = G.mapping(z).unsqueeze(1).repeat(1, G.num_ws, 1)
+    img = G.synthesis(ws, noise_mode=noise_mode)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_image(_to_unit(img), path, nrow=math.ceil(math.sqrt(n)), padding=1)
+    return img.cpu()
+
+
+@torch.no_grad()
+def mixing_grid(G: Generator, *, split_index: int, n: int = 6, seed: int = 0, path) -> torch.Tensor:
+    """Save a style-mixing grid: cell ``(i, j)`` takes styles ``< split_index`` from row source ``i``
+    and styles ``>= split_index`` from column source ``j``; the first row and column show the sources.
+
+    Returns the grid images ``[(n + 1) ** 2, 3, H, W]`` in ``[-1, 1]`` on the CPU (top-left blank).
+    """
+    device = G.w_avg.device
+    gen = torch_generator(seed, device)
+    z = torch.randn(2 * n, G.z_dim, device=device, generator=gen)
+    ws = G.mapping(z).unsqueeze(1).repeat(1, G.num_ws, 1)
+    rows, cols = ws[:n], ws[n:]
+    row_img, col_img = G.synthesis(rows), G.synthesis(cols)
+    state = G.synthesis.run_until(rows, split_index)
+    cells = [torch.full_like(row_img[:1], 1.0), col_img]
+    for i in range(n):
+        row_state = tuple(s[i : i + 1].expand(n, *s.shape[1:]) for s in state)
+        cells += [row_img[i : i + 1], G.synthesis.run_from(row_state, cols, split_index)]
+    grid = torch.cat(cells)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    save_image(_to_unit(grid), path, nrow=n + 1, padding=1)
+    return grid.cpu()

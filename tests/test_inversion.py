@@ -1,0 +1,109 @@
+"""Encoder shapes/checkpoints, encoder training and resume, inversion with refinement, PSNR."""
+
+import copy
+import json
+import math
+
+import pytest
+import torch
+
+from admixlib.inversion import Encoder, invert_images, load_encoder, psnr, save_encoder, train_encoder
+from admixlib.stylegan import Generator
+
+TINY = dict(z_dim=16, w_dim=16, mapping_layers=2, resolution=16, channels={4: 32, 8: 16, 16: 16})
+ENC = dict(channels={16: 16, 8: 32, 4: 32}, hidden=64)
+
+
+@pytest.fixture(scope="module")
+def tiny_g():
+    torch.manual_seed(0)
+    G = Generator(**TINY)
+    G.train()
+    with torch.no_grad():
+        for _ in range(20):  # settle w_avg near the mean of w
+            G.sample_ws(64)
+    return G.eval().requires_grad_(False)
+
+
+def samples(G, n, seed):
+    with torch.no_grad():
+        ws = G.sample_ws(n, mixing_prob=0.9, generator=torch.Generator().manual_seed(seed))
+        return G.synthesis(ws)
+
+
+def test_encoder_shapes_and_round_trip(tmp_path, tiny_g):
+    E = Encoder(resolution=16, num_ws=tiny_g.num_ws, w_dim=16, w_avg=tiny_g.w_avg, **ENC)
+    x = torch.rand(5, 3, 16, 16) * 2 - 1
+    ws = E(x)
+    assert ws.shape == (5, tiny_g.num_ws, 16)
+    torch.testing.assert_close(ws, tiny_g.w_avg.expand_as(ws))  # starts at the mean code
+    with torch.no_grad():
+        E.head[-1].weight.normal_()
+    save_encoder(E, tmp_path / "e.pt")
+    F = load_encoder(tmp_path / "e.pt")
+    assert not F.training and torch.equal(F(x), E(x).detach())
+    (tmp_path / "bad.pt").write_bytes(b"\x00" * 10)
+    with pytest.raises(RuntimeError, match="corrupt"):
+        load_encoder(tmp_path / "bad.pt")
+
+
+def test_train_encoder_loss_decreases_and_resumes(tmp_path, tiny_g):
+    kw = dict(
+        batch_size=16,
+        lr=2e-3,
+        latent_weight=1.0,
+        pixel_weight=1.0,
+        mixing_prob=0.9,
+        encoder_kwargs=ENC,
+        device="cpu",
+        seed=0,
+        checkpoint_dir=tmp_path / "ckpt",
+        checkpoint_every=25,
+        stats_path=tmp_path / "stats.jsonl",
+        stats_every=5,
+        progress=False,
+    )
+    E = train_encoder(tiny_g, steps=50, **kw)
+    rows = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(5, 55, 5))
+    first, last = sum(r["loss"] for r in rows[:2]), sum(r["loss"] for r in rows[-2:])
+    assert last < 0.8 * first
+    assert isinstance(E, Encoder) and not E.training
+    assert load_encoder(tmp_path / "ckpt" / "latest.pt").num_ws == tiny_g.num_ws
+
+    E60 = train_encoder(tiny_g, steps=60, **kw)  # resumes at 50
+    rows = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == 60 and len(rows) == 12
+    assert torch.load(tmp_path / "ckpt" / "latest.pt", weights_only=True)["step"] == 60
+    assert not torch.equal(E60.head[-1].weight, E.head[-1].weight)
+
+    other = copy.deepcopy(tiny_g)
+    other.w_avg += 1.0
+    train_encoder(other, steps=5, **kw)  # a checkpoint of another generator is not resumed
+    rows = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [5]
+
+
+def test_invert_shapes_and_refinement_improves(tiny_g):
+    torch.manual_seed(1)
+    E = Encoder(resolution=16, num_ws=tiny_g.num_ws, w_dim=16, w_avg=tiny_g.w_avg, **ENC).eval()
+    x = samples(tiny_g, 6, seed=5)
+    ws0, rec0 = invert_images(tiny_g, E, x, batch_size=4, device="cpu", progress=False)
+    assert ws0.shape == (6, tiny_g.num_ws, 16) and ws0.dtype == torch.float32
+    assert rec0.shape == x.shape
+    ws1, rec1 = invert_images(tiny_g, E, x, refine_steps=30, batch_size=4, device="cpu", progress=False)
+    assert psnr(rec1, x).mean() > psnr(rec0, x).mean() + 1.0
+    torch.testing.assert_close(tiny_g.synthesis(ws1), rec1)
+    assert not any(p.grad is not None for p in tiny_g.parameters())
+    ws2, rec2 = invert_images(tiny_g, None, x, refine_steps=30, init="mean", device="cpu", progress=False)
+    assert psnr(rec2, x).mean() > psnr(tiny_g.synthesis(tiny_g.w_avg.expand_as(ws2)), x).mean()
+    with pytest.raises(ValueError):
+        invert_images(tiny_g, None, x, init="mean", progress=False)
+
+
+def test_psnr_known_values():
+    x = torch.rand(3, 3, 8, 8) * 2 - 1
+    assert torch.isinf(psnr(x, x)).all()
+    y = x + 0.1  # MSE 0.01 -> 10 log10(4 / 0.01)
+    torch.testing.assert_close(psnr(x, y), torch.full((3,), 10 * math.log10(400.0)), atol=1e-3, rtol=0)
+    assert psnr(x, y).shape == (3,)

@@ -1,0 +1,164 @@
+"""Generator/discriminator shapes, the run_until/run_from split, checkpoints and GAN training/resume."""
+
+import json
+
+import pytest
+import torch
+
+from admixlib.stylegan import (
+    Discriminator,
+    Generator,
+    load_generator,
+    mixing_grid,
+    sample_grid,
+    save_generator,
+    train_generator,
+)
+
+TINY = dict(z_dim=16, w_dim=16, mapping_layers=2, resolution=16, channels={4: 32, 8: 16, 16: 16})
+
+
+def tiny_generator(torgb="skip", seed=0):
+    torch.manual_seed(seed)
+    G = Generator(**TINY, torgb=torgb).eval()
+    # give the noise strengths a non-zero value so noise handling is exercised
+    with torch.no_grad():
+        for conv in G.synthesis.convs:
+            conv.noise.strength.fill_(0.3)
+    return G
+
+
+def random_ws(G, n=3, seed=1):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(n, G.num_ws, G.w_dim, generator=gen)
+
+
+@pytest.mark.parametrize("torgb", ["skip", "final"])
+def test_shapes_and_num_ws(torgb):
+    G = tiny_generator(torgb)
+    assert G.num_ws == 6  # convs 4, 8, 8, 16, 16 plus the final to-RGB
+    assert Generator(torgb=torgb).num_ws == 8  # the 32x32 default
+    w = G.mapping(torch.randn(5, 16))
+    assert w.shape == (5, 16)
+    img = G.synthesis(random_ws(G, 5))
+    assert img.shape == (5, 3, 16, 16)
+    assert G(4, mixing_prob=0.9).shape == (4, 3, 16, 16)
+    img_z, ws_z = G(torch.randn(4, 16), mixing_prob=1.0, return_ws=True)
+    assert img_z.shape == (4, 3, 16, 16) and ws_z.shape == (4, G.num_ws, 16)
+    assert Discriminator(resolution=16, channels=TINY["channels"])(img).shape == (5,)
+
+
+@pytest.mark.parametrize("torgb", ["skip", "final"])
+@pytest.mark.parametrize("noise_mode", ["const", "none"])
+def test_run_until_run_from_matches_synthesis(torgb, noise_mode):
+    G = tiny_generator(torgb)
+    ws = random_ws(G)
+    with torch.no_grad():
+        full = G.synthesis(ws, noise_mode=noise_mode)
+        for k in range(G.num_ws + 1):
+            state = G.synthesis.run_until(ws, k, noise_mode=noise_mode)
+            assert isinstance(state, tuple) and all(s.shape[0] == 3 for s in state)
+            out = G.synthesis.run_from(state, ws, k, noise_mode=noise_mode)
+            torch.testing.assert_close(out, full, atol=1e-5, rtol=0)
+
+
+def test_run_from_reads_only_fine_styles():
+    G = tiny_generator()
+    ws = random_ws(G)
+    with torch.no_grad():
+        for k in range(G.num_ws + 1):
+            state = G.synthesis.run_until(ws, k)
+            other = ws.clone()
+            other[:, :k] = torch.randn_like(other[:, :k])
+            assert torch.equal(G.synthesis.run_from(state, ws, k), G.synthesis.run_from(state, other, k))
+        # the state can be indexed and concatenated along the batch
+        state = G.synthesis.run_until(ws, 2)
+        sub = tuple(torch.cat([s[2:], s[:1]]) for s in state)
+        out = G.synthesis.run_from(sub, torch.cat([ws[2:], ws[:1]]), 2)
+        torch.testing.assert_close(out, G.synthesis(ws)[[2, 0]], atol=1e-5, rtol=0)
+
+
+def test_mixing_changes_fine_styles_only():
+    G = tiny_generator()
+    ws = G.sample_ws(64, mixing_prob=1.0, generator=torch.Generator().manual_seed(0))
+    assert not torch.allclose(ws[:, 0], ws[:, -1])  # every sample is mixed somewhere after style 0
+    assert torch.allclose(ws[:, 0], G.sample_ws(64, generator=torch.Generator().manual_seed(0))[:, 0])
+
+
+def test_noise_modes():
+    G = tiny_generator()
+    ws = random_ws(G)
+    with torch.no_grad():
+        assert torch.equal(G.synthesis(ws), G.synthesis(ws))
+        assert not torch.equal(G.synthesis(ws, noise_mode="random"), G.synthesis(ws, noise_mode="random"))
+        with pytest.raises(ValueError):
+            G.synthesis(ws, noise_mode="bogus")
+
+
+def test_save_load_round_trip(tmp_path):
+    G = tiny_generator("final")
+    G.w_avg.normal_()
+    path = tmp_path / "g.pt"
+    save_generator(G, path)
+    H = load_generator(path)
+    assert not H.training and not any(p.requires_grad for p in H.parameters())
+    assert H.kwargs == G.kwargs and torch.equal(H.w_avg, G.w_avg)
+    ws = random_ws(G)
+    with torch.no_grad():
+        assert torch.equal(H.synthesis(ws), G.synthesis(ws))
+    assert torch.load(path, weights_only=True)["kwargs"]["torgb"] == "final"
+
+
+def test_load_corrupt_or_missing_gives_clear_error(tmp_path):
+    path = tmp_path / "g.pt"
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(RuntimeError, match="corrupt"):
+        load_generator(path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_generator(tmp_path / "missing.pt")
+
+
+def test_train_writes_stats_checkpoint_and_resumes(tmp_path):
+    images = torch.rand(64, 3, 16, 16) * 2 - 1
+    kw = dict(
+        generator_kwargs=TINY,
+        batch_size=8,
+        r1_every=2,
+        device="cpu",
+        seed=3,
+        checkpoint_dir=tmp_path / "ckpt",
+        checkpoint_every=3,
+        stats_path=tmp_path / "stats.jsonl",
+        stats_every=1,
+        sample_every=3,
+        samples_path=tmp_path / "samples_{step}.png",
+        progress=False,
+    )
+    G = train_generator(images, steps=3, **kw)
+    assert isinstance(G, Generator) and not G.training
+    ckpt = torch.load(tmp_path / "ckpt" / "latest.pt", weights_only=True)
+    assert ckpt["step"] == 3
+    rows = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert {"loss_g", "loss_d", "r1", "seconds", "images_seen"} <= set(rows[0])
+    assert (tmp_path / "samples_000003.png").is_file()
+
+    G5 = train_generator(images, steps=5, **kw)  # resumes at step 3
+    rows = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
+    assert torch.load(tmp_path / "ckpt" / "latest.pt", weights_only=True)["step"] == 5
+
+    # the resumed run equals an uninterrupted one
+    kw2 = dict(kw, checkpoint_dir=tmp_path / "ckpt2", stats_path=tmp_path / "stats2.jsonl")
+    G5b = train_generator(images, steps=5, **dict(kw2, checkpoint_every=100))
+    ws = random_ws(G5)
+    with torch.no_grad():
+        torch.testing.assert_close(G5.synthesis(ws), G5b.synthesis(ws), atol=1e-4, rtol=0)
+
+
+def test_grids(tmp_path):
+    G = tiny_generator()
+    img = sample_grid(G, n=4, seed=0, path=tmp_path / "s.png")
+    assert img.shape == (4, 3, 16, 16) and (tmp_path / "s.png").is_file()
+    grid = mixing_grid(G, split_index=2, n=3, seed=0, path=tmp_path / "m.png")
+    assert grid.shape == (16, 3, 16, 16) and (tmp_path / "m.png").is_file()
