@@ -18,15 +18,8 @@ from admixlib.perturb import (
     project_capped_simplex,
     random_coefficients,
 )
-from admixlib.stylegan import Generator
 
 N, RES = 6, 16
-
-
-@pytest.fixture(scope="module")
-def G():
-    torch.manual_seed(0)
-    return Generator(z_dim=8, w_dim=8, mapping_layers=1, resolution=RES, channels={4: 8, 8: 8, 16: 8}).eval()
 
 
 @pytest.fixture(scope="module")

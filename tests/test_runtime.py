@@ -41,16 +41,14 @@ def test_seed_everything_repeats():
     assert torch.equal(a, torch.rand(3))
 
 
-def test_rng_state_loads_with_weights_only(tmp_path):
-    import numpy as np
+def test_torch_rng_state_loads_with_weights_only(tmp_path):
+    from admixlib.runtime import set_torch_rng_state, torch_rng_state
 
-    from admixlib.runtime import rng_state, set_rng_state
-
-    seed_everything(3)
-    save_atomic({"rng": rng_state()}, tmp_path / "r.pt")
-    expected = (np.random.rand(), torch.rand(1))  # noqa: NPY002
-    set_rng_state(load_checkpoint(tmp_path / "r.pt")["rng"])
-    assert (np.random.rand(), torch.rand(1)) == expected  # noqa: NPY002
+    cpu = torch.device("cpu")
+    save_atomic({"rng": torch_rng_state(cpu)}, tmp_path / "r.pt")
+    expected = torch.rand(3)
+    set_torch_rng_state(load_checkpoint(tmp_path / "r.pt")["rng"], cpu)
+    assert torch.equal(torch.rand(3), expected)
 
 
 def test_fingerprint_follows_config_and_file_contents(tmp_path):

@@ -16,7 +16,14 @@ from tqdm import tqdm
 
 from admixlib.classify.models import build_classifier
 from admixlib.perturb import Batch, PerturbationSet, find_worst_case
-from admixlib.runtime import load_checkpoint, save_atomic, torch_generator
+from admixlib.runtime import (
+    load_checkpoint,
+    save_atomic,
+    set_torch_rng_state,
+    torch_generator,
+    torch_rng_state,
+    trim_stats,
+)
 
 log = logging.getLogger("admix.classify")
 
@@ -30,16 +37,6 @@ def _take(x: Tensor | None, idx: Tensor, device: torch.device) -> Tensor | None:
 
 def _accuracy(logits: Tensor, labels: Tensor) -> float:
     return float((logits.argmax(1) == labels).float().mean())
-
-
-def _trim_stats(stats_path: Path, last_step: int) -> None:
-    """Keep only the stats lines of steps ``<= last_step`` (lines written after the checkpoint are redone)."""
-    if not stats_path.is_file():
-        return
-    keep = [
-        line for line in stats_path.read_text().splitlines() if line and json.loads(line)["step"] <= last_step
-    ]
-    stats_path.write_text("".join(line + "\n" for line in keep))
 
 
 def train_classifier(
@@ -137,11 +134,11 @@ def train_classifier(
         scheduler.load_state_dict(ckpt["scheduler"])
         data_gen.set_state(ckpt["rng"]["data"])
         attack_gen.set_state(ckpt["rng"]["attack"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
+        set_torch_rng_state(ckpt["rng"]["torch"], device)
         perm, cursor, step = ckpt["perm"], int(ckpt["cursor"]), int(ckpt["step"])
         log.info("resumed from %s at step %d/%d", ckpt_path, step, steps)
         if stats is not None:
-            _trim_stats(stats, step)
+            trim_stats(stats, step)
     elif stats is not None:
         stats.parent.mkdir(parents=True, exist_ok=True)
         stats.write_text("")
@@ -149,7 +146,11 @@ def train_classifier(
     def save() -> None:
         if ckpt_path is None:
             return
-        rng = {"data": data_gen.get_state(), "attack": attack_gen.get_state(), "torch": torch.get_rng_state()}
+        rng = {
+            "data": data_gen.get_state(),
+            "attack": attack_gen.get_state(),
+            "torch": torch_rng_state(device),
+        }
         save_atomic(
             {
                 "step": step,

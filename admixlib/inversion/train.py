@@ -13,9 +13,15 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from admixlib.inversion.encoder import Encoder
-from admixlib.runtime import load_checkpoint, save_atomic, torch_generator
+from admixlib.runtime import (
+    load_checkpoint,
+    save_atomic,
+    set_torch_rng_state,
+    torch_generator,
+    torch_rng_state,
+    trim_stats,
+)
 from admixlib.stylegan.networks import Generator
-from admixlib.stylegan.train import set_torch_rng_state, torch_rng_state, trim_stats
 
 log = logging.getLogger("admix.inversion")
 

@@ -3,17 +3,19 @@
 from admixlib.runtime.checkpoint import fingerprint, load_checkpoint, save_atomic
 from admixlib.runtime.device import resolve_device, set_threads
 from admixlib.runtime.logs import setup_logging
-from admixlib.runtime.seeding import rng_state, seed_everything, set_rng_state, torch_generator
+from admixlib.runtime.seeding import seed_everything, set_torch_rng_state, torch_generator, torch_rng_state
+from admixlib.runtime.stats import trim_stats
 
 __all__ = [
     "fingerprint",
     "load_checkpoint",
     "resolve_device",
-    "rng_state",
     "save_atomic",
     "seed_everything",
-    "set_rng_state",
+    "set_torch_rng_state",
     "set_threads",
     "setup_logging",
     "torch_generator",
+    "torch_rng_state",
+    "trim_stats",
 ]

@@ -20,25 +20,16 @@ def torch_generator(seed: int, device: str | torch.device = "cpu") -> torch.Gene
     return gen
 
 
-def rng_state(generator: torch.Generator | None = None) -> dict:
-    """Capture the global RNG states (and ``generator``'s, if given) for a checkpoint."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002
-    state = {
-        "python": random.getstate(),
-        # Plain types and tensors only, so the checkpoint loads with torch.load(weights_only=True).
-        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
-        "torch": torch.get_rng_state(),
-    }
-    if generator is not None:
-        state["generator"] = generator.get_state()
+def torch_rng_state(device: torch.device) -> dict:
+    """Global torch RNG states (CPU, and CUDA when used) as tensors, loadable with ``weights_only``."""
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
     return state
 
 
-def set_rng_state(state: dict, generator: torch.Generator | None = None) -> None:
-    """Restore RNG states captured by :func:`rng_state`."""
-    random.setstate(state["python"])
-    kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))  # noqa: NPY002
-    torch.set_rng_state(state["torch"])
-    if generator is not None and "generator" in state:
-        generator.set_state(state["generator"])
+def set_torch_rng_state(state: dict, device: torch.device) -> None:
+    """Restore the output of :func:`torch_rng_state` (tensors may come back on any device)."""
+    torch.set_rng_state(state["cpu"].cpu())
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"].cpu(), device)

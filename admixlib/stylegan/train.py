@@ -13,25 +13,17 @@ import torch.nn.functional as F
 from torchvision.utils import save_image
 from tqdm import tqdm
 
-from admixlib.runtime import load_checkpoint, save_atomic, torch_generator
+from admixlib.runtime import (
+    load_checkpoint,
+    save_atomic,
+    set_torch_rng_state,
+    torch_generator,
+    torch_rng_state,
+    trim_stats,
+)
 from admixlib.stylegan.networks import Discriminator, Generator
 
 log = logging.getLogger("admix.stylegan")
-
-
-def torch_rng_state(device: torch.device) -> dict:
-    """Global torch RNG states (CPU, and CUDA when used) as tensors, loadable with weights_only."""
-    state = {"cpu": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def set_torch_rng_state(state: dict, device: torch.device) -> None:
-    """Restore :func:`torch_rng_state`'s output."""
-    torch.set_rng_state(state["cpu"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 @torch.no_grad()
@@ -41,16 +33,6 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, beta: float) -> Non
         p_ema.lerp_(p, 1.0 - beta)
     for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
         b_ema.copy_(b)
-
-
-def trim_stats(stats_path: Path, last_step: int) -> None:
-    """Drop JSONL stats lines written after ``last_step`` (a killed run's tail) before resuming."""
-    if not stats_path.is_file():
-        return
-    keep = [
-        line for line in stats_path.read_text().splitlines() if line and json.loads(line)["step"] <= last_step
-    ]
-    stats_path.write_text("".join(line + "\n" for line in keep))
 
 
 def train_generator(
