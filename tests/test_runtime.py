@@ -61,3 +61,22 @@ def test_fingerprint_follows_config_and_file_contents(tmp_path):
     assert first != fingerprint(config={"steps": 4}, files=[data])
     data.write_bytes(b"abd")
     assert first != fingerprint(config={"steps": 3}, files=[data])
+
+
+def test_logging_and_stderr_share_the_log(tmp_path):
+    import logging
+    import subprocess
+    import sys
+
+    log = tmp_path / "rule.log"
+    code = (
+        "import sys, logging; from admixlib.runtime import setup_logging;"
+        f"setup_logging({str(log)!r}, capture_stderr=True); logging.getLogger('admix').info('first');"
+        "print('to stderr', file=sys.stderr); logging.getLogger('admix').info('second'); raise SystemExit(1/0)"
+    )
+    subprocess.run([sys.executable, "-c", code], capture_output=True)
+    text = log.read_text()
+    for piece in ("first", "to stderr", "second", "ZeroDivisionError"):
+        assert piece in text, text
+    assert text.index("first") < text.index("to stderr") < text.index("second")
+    logging.shutdown()

@@ -16,7 +16,7 @@ from admixlib.runtime import set_threads, setup_logging  # noqa: E402
 
 def start(snakemake):
     """Send logging and tracebacks to the rule's log, limit torch to the rule's threads; return a logger."""
-    logger = setup_logging(snakemake.log[0] if snakemake.log else None)
+    logger = setup_logging(snakemake.log[0] if snakemake.log else None, capture_stderr=True)
     set_threads(snakemake.threads)
     logger.info("rule %s, wildcards %s", snakemake.rule, dict(snakemake.wildcards))
     return logger
