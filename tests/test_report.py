@@ -63,3 +63,10 @@ def test_written_tables(tmp_path, runs):
     assert "| advmix |" in md and "90.0 ± 5.0" in md
     tex = paths["tex"].read_text()
     assert r"\begin{tabular}" in tex and r"$\pm$" in tex
+
+
+def test_undefined_error_reduction_keeps_its_row():
+    runs = [run("nominal", 0, 1.0), run("advmix", 0, 1.0)]
+    tidy = summarise_runs(runs, dataset="faces", methods=["nominal", "advmix"])
+    row = tidy[(tidy.method == "advmix") & (tidy.metric == "rel_error_reduction")].iloc[0]
+    assert math.isnan(row["mean"]) and row["n_seeds"] == 0

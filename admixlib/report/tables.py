@@ -48,16 +48,16 @@ def summarise_runs(runs: list[dict], *, dataset: str, methods: list[str]) -> pd.
 
     Returns a long DataFrame with columns ``dataset, method, metric, mean, std, ci95_low, ci95_high,
     n_seeds``; accuracies are fractions in [0, 1]; ``rel_error_reduction`` is paired by seed against
-    nominal's clean error and is missing when nominal was not run.
+    nominal's clean error; it is NaN (with ``n_seeds`` 0) when nominal was not run or made no error.
     """
     frame = _per_seed_frame(runs)
     records = []
     for method in methods:
         sub = frame[frame.method == method]
         for metric in METRICS:
+            # A metric undefined for every seed (e.g. the error reduction when nominal made no error)
+            # still gets its row, with NaN statistics and n_seeds 0, so readers always find the key.
             values = sub[metric].dropna().to_numpy(dtype=float)
-            if len(values) == 0:
-                continue
             mean, std, low, high = _interval(values)
             records.append([dataset, method, metric, mean, std, low, high, len(values)])
     return pd.DataFrame(records, columns=TIDY_COLUMNS)
@@ -67,6 +67,8 @@ def wide_table(tidy: pd.DataFrame) -> pd.DataFrame:
     """Methods as rows, metrics as columns, cells ``mean ± std`` in percent (as the paper reports)."""
 
     def cell(row) -> str:
+        if math.isnan(row["mean"]):
+            return "n/a"
         std = "" if math.isnan(row["std"]) else f" ± {100 * row['std']:.1f}"
         return f"{100 * row['mean']:.1f}{std}"
 
