@@ -70,3 +70,9 @@ def test_undefined_error_reduction_keeps_its_row():
     tidy = summarise_runs(runs, dataset="faces", methods=["nominal", "advmix"])
     row = tidy[(tidy.method == "advmix") & (tidy.metric == "rel_error_reduction")].iloc[0]
     assert math.isnan(row["mean"]) and row["n_seeds"] == 0
+
+
+def test_accuracy_interval_stays_in_unit_range():
+    runs = [run("nominal", s, c) for s, c in enumerate([1.0, 0.99, 1.0])]
+    row = summarise_runs(runs, dataset="d", methods=["nominal"]).query("metric == 'clean_acc'").iloc[0]
+    assert 0.0 <= row["ci95_low"] <= row["mean"] <= row["ci95_high"] == 1.0

@@ -59,6 +59,8 @@ def summarise_runs(runs: list[dict], *, dataset: str, methods: list[str]) -> pd.
             # still gets its row, with NaN statistics and n_seeds 0, so readers always find the key.
             values = sub[metric].dropna().to_numpy(dtype=float)
             mean, std, low, high = _interval(values)
+            if metric.endswith("_acc"):  # an accuracy's interval never leaves [0, 1]
+                low, high = max(low, 0.0), min(high, 1.0)
             records.append([dataset, method, metric, mean, std, low, high, len(values)])
     return pd.DataFrame(records, columns=TIDY_COLUMNS)
 
