@@ -35,7 +35,8 @@ def test_dry_run_lists_every_stage(tmp_path):
 def test_bad_config_fails_before_any_job(tmp_path):
     result = snakemake("-n", "all", "--cores", "1", "--config", "device=tpu", workdir=tmp_path)
     assert result.returncode != 0
-    assert "device" in result.stderr and "tpu" in result.stderr
+    output = result.stdout + result.stderr
+    assert "device" in output and "tpu" in output
     assert not (tmp_path / "results").exists()
 
 
