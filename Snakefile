@@ -42,3 +42,27 @@ rule generators:
 rule codes:
     input:
         expand(CODES, dataset=DATASETS, split=SPLITS),
+
+
+# Named targets for one table or one figure of one dataset: table_faces, figure1_faces, mixing_grid_faces, ...
+for _dataset in DATASETS:
+
+    rule:
+        name:
+            f"table_{_dataset}"
+        input:
+            expand(TABLE, dataset=_dataset, ext=TABLE_EXTS),
+
+    rule:
+        name:
+            f"mixing_grid_{_dataset}"
+        input:
+            MIXING_GRID.format(dataset=_dataset),
+
+    if {"nominal", "advmix"} <= set(METHODS):
+
+        rule:
+            name:
+                f"figure1_{_dataset}"
+            input:
+                FIGURE1.format(dataset=_dataset),

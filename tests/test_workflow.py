@@ -32,6 +32,17 @@ def test_dry_run_lists_every_stage(tmp_path):
         assert f"rule {stage}:" in result.stdout, stage
 
 
+@pytest.mark.parametrize(
+    ("target", "last_rule"),
+    [("table_faces", "table"), ("figure1_colored_digits", "figure1"), ("mixing_grid_faces", "figure_mixing")],
+)
+def test_named_targets_build_one_output(tmp_path, target, last_rule):
+    result = snakemake("-n", target, "--cores", "2", workdir=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"rule {last_rule}:" in result.stdout
+    assert "rule all:" not in result.stdout
+
+
 def test_bad_config_fails_before_any_job(tmp_path):
     result = snakemake("-n", "all", "--cores", "1", "--config", "device=tpu", workdir=tmp_path)
     assert result.returncode != 0
