@@ -15,6 +15,7 @@ include: "rules/stylegan.smk"
 include: "rules/inversion.smk"
 include: "rules/classifiers.smk"
 include: "rules/evaluation.smk"
+include: "rules/analysis.smk"
 include: "rules/reporting.smk"
 
 

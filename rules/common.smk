@@ -9,12 +9,17 @@ check_config(config)
 DATASETS = config["run"]["datasets"]
 METHODS = config["run"]["methods"]
 SEEDS = config["run"]["seeds"]
-SPLITS = ["train", "val", "test"]
+SPLITS = [
+    "train",
+    "val",
+    "test",
+]  # inverted into W+; "oracle" only trains the factor oracle
+DATA_SPLITS = SPLITS + ["oracle"]
 
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
-    split="|".join(SPLITS),
+    split="|".join(DATA_SPLITS),
     method="|".join(METHODS),
     seed=r"\d+",
 
@@ -35,6 +40,12 @@ ENCODER_STATS = "results/{dataset}/encoder/stats.jsonl"
 CODES_SHARD = "results/{dataset}/codes/shards/{scatteritem}.pt"
 CODES = "results/{dataset}/codes/{split}.pt"
 INVERSION_METRICS = "results/metrics/{dataset}/inversion.json"
+ORACLE_SPLIT = "results/{dataset}/data/oracle.pt"
+ORACLE = "results/{dataset}/oracle/oracle.pt"
+ORACLE_METRICS = "results/metrics/{dataset}/oracle.json"
+DISENTANGLEMENT_MAP = "results/{dataset}/disentanglement/map.csv"
+DISENTANGLEMENT_FIGURE = "results/figures/{dataset}_disentanglement.png"
+GENERATOR_METRICS = "results/metrics/{dataset}/generator.json"
 CLASSIFIER = "results/{dataset}/classifiers/{method}/seed{seed}/model.pt"
 CLASSIFIER_STATS = "results/{dataset}/classifiers/{method}/seed{seed}/stats.jsonl"
 CLASSIFIER_VAL = "results/{dataset}/classifiers/{method}/seed{seed}/val.json"
@@ -93,7 +104,7 @@ def table_targets():
 
 
 def figure_targets():
-    targets = expand(MIXING_GRID, dataset=DATASETS)
+    targets = expand([MIXING_GRID, DISENTANGLEMENT_FIGURE], dataset=DATASETS)
     if {"nominal", "advmix"} <= set(METHODS):
         targets += expand(FIGURE1, dataset=DATASETS)
     return targets
@@ -104,5 +115,6 @@ def all_targets():
         table_targets()
         + figure_targets()
         + expand(INVERSION_METRICS, dataset=DATASETS)
+        + expand(GENERATOR_METRICS, dataset=DATASETS)
         + expand(GAN_SAMPLES, dataset=DATASETS)
     )

@@ -40,3 +40,29 @@ rule make_dataset:
         data=lambda w: dataset_cfg(w)["data"],
     script:
         "../workflow_scripts/make_dataset.py"
+
+
+rule make_oracle_split:
+    """Write the oracle split: every factor independent, from the training pool; it trains the oracle."""
+    input:
+        raw_input,
+    output:
+        splits=[ORACLE_SPLIT],
+        factors=[FACTORS.replace("{split}", "oracle")],
+    log:
+        log_path("make_oracle_split", "{dataset}"),
+    benchmark:
+        bench_path("make_oracle_split", "{dataset}")
+    conda:
+        "../envs/admix.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("make_dataset", "mem_mb"),
+        runtime=res("make_dataset", "runtime"),
+    params:
+        data=lambda w: {
+            **dataset_cfg(w)["data"],
+            "n_oracle": dataset_cfg(w)["oracle"]["n_images"],
+        },
+    script:
+        "../workflow_scripts/make_oracle_split.py"

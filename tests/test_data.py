@@ -215,3 +215,16 @@ def test_build_dataset_rejects_bad_arguments(tmp_path):
             seed=0,
             resolution=32,
         )
+
+
+@pytest.mark.parametrize(("kind", "spurious"), [("faces", "skin_tone"), ("colored_digits", "color")])
+def test_oracle_split_has_independent_factors(tmp_path, kind, spurious):
+    outputs = {"oracle": (tmp_path / "oracle.pt", tmp_path / "oracle_factors.csv")}
+    sizes = {"n_train": 500, "n_val": 200, "n_test": 300, "n_oracle": 2000}
+    summary = build_dataset(
+        kind, outputs=outputs, sizes=sizes, bias=0.95, spurious_factor=spurious, seed=3, resolution=32
+    )
+    chance = 0.5 if kind == "faces" else 0.1
+    assert abs(summary["splits"]["oracle"]["agreement"] - chance) < 0.05
+    oracle = load_split(outputs["oracle"][0])
+    assert len(oracle) == 2000 and oracle.meta["bias"] is None

@@ -1,5 +1,6 @@
 """The Snakemake workflow: lint, dry run of every stage, and the whole DAG on config/test.yaml."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 STAGES = [
-    "make_dataset", "train_stylegan", "train_encoder", "invert", "gather_codes", "train_classifier",
+    "make_dataset", "make_oracle_split", "train_oracle", "disentanglement", "train_stylegan", "train_encoder", "invert", "gather_codes", "train_classifier",
     "evaluate", "table", "figure_mixing", "figure1",
 ]  # fmt: skip
 
@@ -74,5 +75,11 @@ def test_whole_dag_on_test_config(tmp_path):
         for figure in ("mixing_grid", "figure1"):
             assert (results / "figures" / f"{dataset}_{figure}.png").stat().st_size > 0
         assert (results / "metrics" / dataset / "inversion.json").exists()
+        generator = json.loads((results / "metrics" / dataset / "generator.json").read_text())
+        assert {"split_index", "label_kept", "nuisance_moved", "marginal_gap_max"} <= set(generator)
+        assert 0 <= generator["marginal_gap_max"] <= 1 and generator["nuisance_moved"]
+        disentanglement = pd.read_csv(results / dataset / "disentanglement" / "map.csv")
+        assert set(disentanglement["mode"]) == {"layer", "from"}
+        assert (results / "figures" / f"{dataset}_disentanglement.png").stat().st_size > 0
     assert any((tmp_path / "logs" / "train_stylegan").iterdir())
     assert any((results / "benchmarks" / "rules" / "evaluate").iterdir())

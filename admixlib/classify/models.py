@@ -12,6 +12,23 @@ from admixlib.runtime import load_checkpoint, save_atomic
 ARCHS = ("cnn",)
 
 
+def conv_trunk(*, width: int, in_channels: int = 3) -> tuple[nn.Sequential, int]:
+    """Four ``conv3x3 -> BatchNorm -> ReLU`` blocks (``width, 2w, 4w, 4w`` channels, the first three
+    followed by 2x2 max-pooling); returns the trunk and its output channels. Images ``[N, C, H, W]``
+    with ``H, W >= 8`` map to features ``[N, 4w, H/8, W/8]``."""
+    chans = [in_channels, width, 2 * width, 4 * width, 4 * width]
+    blocks: list[nn.Module] = []
+    for i in range(4):
+        blocks += [
+            nn.Conv2d(chans[i], chans[i + 1], 3, padding=1, bias=False),
+            nn.BatchNorm2d(chans[i + 1]),
+            nn.ReLU(inplace=True),
+        ]
+        if i < 3:
+            blocks.append(nn.MaxPool2d(2))
+    return nn.Sequential(*blocks), chans[-1]
+
+
 class SmallCNN(nn.Module):
     """Conv blocks ``conv3x3 -> BatchNorm -> ReLU (-> 2x2 max-pool)``, global average pool, linear.
 
@@ -22,18 +39,8 @@ class SmallCNN(nn.Module):
 
     def __init__(self, *, num_classes: int, width: int = 32, in_channels: int = 3) -> None:
         super().__init__()
-        chans = [in_channels, width, 2 * width, 4 * width, 4 * width]
-        blocks: list[nn.Module] = []
-        for i in range(4):
-            blocks += [
-                nn.Conv2d(chans[i], chans[i + 1], 3, padding=1, bias=False),
-                nn.BatchNorm2d(chans[i + 1]),
-                nn.ReLU(inplace=True),
-            ]
-            if i < 3:
-                blocks.append(nn.MaxPool2d(2))
-        self.features = nn.Sequential(*blocks)
-        self.head = nn.Linear(chans[-1], num_classes)
+        self.features, channels = conv_trunk(width=width, in_channels=in_channels)
+        self.head = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x [N, in_channels, H, W] -> logits [N, num_classes]``."""

@@ -1,0 +1,193 @@
+"""A factor classifier ("oracle") that reads every factor of an image.
+
+It is trained on the ``oracle`` split (all factors independent) and only ever *judges* images
+(generated, mixed, reconstructed); it is never used to train a robust classifier.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from admixlib.classify.models import conv_trunk
+from admixlib.runtime import load_checkpoint, save_atomic, torch_generator
+
+log = logging.getLogger("admix.analysis")
+
+
+class FactorOracle(nn.Module):
+    """SmallCNN-shaped trunk (conv3x3-BN-ReLU blocks, channels ``w, 2w, 4w, 4w``, the first three
+    followed by 2x2 max-pool, then a global average pool) with one linear head per factor.
+
+    ``forward(x [N, in_channels, H, W] in [-1, 1]) -> {factor: logits [N, K_f]}`` in the order of
+    ``factor_classes``. Any ``H, W >= 8`` works.
+
+    Args (keyword-only):
+        factor_classes: ordered ``{factor name: number of values K_f}`` (label factor first).
+        width: channels of the first conv block.
+        in_channels: image channels.
+    """
+
+    def __init__(self, *, factor_classes: dict[str, int], width: int = 32, in_channels: int = 3) -> None:
+        super().__init__()
+        if not factor_classes:
+            raise ValueError("factor_classes must name at least one factor")
+        if any(int(k) < 1 for k in factor_classes.values()):
+            raise ValueError(f"every factor needs >= 1 class, got {factor_classes}")
+        self.factor_classes = {str(f): int(k) for f, k in factor_classes.items()}
+        self.build_kwargs = dict(
+            factor_classes=dict(self.factor_classes), width=width, in_channels=in_channels
+        )
+        self.features, channels = conv_trunk(width=width, in_channels=in_channels)
+        # A ModuleList (not ModuleDict): factor names need not be valid module names.
+        self.heads = nn.ModuleList(nn.Linear(channels, k) for k in self.factor_classes.values())
+
+    @property
+    def factor_names(self) -> list[str]:
+        """Factor names in head order."""
+        return list(self.factor_classes)
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        """``x [N, C, H, W] -> {factor: logits [N, K_f]}``."""
+        h = self.features(x).mean(dim=(2, 3))
+        return {f: head(h) for f, head in zip(self.factor_classes, self.heads)}
+
+
+def train_oracle(
+    *,
+    images: Tensor,
+    factors: pd.DataFrame,
+    factor_names: list[str],
+    steps: int,
+    batch_size: int,
+    lr: float = 1e-3,
+    weight_decay: float = 5e-4,
+    width: int = 32,
+    device: str | torch.device = "cpu",
+    seed: int = 0,
+    progress: bool = True,
+) -> FactorOracle:
+    """Train a :class:`FactorOracle` on images and their (independent) factors.
+
+    Loss: sum over factors of the cross-entropy of that factor's head. AdamW (``lr``,
+    ``weight_decay``) with cosine decay to 0 over ``steps``. Model init from ``seed`` (global RNG
+    forked, not consumed); data order from seeded epoch permutations of ``torch_generator(seed)``
+    (last partial batch dropped). ``K_f = max(factors[f]) + 1``.
+
+    Args:
+        images: float ``[N, 3, H, W]`` in ``[-1, 1]`` (any device; batches go to ``device``).
+        factors: DataFrame aligned with ``images``, non-negative int columns incl. ``factor_names``.
+        factor_names: the factors to read, in order (label first).
+        steps: optimiser steps.
+        batch_size: examples per step (capped at N).
+        lr, weight_decay: AdamW hyper-parameters.
+        width: trunk width.
+        device: training device.
+        seed: seed of model init and data order.
+        progress: show a tqdm bar.
+
+    Returns:
+        The trained oracle in eval mode on ``device``.
+    """
+    if len(images) != len(factors):
+        raise ValueError(f"images ({len(images)}) and factors ({len(factors)}) differ in length")
+    missing = [f for f in factor_names if f not in factors.columns]
+    if missing:
+        raise ValueError(f"factors lack columns {missing}; have {list(factors.columns)}")
+    device = torch.device(device)
+    targets = torch.tensor(factors[list(factor_names)].to_numpy(dtype=np.int64))  # [N, F]
+    if (targets < 0).any():
+        raise ValueError("factor values must be non-negative integers")
+    factor_classes = {f: int(targets[:, j].max()) + 1 for j, f in enumerate(factor_names)}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = FactorOracle(factor_classes=factor_classes, width=width, in_channels=images.shape[1])
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(int(steps), 1))
+    n = len(images)
+    batch_size = min(int(batch_size), n)
+    data_gen = torch_generator(seed)
+    perm, cursor = torch.randperm(n, generator=data_gen), 0
+    log.info(
+        "training factor oracle %s for %d steps, batch %d, on %s", factor_classes, steps, batch_size, device
+    )
+    for _step in tqdm(range(int(steps)), disable=not progress, desc="oracle"):
+        if cursor + batch_size > n:
+            perm, cursor = torch.randperm(n, generator=data_gen), 0
+        idx = perm[cursor : cursor + batch_size]
+        cursor += batch_size
+        x, y = images[idx].to(device), targets[idx].to(device)
+        logits = model(x)
+        loss = sum(F.cross_entropy(logits[f], y[:, j]) for j, f in enumerate(factor_names))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+    return model.eval()
+
+
+def save_oracle(model: FactorOracle, path: str | os.PathLike) -> None:
+    """Write ``{"kwargs": constructor kwargs, "state_dict": ...}`` atomically (tensors on CPU)."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    save_atomic({"kwargs": dict(model.build_kwargs), "state_dict": state}, path)
+
+
+def load_oracle(path: str | os.PathLike, map_location="cpu") -> FactorOracle:
+    """Load an oracle written by :func:`save_oracle` (``weights_only=True``); eval mode on ``map_location``."""
+    ckpt = load_checkpoint(path, map_location=map_location, weights_only=True)
+    model = FactorOracle(**ckpt["kwargs"])
+    model.load_state_dict(ckpt["state_dict"])
+    return model.to(map_location).eval()
+
+
+def read_factors(
+    oracle: FactorOracle,
+    images: Tensor,
+    *,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+) -> pd.DataFrame:
+    """The oracle's readings: argmax of every head.
+
+    Args:
+        oracle: a :class:`FactorOracle` (put in eval mode and moved to ``device``).
+        images: ``[N, 3, H, W]`` in ``[-1, 1]``, any device.
+        batch_size: images per forward pass.
+        device: device of the forward passes.
+
+    Returns:
+        DataFrame ``[N rows, F columns]`` of int64 readings, columns in factor order, index ``0..N-1``.
+    """
+    device = torch.device(device)
+    oracle.eval().to(device)
+    chunks: dict[str, list[Tensor]] = {f: [] for f in oracle.factor_names}
+    with torch.inference_mode():
+        for start in range(0, len(images), max(1, int(batch_size))):
+            logits = oracle(images[start : start + batch_size].to(device, torch.float32))
+            for f, z in logits.items():
+                chunks[f].append(z.argmax(1).cpu())
+    cols = {f: (torch.cat(c) if c else torch.zeros(0, dtype=torch.int64)).numpy() for f, c in chunks.items()}
+    return pd.DataFrame(cols, columns=oracle.factor_names).astype("int64")
+
+
+def oracle_accuracy(
+    oracle: FactorOracle,
+    images: Tensor,
+    factors_df: pd.DataFrame,
+    *,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+) -> dict[str, float]:
+    """Per-factor accuracy ``{factor: share of images read correctly}`` against ``factors_df``
+    (a DataFrame aligned with ``images`` holding every oracle factor as a column)."""
+    pred = read_factors(oracle, images, batch_size=batch_size, device=device)
+    truth = factors_df.reset_index(drop=True)
+    return {f: float((pred[f].to_numpy() == truth[f].to_numpy()).mean()) for f in oracle.factor_names}

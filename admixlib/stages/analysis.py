@@ -1,0 +1,125 @@
+"""Rules train_oracle and disentanglement: measure what the generator's styles carry."""
+
+import json
+import logging
+import math
+from pathlib import Path
+
+import torch
+
+from admixlib.analysis import (
+    disentanglement_map,
+    load_oracle,
+    marginal_gap,
+    mixing_scores,
+    oracle_accuracy,
+    plot_map,
+    read_factors,
+    save_oracle,
+    train_oracle,
+)
+from admixlib.data import load_split
+from admixlib.runtime import resolve_device, torch_generator
+from admixlib.stages.codes import load_codes
+from admixlib.stylegan import load_generator
+
+log = logging.getLogger("admix.stages")
+
+
+def _strict(value):
+    """NaN (a share over no pairs) becomes null, so the JSON stays strict."""
+    if isinstance(value, dict):
+        return {key: _strict(item) for key, item in value.items()}
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _write_json(payload: dict, path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(_strict(payload), indent=2, allow_nan=False) + "\n")
+
+
+def train_oracle_stage(
+    *, oracle_split_path, val_path, oracle_path, metrics_path, cfg: dict, device, seed: int
+):
+    """Train the factor oracle on the oracle split (all factors independent); score it on val."""
+    device = resolve_device(device)
+    data, val = load_split(oracle_split_path), load_split(val_path)
+    names = list(data.meta["factor_names"])
+    oracle = train_oracle(
+        images=data.images, factors=data.factors, factor_names=names, steps=cfg["steps"],
+        batch_size=cfg["batch_size"], lr=cfg["lr"], width=cfg["width"], device=device, seed=seed,
+    )  # fmt: skip
+    save_oracle(oracle, oracle_path)
+    accuracy = oracle_accuracy(oracle, val.images, val.factors, device=device)
+    _write_json({"split": "val", "accuracy": accuracy, "factor_names": names}, metrics_path)
+    log.info("oracle val accuracy: %s", accuracy)
+
+
+def _sample_pairs(G, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` (source, donor) pairs of unmixed W+ codes drawn from the generator."""
+    gen = torch_generator(seed)
+    with torch.no_grad():
+        ws = G.sample_ws(2 * n, mixing_prob=0.0, generator=gen).cpu()
+    return ws[:n], ws[n:]
+
+
+def disentanglement_stage(
+    *,
+    generator_path,
+    oracle_path,
+    train_path,
+    train_codes_path,
+    map_path,
+    figure_path,
+    metrics_path,
+    split_index: int,
+    add_residual: bool,
+    n_pairs: int,
+    device,
+    seed: int = 0,
+) -> dict:
+    """Per-layer map of which oracle factors move with which styles, and the fine-mixing scores at ``k``,
+    measured on generator samples and on the inputs AdvMix trains on (inverted training images)."""
+    device = resolve_device(device)
+    G = load_generator(generator_path, map_location=device)
+    oracle = load_oracle(oracle_path, map_location=device)
+    train, codes = load_split(train_path), load_codes(train_codes_path)
+    names, label = list(train.meta["factor_names"]), train.meta["label_name"]
+    common = {"factor_names": names, "label_name": label, "device": device}
+    source, donor = _sample_pairs(G, n_pairs, seed)
+    table = disentanglement_map(G, oracle, source_ws=source, donor_ws=donor, **common)
+    table.to_csv(map_path, index=False, float_format="%.4f")
+    plot_map(
+        table,
+        figure_path,
+        title=f"share of pairs where a factor follows the donor's styles (k = {split_index})",
+    )
+    samples = mixing_scores(G, oracle, split_index=split_index, source_ws=source, donor_ws=donor, **common)
+
+    pick = torch.randperm(len(codes.ws), generator=torch_generator(seed + 1))[: 2 * n_pairs]
+    src, don = pick[: len(pick) // 2], pick[len(pick) // 2 :]
+    residuals = codes.residuals(train.images)[src] if add_residual else None
+    real = mixing_scores(
+        G, oracle, split_index=split_index, source_ws=codes.ws[src], donor_ws=codes.ws[don],
+        source_residuals=residuals, **common,
+    )  # fmt: skip
+    with torch.no_grad():
+        rendered = G.synthesis(source.to(device)).clamp(-1, 1).cpu()
+    gap = marginal_gap(
+        read_factors(oracle, rendered, device=device),
+        read_factors(oracle, train.images, device=device),
+        names,
+    )
+    metrics = {
+        "split_index": split_index,
+        "label_kept": samples["label_kept"],
+        "nuisance_moved": samples["nuisance_moved"],
+        "marginal_gap_max": gap,
+        "n_pairs": samples["n_pairs"],
+        "measured_on": "generator samples (source and donor drawn from the mapping network)",
+        "training_inputs": {**real, "measured_on": "inverted training images, donors from the training set"},
+        "add_residual": add_residual,
+    }
+    _write_json(metrics, metrics_path)
+    log.info("generator metrics: %s", metrics)
+    return metrics

@@ -1,0 +1,59 @@
+rule train_oracle:
+    """Train the factor oracle (label and every nuisance) on the oracle split; it judges images only."""
+    input:
+        oracle_split=ORACLE_SPLIT,
+        val=SPLIT.replace("{split}", "val"),
+    output:
+        oracle=ORACLE,
+        metrics=ORACLE_METRICS,
+    log:
+        log_path("train_oracle", "{dataset}"),
+    benchmark:
+        bench_path("train_oracle", "{dataset}")
+    conda:
+        "../envs/admix.yaml"
+    threads: res("train_oracle", "threads")
+    resources:
+        gpu=1,
+        mem_mb=res("train_oracle", "mem_mb"),
+        runtime=res("train_oracle", "runtime"),
+    params:
+        oracle=lambda w: dataset_cfg(w)["oracle"],
+        device=config["device"],
+        seed=lambda w: dataset_cfg(w)["data"]["seed"],
+    script:
+        "../workflow_scripts/train_oracle.py"
+
+
+rule disentanglement:
+    """Which factors move with which styles: the per-layer map and the fine-mixing scores at k."""
+    input:
+        generator=GENERATOR,
+        oracle=ORACLE,
+        train=SPLIT.replace("{split}", "train"),
+        train_codes=CODES.replace("{split}", "train"),
+    output:
+        map=DISENTANGLEMENT_MAP,
+        figure=report(
+            DISENTANGLEMENT_FIGURE,
+            caption="../docs/captions/disentanglement.rst",
+            category="Figures",
+        ),
+        metrics=GENERATOR_METRICS,
+    log:
+        log_path("disentanglement", "{dataset}"),
+    benchmark:
+        bench_path("disentanglement", "{dataset}")
+    conda:
+        "../envs/admix.yaml"
+    threads: res("disentanglement", "threads")
+    resources:
+        gpu=1,
+        mem_mb=res("disentanglement", "mem_mb"),
+        runtime=res("disentanglement", "runtime"),
+    params:
+        mixing=lambda w: dataset_cfg(w)["mixing"],
+        n_pairs=config["analysis"]["n_pairs"],
+        device=config["device"],
+    script:
+        "../workflow_scripts/disentanglement.py"
