@@ -1,0 +1,69 @@
+"""Inversion speed and quality: encoder only, hybrid (encoder + refinement), optimisation only.
+
+    python benchmarks/inversion.py [--dataset faces] [--n 200] [--threads 2]
+
+Reads the default run's trained generator and encoder (results/{dataset}/stylegan/generator.pt,
+results/{dataset}/encoder/encoder.pt) and the first --n test images; inverts them with each method and
+writes results/benchmarks/inversion_{dataset}.csv with columns method, refine_steps, psnr_db,
+images_per_second, speedup_vs_optimisation (images/s divided by that of optimisation-only inversion
+with the most steps, all measured in this one run).
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from admixlib.data import load_split
+from admixlib.inversion import invert_images, load_encoder, psnr
+from admixlib.runtime import set_threads
+from admixlib.stylegan import load_generator
+
+METHODS = [
+    ("encoder", "encoder", 0),
+    ("hybrid", "encoder", 8),
+    ("hybrid", "encoder", 50),
+    ("optimisation", "mean", 100),
+    ("optimisation", "mean", 300),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="faces")
+    parser.add_argument("--results", default="results")
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    set_threads(args.threads)
+    root = Path(args.results) / args.dataset
+    G = load_generator(root / "stylegan" / "generator.pt")
+    E = load_encoder(root / "encoder" / "encoder.pt")
+    images = load_split(root / "data" / "test.pt").images[: args.n]
+    rows = []
+    for name, init, steps in METHODS:
+        start = time.perf_counter()
+        _, recon = invert_images(G, E, images, refine_steps=steps, init=init, batch_size=200, progress=False)
+        seconds = time.perf_counter() - start
+        rows.append(
+            {
+                "method": name,
+                "refine_steps": steps,
+                "psnr_db": float(psnr(images, recon).mean()),
+                "images_per_second": len(images) / seconds,
+            }
+        )
+        print(rows[-1], flush=True)
+    table = pd.DataFrame(rows)
+    reference = table[table.method == "optimisation"].iloc[-1]["images_per_second"]
+    table["speedup_vs_optimisation"] = table["images_per_second"] / reference
+    out = Path(args.results) / "benchmarks" / f"inversion_{args.dataset}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False, float_format="%.4g")
+    print(f"{args.dataset}, {len(images)} test images, {args.threads} thread(s):")
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+
+
+if __name__ == "__main__":
+    main()
