@@ -10,7 +10,7 @@ rule download_dataset:
         "../envs/admix.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=res("download_dataset", "mem_mb"),
         runtime=res("download_dataset", "runtime"),
     params:
         kind=lambda w: dataset_cfg(w)["data"]["kind"],

@@ -43,7 +43,7 @@ rule figure_mixing:
         runtime=res("figure_mixing", "runtime"),
     params:
         mixing=lambda w: dataset_cfg(w)["mixing"],
-        n=6,
+        n=config["figures"]["mixing_grid_size"],
         device=config["device"],
     script:
         "../workflow_scripts/figure_mixing.py"
