@@ -51,6 +51,9 @@ def train_stylegan_stage(
         checkpoint_dir=run_dir,
         checkpoint_every=checkpoint_every,
         stats_path=stats_path,
+        # Progress grids sit beside the resumable checkpoint: they are not rule outputs.
+        sample_every=cfg["sample_every"],
+        samples_path=run_dir / "samples_{step}.png",
     )
     save_generator(G, generator_path)
     sample_grid(G, n=64, seed=seed, path=samples_path)
