@@ -119,7 +119,7 @@ def train_generator(
         opt_d.load_state_dict(ckpt["opt_d"])
         data_gen.set_state(ckpt["rng"]["data"].cpu())
         latent_gen.set_state(ckpt["rng"]["latent"].cpu())
-        set_torch_rng_state({k: v.cpu() for k, v in ckpt["rng"]["torch"].items()}, device)
+        set_torch_rng_state(ckpt["rng"]["torch"], device)
         step, elapsed = int(ckpt["step"]), float(ckpt["seconds"])
         trim_stats(stats_path, step)
         log.info("resumed GAN training from %s at step %d", checkpoint_path, step)
