@@ -5,6 +5,7 @@ with each other, so that every config error is reported before any job runs.
 """
 
 import math
+from pathlib import Path
 
 FACE_NUISANCES = ("skin_tone", "lighting", "background_hue", "lip_colour")
 DIGIT_NUISANCES = ("color",)
@@ -64,6 +65,12 @@ def check_config(config: dict) -> None:
         errors.append(
             f"evaluation.advmix.steps ({attack['steps']}) must be at least methods.advmix.steps "
             f"({train_steps}): the evaluation attack may not be weaker than training's"
+        )
+    weights = config["analysis"].get("inception_weights")
+    if weights is not None and not Path(weights).is_file():
+        errors.append(
+            f"analysis.inception_weights is {weights!r}, which is not a file; point it at torch-fidelity's "
+            "Inception weights or set it to null"
         )
     if errors:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(errors))

@@ -53,7 +53,7 @@ rule disentanglement:
         runtime=res("disentanglement", "runtime"),
     params:
         mixing=lambda w: dataset_cfg(w)["mixing"],
-        n_pairs=config["analysis"]["n_pairs"],
+        analysis=config["analysis"],
         device=config["device"],
     script:
         "../workflow_scripts/disentanglement.py"

@@ -2,6 +2,7 @@ rule train_encoder:
     """Train the image -> W+ encoder on generator samples."""
     input:
         generator=GENERATOR,
+        discriminator=DISCRIMINATOR,
     output:
         encoder=ENCODER,
         stats=ENCODER_STATS,
@@ -54,12 +55,12 @@ rule invert:
 
 
 rule gather_codes:
-    """Join the inversion shards into one code file per split and report reconstruction PSNR."""
+    """Join the inversion shards into one code file per split and summarise PSNR and speed."""
     input:
         shards=gather.invert(CODES_SHARD.replace("{dataset}", "{{dataset}}")),
     output:
         codes=expand(CODES, split=SPLITS, allow_missing=True),
-        metrics=INVERSION_METRICS,
+        summary=INVERSION_SUMMARY,
     log:
         log_path("gather_codes", "{dataset}"),
     benchmark:
@@ -75,3 +76,32 @@ rule gather_codes:
         refine_steps=lambda w: dataset_cfg(w)["inversion"]["refine_steps"],
     script:
         "../workflow_scripts/gather_codes.py"
+
+
+rule inversion_report:
+    """Inversion quality on the test split (PSNR, oracle label agreement) and speed-up over optimisation."""
+    input:
+        summary=INVERSION_SUMMARY,
+        test_codes=CODES.replace("{split}", "test"),
+        test=SPLIT.replace("{split}", "test"),
+        oracle=ORACLE,
+        generator=GENERATOR,
+        encoder=ENCODER,
+    output:
+        metrics=INVERSION_METRICS,
+    log:
+        log_path("inversion_report", "{dataset}"),
+    benchmark:
+        bench_path("inversion_report", "{dataset}")
+    conda:
+        "../envs/admix.yaml"
+    threads: res("inversion_report", "threads")
+    resources:
+        gpu=1,
+        mem_mb=res("inversion_report", "mem_mb"),
+        runtime=res("inversion_report", "runtime"),
+    params:
+        inversion=lambda w: dataset_cfg(w)["inversion"],
+        device=config["device"],
+    script:
+        "../workflow_scripts/inversion_report.py"

@@ -2,8 +2,10 @@ rule train_stylegan:
     """Train the StyleGAN2-style generator on the training split; write its EMA weights."""
     input:
         train=SPLIT.replace("{split}", "train"),
+        oracle=ORACLE,
     output:
         generator=GENERATOR,
+        discriminator=DISCRIMINATOR,
         samples=GAN_SAMPLES,
         stats=GAN_STATS,
     log:

@@ -18,6 +18,7 @@ from admixlib.analysis import (
     save_oracle,
     train_oracle,
 )
+from admixlib.analysis.fidelity import frechet_distance, inception_fid, oracle_feature_distance
 from admixlib.runtime import torch_generator
 
 FACTORS = ["color", "pos"]
@@ -151,3 +152,27 @@ def test_marginal_gap():
     assert marginal_gap(b, c, ["color"]) == 1.0
     assert marginal_gap(b, c, FACTORS) == 1.0
     assert 0.0 < marginal_gap(a, b, ["pos"]) < 1.0
+
+
+def test_frechet_distance_zero_for_same_features_and_grows_with_shift():
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(400, 5))
+    assert frechet_distance(feats, feats) == pytest.approx(0.0, abs=1e-6)
+    near = frechet_distance(feats, feats + 0.1)
+    far = frechet_distance(feats, feats + 1.0)
+    assert near == pytest.approx(5 * 0.01, rel=1e-3) and far == pytest.approx(5.0, rel=1e-3)
+    with pytest.raises(ValueError, match="features"):
+        frechet_distance(feats, feats[:, :3])
+
+
+def test_oracle_feature_distance_tells_real_from_other_images(oracle):
+    real, _ = make_toy(128, seed=11)
+    same, _ = make_toy(128, seed=12)
+    noise = torch.rand(128, 3, 16, 16) * 2 - 1
+    assert oracle_feature_distance(oracle, real, same) < oracle_feature_distance(oracle, real, noise)
+
+
+def test_inception_fid_names_a_missing_weights_file(tmp_path):
+    x = torch.zeros(4, 3, 16, 16)
+    with pytest.raises(FileNotFoundError, match="inception_weights"):
+        inception_fid(x, x, weights_path=tmp_path / "missing.pth")

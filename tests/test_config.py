@@ -47,6 +47,10 @@ SCHEMA_CASES = [
     ("datasets.faces.stylegan.torgb", "none", "torgb"),
     ("datasets.faces.mixing.add_residual", "yes", "add_residual"),
     ("evaluation.linf.eps", 2, "eps"),
+    ("datasets.faces.stylegan.palette_size", 0, "palette_size"),
+    ("datasets.faces.encoder.mixing_weight", -1, "mixing_weight"),
+    ("datasets.faces.inversion.speed_images", 0, "speed_images"),
+    ("analysis.inception_weights", 3, "inception_weights"),
 ]
 
 
@@ -63,6 +67,7 @@ CROSS_CASES = [
     ("run.datasets", ["faces", "cifar"], "cifar"),
     ("evaluation.advmix.steps", 1, "evaluation.advmix.steps"),
     ("datasets.faces.stylegan.channels", {"4": 8, "8": 8}, "channels"),
+    ("analysis.inception_weights", "/nonexistent/inception.pth", "inception_weights"),
 ]
 
 

@@ -7,8 +7,17 @@ import math
 import pytest
 import torch
 
-from admixlib.inversion import Encoder, invert_images, load_encoder, psnr, save_encoder, train_encoder
-from admixlib.stylegan import Generator
+from admixlib.inversion import (
+    Encoder,
+    invert_images,
+    load_encoder,
+    optimise_to_psnr,
+    psnr,
+    save_encoder,
+    train_encoder,
+)
+from admixlib.inversion.train import feature_loss, mix_at_random_layers
+from admixlib.stylegan import Discriminator, Generator
 
 TINY = dict(z_dim=16, w_dim=16, mapping_layers=2, resolution=16, channels={4: 32, 8: 16, 16: 16})
 ENC = dict(channels={16: 16, 8: 32, 4: 32}, hidden=64)
@@ -107,3 +116,59 @@ def test_psnr_known_values():
     y = x + 0.1  # MSE 0.01 -> 10 log10(4 / 0.01)
     torch.testing.assert_close(psnr(x, y), torch.full((3,), 10 * math.log10(400.0)), atol=1e-3, rtol=0)
     assert psnr(x, y).shape == (3,)
+
+
+def test_mix_at_random_layers_keeps_first_style_and_takes_donor_last():
+    ws = torch.arange(4.0)[:, None, None].expand(4, 5, 2).clone()  # code i is all i
+    mixed = mix_at_random_layers(ws, generator=torch.Generator().manual_seed(0))
+    assert mixed.shape == ws.shape
+    torch.testing.assert_close(mixed[:, 0], ws[:, 0])
+    torch.testing.assert_close(mixed[:, -1], ws.roll(1, 0)[:, -1])
+    # each row switches from its own code to the donor's exactly once
+    switches = (mixed[:, 1:, 0] != mixed[:, :-1, 0]).sum(1)
+    assert torch.equal(switches, torch.ones(4, dtype=torch.long))
+
+
+def test_feature_loss_zero_on_identical_and_positive_otherwise():
+    torch.manual_seed(0)
+    D = Discriminator(resolution=16, channels={4: 8, 8: 8, 16: 8}).eval().requires_grad_(False)
+    x = torch.rand(3, 3, 16, 16) * 2 - 1
+    assert feature_loss(D, x, x).item() == 0.0
+    y = (x + 0.3 * torch.randn_like(x)).requires_grad_(True)
+    loss = feature_loss(D, y, x)
+    loss.backward()
+    assert loss.item() > 0 and y.grad is not None and y.grad.abs().sum() > 0
+
+
+def test_train_encoder_with_feature_and_mixing_losses(tmp_path, tiny_g):
+    D = Discriminator(resolution=16, channels=TINY["channels"])
+    kw = dict(
+        batch_size=8, encoder_kwargs=ENC, checkpoint_dir=tmp_path / "c", stats_path=tmp_path / "s.jsonl"
+    )
+    with pytest.raises(ValueError, match="discriminator"):
+        train_encoder(tiny_g, steps=2, feature_weight=1.0, **kw)
+    train_encoder(
+        tiny_g,
+        steps=4,
+        feature_weight=1.0,
+        mixing_weight=1.0,
+        discriminator=D,
+        stats_every=2,
+        progress=False,
+        **kw,
+    )
+    rows = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert all(r["feature_mse"] > 0 and r["mixing_mse"] > 0 for r in rows)
+    assert all(math.isfinite(r["loss"]) for r in rows)
+
+
+def test_optimise_to_psnr_stops_at_the_target(tiny_g):
+    with torch.no_grad():
+        x = tiny_g.synthesis(tiny_g.sample_ws(4, generator=torch.Generator().manual_seed(5)))
+        start = float(psnr(x, tiny_g.synthesis(tiny_g.w_avg.expand(4, tiny_g.num_ws, 16))).mean())
+    easy = optimise_to_psnr(tiny_g, x, target_psnr=start - 1.0, max_steps=50, lr=0.05)
+    assert easy["steps"] == 0 and easy["reached"]
+    hard = optimise_to_psnr(tiny_g, x, target_psnr=start + 3.0, max_steps=200, lr=0.05)
+    assert hard["reached"] and 0 < hard["steps"] < 200 and hard["psnr"] >= start + 3.0
+    never = optimise_to_psnr(tiny_g, x, target_psnr=1e6, max_steps=3, lr=0.05)
+    assert never["steps"] == 3 and not never["reached"] and never["seconds"] > 0

@@ -8,9 +8,11 @@ import torch
 from admixlib.stylegan import (
     Discriminator,
     Generator,
+    load_discriminator,
     load_generator,
     mixing_grid,
     sample_grid,
+    save_discriminator,
     save_generator,
     train_generator,
 )
@@ -33,7 +35,7 @@ def random_ws(G, n=3, seed=1):
     return torch.randn(n, G.num_ws, G.w_dim, generator=gen)
 
 
-@pytest.mark.parametrize("torgb", ["skip", "final"])
+@pytest.mark.parametrize("torgb", ["skip", "final", "palette"])
 def test_shapes_and_num_ws(torgb):
     G = tiny_generator(torgb)
     assert G.num_ws == 6  # convs 4, 8, 8, 16, 16 plus the final to-RGB
@@ -48,7 +50,7 @@ def test_shapes_and_num_ws(torgb):
     assert Discriminator(resolution=16, channels=TINY["channels"])(img).shape == (5,)
 
 
-@pytest.mark.parametrize("torgb", ["skip", "final"])
+@pytest.mark.parametrize("torgb", ["skip", "final", "palette"])
 @pytest.mark.parametrize("noise_mode", ["const", "none"])
 def test_run_until_run_from_matches_synthesis(torgb, noise_mode):
     G = tiny_generator(torgb)
@@ -116,6 +118,54 @@ def test_load_corrupt_or_missing_gives_clear_error(tmp_path):
         load_generator(path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_generator(tmp_path / "missing.pt")
+
+
+def test_palette_head_style_recolours_without_moving_regions():
+    G = tiny_generator("palette")
+    ws = random_ws(G, n=2)
+    recoloured = ws.clone()
+    recoloured[:, -1] = random_ws(G, n=2, seed=7)[:, -1]
+    head = G.synthesis.palette
+    with torch.no_grad():
+        features, _ = G.synthesis.run_until(ws, G.num_ws - 1)
+        features_b, _ = G.synthesis.run_until(recoloured, G.num_ws - 1)
+        torch.testing.assert_close(features, features_b)  # regions come from earlier styles only
+        masks = torch.softmax(head.segment(features), dim=1)
+        torch.testing.assert_close(masks.sum(1), torch.ones(2, 16, 16))
+        assert not torch.allclose(G.synthesis(ws), G.synthesis(recoloured))  # the last style colours
+
+
+def test_discriminator_features_and_round_trip(tmp_path):
+    torch.manual_seed(0)
+    D = Discriminator(resolution=16, channels=TINY["channels"]).eval()
+    feats = D.features(torch.rand(2, 3, 16, 16))
+    assert [tuple(f.shape) for f in feats] == [(2, 16, 16, 16), (2, 16, 8, 8), (2, 32, 4, 4)]
+    save_discriminator(D, tmp_path / "d.pt")
+    E = load_discriminator(tmp_path / "d.pt")
+    x = torch.rand(3, 3, 16, 16)
+    assert torch.equal(E(x), D(x).detach()) and not E.training
+    (tmp_path / "bad.pt").write_bytes(b"\x00" * 10)
+    with pytest.raises(RuntimeError, match="bad.pt"):
+        load_discriminator(tmp_path / "bad.pt")
+
+
+def test_train_monitor_joins_stats_at_sample_steps(tmp_path):
+    images = torch.rand(32, 3, 16, 16) * 2 - 1
+    calls = []
+
+    def monitor(G):
+        calls.append(G.training)
+        return {"oracle_feature_distance": float(len(calls))}
+
+    train_generator(
+        images, generator_kwargs=TINY, steps=4, batch_size=8, checkpoint_dir=tmp_path / "c",
+        stats_path=tmp_path / "s.jsonl", stats_every=3, sample_every=2, monitor=monitor, progress=False,
+    )  # fmt: skip
+    rows = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert calls == [False, False]  # the EMA generator, in eval mode, at steps 2 and 4
+    monitored = {r["step"]: r["oracle_feature_distance"] for r in rows if "oracle_feature_distance" in r}
+    assert monitored == {2: 1.0, 4: 2.0}
+    assert [r["step"] for r in rows] == [2, 3, 4]
 
 
 def test_train_writes_stats_checkpoint_and_resumes(tmp_path):

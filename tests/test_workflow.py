@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 STAGES = [
-    "make_dataset", "make_oracle_split", "train_oracle", "disentanglement", "train_stylegan", "train_encoder", "invert", "gather_codes", "train_classifier",
+    "make_dataset", "make_oracle_split", "train_oracle", "disentanglement", "train_stylegan", "train_encoder", "invert", "gather_codes", "inversion_report", "train_classifier",
     "evaluate", "table", "figure_mixing", "figure1",
 ]  # fmt: skip
 
@@ -74,9 +74,14 @@ def test_whole_dag_on_test_config(tmp_path):
             assert (results / "tables" / f"{dataset}.{ext}").stat().st_size > 0
         for figure in ("mixing_grid", "figure1"):
             assert (results / "figures" / f"{dataset}_{figure}.png").stat().st_size > 0
-        assert (results / "metrics" / dataset / "inversion.json").exists()
+        inversion = json.loads((results / "metrics" / dataset / "inversion.json").read_text())
+        assert {"psnr_test", "label_agreement", "speedup_vs_optimisation"} <= set(inversion)
+        assert 0 <= inversion["label_agreement"] <= 1 and inversion["speedup_vs_optimisation"] > 0
         generator = json.loads((results / "metrics" / dataset / "generator.json").read_text())
         assert {"split_index", "label_kept", "nuisance_moved", "marginal_gap_max"} <= set(generator)
+        assert generator["oracle_feature_distance"] >= 0 and generator["fid"] is None
+        gan_stats = [json.loads(line) for line in (results / dataset / "stylegan" / "stats.jsonl").open()]
+        assert any("oracle_feature_distance" in row for row in gan_stats)
         assert 0 <= generator["marginal_gap_max"] <= 1 and generator["nuisance_moved"]
         disentanglement = pd.read_csv(results / dataset / "disentanglement" / "map.csv")
         assert set(disentanglement["mode"]) == {"layer", "from"}

@@ -14,6 +14,8 @@ disentanglement_stage(
     metrics_path=snakemake.output.metrics,
     split_index=snakemake.params.mixing["split_index"],
     add_residual=snakemake.params.mixing["add_residual"],
-    n_pairs=snakemake.params.n_pairs,
+    n_pairs=snakemake.params.analysis["n_pairs"],
+    fid_samples=snakemake.params.analysis["fid_samples"],
+    inception_weights=snakemake.params.analysis["inception_weights"],
     device=snakemake.params.device,
 )

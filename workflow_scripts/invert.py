@@ -1,7 +1,7 @@
 """Rule invert: invert one shard of every split into W+."""
 
 from _admix import start
-from admixlib.stages.generator import invert_shard
+from admixlib.stages.inversion import invert_shard
 
 start(snakemake)
 invert_shard(

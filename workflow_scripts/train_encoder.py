@@ -1,11 +1,12 @@
 """Rule train_encoder: train the image -> W+ encoder on generator samples."""
 
 from _admix import start
-from admixlib.stages.generator import train_encoder_stage
+from admixlib.stages.inversion import train_encoder_stage
 
 start(snakemake)
 train_encoder_stage(
     generator_path=snakemake.input.generator,
+    discriminator_path=snakemake.input.discriminator,
     encoder_path=snakemake.output.encoder,
     stats_path=snakemake.output.stats,
     cfg=snakemake.params.encoder,

@@ -1,8 +1,9 @@
 """Procedural RGB faces whose label (``smiling``) is a large-scale mouth shape.
 
 Every face is drawn with NumPy on a grid measured in "32-pixel units", so the same geometry is used at
-any resolution. The label is the mouth geometry: a wide (52-60% of the face width), 2-3 px thick curve
-that bends up at the corners (smiling) or is flat / bends slightly down (not smiling). The nuisance
+any resolution. The label is the mouth geometry at the scale of the lower face: a wide (60-68% of the
+face width), 3-3.6 px thick curve whose corners rise 4.5-5.5 px above its middle (smiling) or drop
+2.5-3.5 px below it (not smiling), so that it shows even at 8x8. The nuisance
 factors only change appearance (colours and shading), never geometry:
 
 - ``skin_tone``: 0 light, 1 dark skin;
@@ -115,8 +116,8 @@ def draw_faces(factors: pd.DataFrame, *, resolution: int, rng) -> np.ndarray:
         eye = _ellipse(xx, yy, cx + side * eye_dx, eye_y, 1.6 * u(0.9, 1.1), 1.3 * u(0.9, 1.1), pix)
         img = _blend(img, eye, _EYE[None, None, None, :])
 
-    depth = np.where(smiling == 1, u(3.0, 4.0), u(-1.0, 0.0))
-    mouth_y, half_width, thickness = cy + 0.45 * ry, rx * u(0.52, 0.60), u(2.3, 2.9)
+    depth = np.where(smiling == 1, u(4.5, 5.5), u(-3.5, -2.5))
+    mouth_y, half_width, thickness = cy + 0.42 * ry, rx * u(0.60, 0.68), u(3.0, 3.6)
     lips = _jittered(_LIPS, factors["lip_colour"].to_numpy(), spread=15, scale=0.05, rng=rng)
     img = _blend(img, _mouth(xx, yy, cx, mouth_y, half_width, depth, thickness, pix), lips)
     # a dark parting line inside the lips gives the mouth luminance contrast on every skin tone

@@ -1,7 +1,16 @@
 """Image -> W+ inversion: encoder, its training on generator samples, refinement and PSNR."""
 
 from admixlib.inversion.encoder import Encoder, load_encoder, save_encoder
-from admixlib.inversion.invert import invert_images, psnr, refine
+from admixlib.inversion.invert import invert_images, optimise_to_psnr, psnr, refine
 from admixlib.inversion.train import train_encoder
 
-__all__ = ["Encoder", "invert_images", "load_encoder", "psnr", "refine", "save_encoder", "train_encoder"]
+__all__ = [
+    "Encoder",
+    "invert_images",
+    "load_encoder",
+    "optimise_to_psnr",
+    "psnr",
+    "refine",
+    "save_encoder",
+    "train_encoder",
+]

@@ -1,5 +1,7 @@
 """Image -> W+ inversion: encoder, optional per-image refinement (hybrid), or optimisation only."""
 
+import time
+
 import torch
 from tqdm import tqdm
 
@@ -87,3 +89,39 @@ def refine(
         (ws.grad,) = torch.autograd.grad(loss, [ws])  # no gradients into G's parameters
         opt.step()
     return ws.detach()
+
+
+def optimise_to_psnr(
+    G: Generator,
+    x: torch.Tensor,
+    *,
+    target_psnr: float,
+    max_steps: int,
+    lr: float,
+    noise_mode: str = "const",
+) -> dict:
+    """Optimisation-only inversion of ``x [N, 3, H, W]`` from ``G.w_avg`` until the batch's mean PSNR
+    reaches ``target_psnr`` dB or ``max_steps`` Adam steps have run (same loss as :func:`refine`).
+
+    Returns ``{"steps", "seconds", "psnr", "reached"}``: the steps and wall seconds spent, the mean PSNR
+    when it stopped and whether the target was reached.
+    """
+    start = time.perf_counter()
+    ws = G.w_avg.expand(len(x), G.num_ws, G.w_dim).clone().requires_grad_(True)
+    opt = torch.optim.Adam([ws], lr=lr)
+    mean_psnr, step = float("-inf"), 0
+    while step < max_steps:
+        recon = G.synthesis(ws, noise_mode=noise_mode)
+        mse = (recon - x).square().flatten(1).mean(dim=1)
+        mean_psnr = float((10 * torch.log10(4.0 / mse.detach())).mean())
+        if mean_psnr >= target_psnr:
+            break
+        (ws.grad,) = torch.autograd.grad(mse.sum(), [ws])
+        opt.step()
+        step += 1
+    reached = mean_psnr >= target_psnr
+    if not reached:  # the PSNR after the last step
+        with torch.no_grad():
+            mean_psnr = float(psnr(x, G.synthesis(ws, noise_mode=noise_mode)).mean())
+        reached = mean_psnr >= target_psnr
+    return {"steps": step, "seconds": time.perf_counter() - start, "psnr": mean_psnr, "reached": reached}

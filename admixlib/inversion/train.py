@@ -1,4 +1,5 @@
-"""Encoder training on generator samples (latent + pixel loss) with atomic checkpoints and resume."""
+"""Encoder training on generator samples (latent, pixel, feature and mixing-consistency losses) with
+atomic checkpoints and resume."""
 
 import copy
 import json
@@ -21,7 +22,7 @@ from admixlib.runtime import (
     torch_rng_state,
     trim_stats,
 )
-from admixlib.stylegan.networks import Generator
+from admixlib.stylegan.networks import Discriminator, Generator
 
 log = logging.getLogger("admix.inversion")
 
@@ -34,6 +35,9 @@ def train_encoder(
     lr: float = 1e-3,
     latent_weight: float = 1.0,
     pixel_weight: float = 1.0,
+    feature_weight: float = 0.0,
+    mixing_weight: float = 0.0,
+    discriminator: Discriminator | None = None,
     mixing_prob: float = 0.9,
     encoder_kwargs: dict | None = None,
     device: str | torch.device = "cpu",
@@ -47,17 +51,23 @@ def train_encoder(
     """Train an :class:`Encoder` to invert ``G`` on its own samples; returns it (eval, no grad).
 
     Each step draws style-mixed codes ``ws = G.sample_ws(batch_size, mixing_prob)``, renders
-    ``x = G.synthesis(ws, noise_mode="const")`` and minimises
-    ``latent_weight * MSE(E(x), ws) + pixel_weight * MSE(G.synthesis(E(x)), x)`` with Adam.
+    ``x = G.synthesis(ws, noise_mode="const")`` and minimises with Adam
+    ``latent_weight * MSE(E(x), ws) + pixel_weight * MSE(G(E(x)), x)
+    + feature_weight * sum_l MSE(D_l(G(E(x))), D_l(x)) + mixing_weight * MSE(E(G(m)), m)``,
+    where ``D_l`` are the discriminator's intermediate activations and ``m`` mixes each predicted
+    code with another image's predicted code from a random layer on (the mixing-consistency loss:
+    the encoder of a style-mixed image should give back the mixed codes; ``m`` is a fixed target).
 
     Args:
         G: a trained generator (not modified; a frozen copy is used on ``device``).
+        discriminator: the GAN's discriminator (frozen copy used), needed when ``feature_weight > 0``.
         steps: total steps (a resumed run continues up to this number).
         encoder_kwargs: extra :class:`Encoder` kwargs (``channels``, ``hidden``).
         device, seed: where to train and the seed of the latent draws and initialisation.
         checkpoint_dir: ``latest.pt`` written every ``checkpoint_every`` steps and at the end, and
             resumed from when present (ignored if it was trained against a different ``G``).
-        stats_path: JSON lines (``step, loss, latent_mse, pixel_mse, psnr, seconds``) every
+        stats_path: JSON lines (``step, loss, latent_mse, pixel_mse, feature_mse, mixing_mse, psnr,
+            seconds``) every
             ``stats_every`` steps.
         progress: tqdm bar.
     """
@@ -66,6 +76,9 @@ def train_encoder(
     stats_path = Path(stats_path)
     stats_path.parent.mkdir(parents=True, exist_ok=True)
     G = copy.deepcopy(G).to(device).eval().requires_grad_(False)
+    if feature_weight > 0 and discriminator is None:
+        raise ValueError("feature_weight > 0 needs the GAN's discriminator")
+    D = copy.deepcopy(discriminator).to(device).eval().requires_grad_(False) if discriminator else None
     torch.manual_seed(seed)
     E = Encoder(
         resolution=G.resolution, num_ws=G.num_ws, w_dim=G.w_dim, w_avg=G.w_avg, **(encoder_kwargs or {})
@@ -110,9 +123,19 @@ def train_encoder(
                 )
                 x = G.synthesis(ws, noise_mode="const")
             pred = E(x)
+            recon = G.synthesis(pred, noise_mode="const")
             latent_mse = F.mse_loss(pred, ws)
-            pixel_mse = F.mse_loss(G.synthesis(pred, noise_mode="const"), x)
+            pixel_mse = F.mse_loss(recon, x)
             loss = latent_weight * latent_mse + pixel_weight * pixel_mse
+            feature_mse = feature_loss(D, recon, x) if feature_weight > 0 else torch.zeros(())
+            loss = loss + feature_weight * feature_mse
+            mixing_mse = torch.zeros(())
+            if mixing_weight > 0:
+                mixed = mix_at_random_layers(pred.detach(), generator=latent_gen)
+                with torch.no_grad():
+                    x_mixed = G.synthesis(mixed, noise_mode="const")
+                mixing_mse = F.mse_loss(E(x_mixed), mixed)
+                loss = loss + mixing_weight * mixing_mse
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -125,6 +148,8 @@ def train_encoder(
                     "loss": loss.item(),
                     "latent_mse": latent_mse.item(),
                     "pixel_mse": pixel_mse.item(),
+                    "feature_mse": feature_mse.item(),
+                    "mixing_mse": mixing_mse.item(),
                     "psnr": 10 * math.log10(4.0 / max(pixel_mse.item(), 1e-12)),
                     "seconds": round(elapsed, 3),
                 }
@@ -138,3 +163,22 @@ def train_encoder(
     bar.close()
     log.info("encoder training done: %d steps in %.1f s", step, elapsed)
     return E.eval().requires_grad_(False)
+
+
+def feature_loss(D: Discriminator, recon: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Mean over ``D``'s intermediate activations of the MSE between those of ``recon`` and ``x``
+    (both ``[N, 3, H, W]``); gradients flow into ``recon`` only. Returns a scalar."""
+    with torch.no_grad():
+        target = D.features(x)
+    losses = [F.mse_loss(a, b) for a, b in zip(D.features(recon), target, strict=True)]
+    return torch.stack(losses).mean()
+
+
+def mix_at_random_layers(ws: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Style-mix each code of ``ws [N, L, D]`` with the next one in the batch (``ws.roll(1, 0)``)
+    from a cut drawn uniformly in ``1..L-1``: rows keep their styles before the cut and take the
+    donor's from it on. Returns ``[N, L, D]``."""
+    n, num_ws = ws.shape[:2]
+    cut = torch.randint(1, num_ws, (n,), device=ws.device, generator=generator)
+    take_donor = torch.arange(num_ws, device=ws.device)[None, :] >= cut[:, None]  # [N, L]
+    return torch.where(take_donor[:, :, None], ws.roll(1, dims=0), ws)

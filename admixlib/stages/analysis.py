@@ -18,6 +18,7 @@ from admixlib.analysis import (
     save_oracle,
     train_oracle,
 )
+from admixlib.analysis.fidelity import inception_fid, oracle_feature_distance
 from admixlib.data import load_split
 from admixlib.runtime import resolve_device, torch_generator
 from admixlib.stages.codes import load_codes
@@ -63,6 +64,24 @@ def _sample_pairs(G, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return ws[:n], ws[n:]
 
 
+def sample_quality(G, oracle, real: torch.Tensor, *, n: int, inception_weights, seed: int, device) -> dict:
+    """``oracle_feature_distance`` of ``n`` samples to ``n`` training images, and ``fid`` (torch-fidelity,
+    Inception) when ``inception_weights`` names a file; ``fid`` is null otherwise."""
+    gen = torch_generator(seed + 2)
+    real = real[torch.randperm(len(real), generator=gen)[:n]]
+    with torch.no_grad():
+        ws = G.sample_ws(len(real), generator=torch_generator(seed + 3, device))
+        fake = torch.cat([G.synthesis(chunk).clamp(-1, 1).cpu() for chunk in ws.split(256)])
+    quality = {
+        "oracle_feature_distance": oracle_feature_distance(oracle, real, fake, device=device),
+        "quality_samples": len(real),
+        "fid": None,
+    }
+    if inception_weights is not None:
+        quality["fid"] = inception_fid(real, fake, weights_path=inception_weights, device=device)
+    return quality
+
+
 def disentanglement_stage(
     *,
     generator_path,
@@ -75,6 +94,8 @@ def disentanglement_stage(
     split_index: int,
     add_residual: bool,
     n_pairs: int,
+    fid_samples: int,
+    inception_weights=None,
     device,
     seed: int = 0,
 ) -> dict:
@@ -110,6 +131,9 @@ def disentanglement_stage(
         read_factors(oracle, train.images, device=device),
         names,
     )
+    quality = sample_quality(
+        G, oracle, train.images, n=fid_samples, inception_weights=inception_weights, seed=seed, device=device
+    )
     metrics = {
         "split_index": split_index,
         "label_kept": samples["label_kept"],
@@ -119,6 +143,7 @@ def disentanglement_stage(
         "measured_on": "generator samples (source and donor drawn from the mapping network)",
         "training_inputs": {**real, "measured_on": "inverted training images, donors from the training set"},
         "add_residual": add_residual,
+        **quality,
     }
     _write_json(metrics, metrics_path)
     log.info("generator metrics: %s", metrics)

@@ -5,7 +5,9 @@ from admixlib.stylegan.networks import (
     Generator,
     MappingNetwork,
     SynthesisNetwork,
+    load_discriminator,
     load_generator,
+    save_discriminator,
     save_generator,
 )
 from admixlib.stylegan.train import mixing_grid, sample_grid, train_generator
@@ -15,9 +17,11 @@ __all__ = [
     "Generator",
     "MappingNetwork",
     "SynthesisNetwork",
+    "load_discriminator",
     "load_generator",
     "mixing_grid",
     "sample_grid",
+    "save_discriminator",
     "save_generator",
     "train_generator",
 ]

@@ -159,3 +159,34 @@ class ToRGB(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return self.conv(x, w) + self.bias[None, :, None, None]
+
+
+class PaletteHead(nn.Module):
+    """Output head that renders features as soft regions coloured by the style.
+
+    An unmodulated 1x1 conv turns the features into ``palette_size`` region logits; every pixel
+    belongs to its most likely region (a hard assignment, trained with the straight-through
+    softmax gradient); the style picks each region's colour and its linear gradients along x and y.
+    The features (earlier styles) thus decide where the regions are, and only this head's style
+    decides their colours and shading, which is what fine-style mixing needs at small resolutions.
+    Soft assignments would let the features blend regions into any colour between the palette's,
+    and so carry colour themselves (measured: see docs/disentanglement.md).
+    ``forward(x [N, C, H, W], w [N, w_dim]) -> [N, 3, H, W]``.
+    """
+
+    def __init__(self, in_channels, *, w_dim, palette_size, resolution):
+        super().__init__()
+        self.palette_size = palette_size
+        self.segment = EqualConv2d(in_channels, palette_size, 1)
+        self.palette = EqualLinear(w_dim, palette_size * 9)
+        coords = torch.linspace(-1.0, 1.0, resolution)
+        yy, xx = torch.meshgrid(coords, coords, indexing="ij")
+        self.register_buffer("grid", torch.stack([torch.ones_like(xx), xx, yy]), persistent=False)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        soft = torch.softmax(self.segment(x), dim=1)  # [N, K, H, W]
+        hard = F.one_hot(soft.argmax(dim=1), self.palette_size).permute(0, 3, 1, 2).to(soft.dtype)
+        masks = hard + soft - soft.detach()
+        params = self.palette(w).view(-1, self.palette_size, 3, 3)  # [N, K, rgb, (colour, dx, dy)]
+        colour = torch.einsum("nkcb,bhw->nkchw", params, self.grid)
+        return torch.einsum("nkhw,nkchw->nchw", masks, colour)

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from admixlib.runtime import load_checkpoint, save_atomic
-from admixlib.stylegan.layers import EqualConv2d, EqualLinear, StyledConv, ToRGB, upsample2x
+from admixlib.stylegan.layers import EqualConv2d, EqualLinear, PaletteHead, StyledConv, ToRGB, upsample2x
 
-TORGB_CHOICES = ("skip", "final")
+TORGB_CHOICES = ("skip", "final", "palette")
 
 
 def normalise_channels(channels, resolution: int) -> dict[int, int]:
@@ -53,11 +53,12 @@ class SynthesisNetwork(nn.Module):
     along the program, so ``run_until(ws, k)`` runs the ops reading styles ``< k`` and
     ``run_from(state, ws, k)`` the rest. Style ``i`` drives conv ``i``; with ``torgb="skip"`` the
     to-RGB at a non-final resolution reads the style of the next conv (as in StyleGAN2) and the final
-    to-RGB reads the last style; with ``torgb="final"`` only the final to-RGB exists.
+    to-RGB reads the last style; with ``torgb="final"`` only the final to-RGB exists; with
+    ``torgb="palette"`` a :class:`PaletteHead` reading the last style replaces it.
     ``num_ws = number of convs + 1`` (8 at 32x32).
     """
 
-    def __init__(self, *, w_dim: int, resolution: int, channels, torgb: str = "skip"):
+    def __init__(self, *, w_dim: int, resolution: int, channels, torgb: str = "skip", palette_size: int = 8):
         super().__init__()
         if torgb not in TORGB_CHOICES:
             raise ValueError(f"torgb must be one of {TORGB_CHOICES}, got {torgb!r}")
@@ -80,7 +81,10 @@ class SynthesisNetwork(nn.Module):
                     self.convs.append(StyledConv(prev, ch, w_dim=w_dim, resolution=res, up=up))
                     prev = ch
             prev = ch
-            if torgb == "skip" or res == resolution:
+            if torgb == "palette" and res == resolution:
+                program.append(("palette", "head", len(self.convs)))
+                self.palette = PaletteHead(ch, w_dim=w_dim, palette_size=palette_size, resolution=res)
+            elif torgb == "skip" or res == resolution:
                 # the style of the next conv (or the extra last style at the final resolution)
                 program.append(("rgb", str(res), len(self.convs)))
                 self.torgbs[str(res)] = ToRGB(ch, w_dim=w_dim)
@@ -100,6 +104,8 @@ class SynthesisNetwork(nn.Module):
             w = ws[:, idx]
             if kind == "conv":
                 x = self.convs[key](x, w, noise_mode)
+            elif kind == "palette":
+                img = self.palette(x, w)
             else:
                 rgb = self.torgbs[key](x, w)
                 if self.torgb == "final":
@@ -147,7 +153,8 @@ class Generator(nn.Module):
     """Mapping + synthesis; tracks ``w_avg`` (mean w) while training.
 
     Args (keyword-only): ``z_dim``, ``w_dim``, ``mapping_layers``, ``resolution``, ``channels``
-    (``{res: ch}`` or list for 4, 8, ...), ``torgb`` (``"skip"`` or ``"final"``), ``w_avg_beta``.
+    (``{res: ch}`` or list for 4, 8, ...), ``torgb`` (one of TORGB_CHOICES), ``palette_size``
+    (regions of the palette head), ``w_avg_beta``.
     Attributes: ``num_ws``, ``w_dim``, ``z_dim``, ``resolution``, ``kwargs`` (for checkpoints).
     """
 
@@ -160,6 +167,7 @@ class Generator(nn.Module):
         resolution: int = 32,
         channels=None,
         torgb: str = "skip",
+        palette_size: int = 8,
         w_avg_beta: float = 0.995,
     ):
         super().__init__()
@@ -173,12 +181,15 @@ class Generator(nn.Module):
             resolution=resolution,
             channels=channels,
             torgb=torgb,
+            palette_size=palette_size,
             w_avg_beta=w_avg_beta,
         )
         self.z_dim, self.w_dim, self.resolution = z_dim, w_dim, resolution
         self.w_avg_beta = w_avg_beta
         self.mapping = MappingNetwork(z_dim=z_dim, w_dim=w_dim, num_layers=mapping_layers)
-        self.synthesis = SynthesisNetwork(w_dim=w_dim, resolution=resolution, channels=channels, torgb=torgb)
+        self.synthesis = SynthesisNetwork(
+            w_dim=w_dim, resolution=resolution, channels=channels, torgb=torgb, palette_size=palette_size
+        )
         self.num_ws = self.synthesis.num_ws
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
@@ -306,6 +317,14 @@ class Discriminator(nn.Module):
         y = y.reshape(1, n // g, 1, 1, 1).expand(g, -1, 1, h, w).reshape(n, 1, h, w)
         return torch.cat([x, y], dim=1)
 
+    def features(self, img: torch.Tensor) -> list[torch.Tensor]:
+        """Intermediate activations ``[from_rgb output, block 1 output, ...]`` of ``img [N, 3, res, res]``
+        (a learned perceptual feature space, used by the encoder's feature loss)."""
+        feats = [self.from_rgb(img)]
+        for block in self.blocks:
+            feats.append(block(feats[-1]))
+        return feats
+
     def forward(self, img: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.from_rgb(img))
         x = self.conv(self.minibatch_stddev(x))
@@ -316,6 +335,23 @@ def save_generator(G: Generator, path: str | os.PathLike) -> None:
     """Write ``{"kwargs": G.kwargs, "state_dict": ...}`` atomically to ``path`` (tensors on CPU)."""
     state = {k: v.detach().cpu() for k, v in G.state_dict().items()}
     save_atomic({"kwargs": dict(G.kwargs), "state_dict": state}, path)
+
+
+def save_discriminator(D: Discriminator, path: str | os.PathLike) -> None:
+    """Write ``{"kwargs": D.kwargs, "state_dict": ...}`` atomically to ``path`` (tensors on CPU)."""
+    state = {k: v.detach().cpu() for k, v in D.state_dict().items()}
+    save_atomic({"kwargs": dict(D.kwargs), "state_dict": state}, path)
+
+
+def load_discriminator(path: str | os.PathLike, map_location="cpu") -> Discriminator:
+    """Load a discriminator written by :func:`save_discriminator`; eval mode, ``requires_grad=False``."""
+    ckpt = load_checkpoint(path, map_location=map_location)
+    if not isinstance(ckpt, dict) or "kwargs" not in ckpt or "state_dict" not in ckpt:
+        raise RuntimeError(f"{path} is not a discriminator file (expected keys 'kwargs', 'state_dict')")
+    D = Discriminator(**ckpt["kwargs"])
+    D.load_state_dict(ckpt["state_dict"])
+    D.to(map_location if not isinstance(map_location, dict) else "cpu")
+    return D.eval().requires_grad_(False)
 
 
 def load_generator(path: str | os.PathLike, map_location="cpu") -> Generator:

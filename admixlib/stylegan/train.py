@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -59,6 +60,7 @@ def train_generator(
     stats_every: int = 10,
     sample_every: int | None = None,
     samples_path: str | os.PathLike | None = None,
+    monitor: Callable[[Generator], dict] | None = None,
     progress: bool = True,
 ) -> Generator:
     """Train a StyleGAN2-style generator on ``images``; returns the EMA generator (eval, no grad).
@@ -81,6 +83,8 @@ def train_generator(
             every ``stats_every`` steps.
         sample_every, samples_path: write a sample grid of the EMA generator every ``sample_every``
             steps (``{step}`` in the path is formatted, otherwise it is overwritten).
+        monitor: called with the EMA generator every ``sample_every`` steps and at the end; the
+            numbers it returns (e.g. a feature distance) join that step's stats row.
         progress: show a tqdm bar.
     """
     device = torch.device(device)
@@ -199,7 +203,9 @@ def train_generator(
             elapsed = time.perf_counter() - t0
             bar.update(1)
 
-            if step % stats_every == 0 or step == steps:
+            sample_step = bool(sample_every) and (step % sample_every == 0 or step == steps)
+            extra = monitor(G_ema) if monitor is not None and sample_step else {}
+            if step % stats_every == 0 or step == steps or extra:
                 row = {
                     "step": step,
                     "loss_g": loss_g.item(),
@@ -209,13 +215,16 @@ def train_generator(
                     "d_fake": d_fake.mean().item(),
                     "seconds": round(elapsed, 3),
                     "images_seen": images_seen,
+                    **extra,
                 }
                 stats_file.write(json.dumps(row) + "\n")
                 stats_file.flush()
                 bar.set_postfix(loss_g=f"{row['loss_g']:.3f}", loss_d=f"{row['loss_d']:.3f}")
+                if extra:
+                    log.info("step %d: %s", step, extra)
                 if not math.isfinite(row["loss_g"]) or not math.isfinite(row["loss_d"]):
                     raise FloatingPointError(f"GAN losses became non-finite at step {step}: {row}")
-            if sample_every and samples_path and (step % sample_every == 0 or step == steps):
+            if sample_step and samples_path:
                 sample_grid(G_ema, n=64, seed=seed, path=str(samples_path).replace("{step}", f"{step:06d}"))
             if step % checkpoint_every == 0 or step == steps:
                 save_checkpoint()

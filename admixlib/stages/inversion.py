@@ -1,0 +1,187 @@
+"""Rules train_encoder, invert, gather_codes and inversion_report."""
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+from admixlib.analysis import load_oracle, read_factors
+from admixlib.data import load_split
+from admixlib.inversion import (
+    invert_images,
+    load_encoder,
+    optimise_to_psnr,
+    psnr,
+    save_encoder,
+    train_encoder,
+)
+from admixlib.runtime import fingerprint, load_checkpoint, resolve_device, save_atomic
+from admixlib.stages.codes import load_codes
+from admixlib.stylegan import load_discriminator, load_generator
+
+log = logging.getLogger("admix.stages")
+
+
+def train_encoder_stage(
+    *,
+    generator_path,
+    discriminator_path,
+    encoder_path,
+    stats_path,
+    cfg: dict,
+    checkpoint_dir,
+    checkpoint_every,
+    device,
+    seed,
+):
+    """Train the image -> W+ encoder on samples of the trained generator (the discriminator gives
+    the feature loss its feature space)."""
+    device = resolve_device(device)
+    G = load_generator(generator_path, map_location=device)
+    D = load_discriminator(discriminator_path, map_location=device)
+    files = [generator_path, discriminator_path]
+    run_dir = Path(checkpoint_dir) / fingerprint(config={**cfg, "seed": seed}, files=files)
+    E = train_encoder(
+        G,
+        steps=cfg["steps"],
+        batch_size=cfg["batch_size"],
+        lr=cfg["lr"],
+        latent_weight=cfg["latent_weight"],
+        pixel_weight=cfg["pixel_weight"],
+        feature_weight=cfg["feature_weight"],
+        mixing_weight=cfg["mixing_weight"],
+        discriminator=D,
+        mixing_prob=cfg["mixing_prob"],
+        device=device,
+        seed=seed,
+        checkpoint_dir=run_dir,
+        checkpoint_every=checkpoint_every,
+        stats_path=stats_path,
+    )
+    save_encoder(E, encoder_path)
+
+
+def parse_scatteritem(item: str) -> tuple[int, int]:
+    """``"2-of-4"`` -> ``(1, 4)``: the zero-based shard index and the number of shards."""
+    index, _, total = item.partition("-of-")
+    if not (index.isdigit() and total.isdigit() and 1 <= int(index) <= int(total)):
+        raise ValueError(f"scatter item {item!r} is not of the form 'i-of-n'")
+    return int(index) - 1, int(total)
+
+
+def invert_shard(
+    *, split_paths: dict, generator_path, encoder_path, shard_path, scatteritem: str, cfg: dict, device
+):
+    """Invert shard ``i`` of every split (images ``i, i+n, i+2n, ...``) and save codes and reconstructions."""
+    device = resolve_device(device)
+    shard, num_shards = parse_scatteritem(scatteritem)
+    G = load_generator(generator_path, map_location=device)
+    E = load_encoder(encoder_path, map_location=device)
+    out = {"shard": shard, "num_shards": num_shards, "splits": {}}
+    start = time.perf_counter()
+    n_images = 0
+    for split, path in split_paths.items():
+        images = load_split(path).images
+        index = torch.arange(shard, len(images), num_shards)
+        ws, recon = invert_images(
+            G,
+            E,
+            images[index],
+            refine_steps=cfg["refine_steps"],
+            refine_lr=cfg["refine_lr"],
+            batch_size=cfg["batch_size"],
+            device=device,
+        )
+        recon = recon.cpu()
+        quality = psnr(images[index], recon)
+        out["splits"][split] = {"index": index, "ws": ws.cpu(), "recon": recon.half(), "psnr": quality}
+        n_images += len(index)
+    out["seconds"] = time.perf_counter() - start
+    out["n_images"] = n_images
+    log.info("inverted %d images in %.1f s", n_images, out["seconds"])
+    save_atomic(out, shard_path)
+
+
+def gather_codes(*, shard_paths: list, code_paths: dict, summary_path, refine_steps: int) -> dict:
+    """Join inversion shards into one file per split (``code_paths[split]``); write a JSON summary
+    (``refine_steps, n_shards, psnr_<split>, images_per_second``) to ``summary_path``."""
+    shards = [load_checkpoint(path) for path in shard_paths]
+    metrics = {"refine_steps": refine_steps, "n_shards": len(shards)}
+    for split, path in code_paths.items():
+        parts = [shard["splits"][split] for shard in shards]
+        index = torch.cat([p["index"] for p in parts])
+        order = torch.argsort(index)
+        if not torch.equal(index[order], torch.arange(len(index))):
+            raise RuntimeError(
+                f"inversion shards of split {split} do not cover it exactly once; re-run invert"
+            )
+        joined = {key: torch.cat([p[key] for p in parts])[order] for key in ("ws", "recon", "psnr")}
+        save_atomic({**joined, "meta": {"split": split, "refine_steps": refine_steps}}, path)
+        metrics[f"psnr_{split}"] = float(joined["psnr"].mean())
+    seconds = sum(shard["seconds"] for shard in shards)
+    metrics["images_per_second"] = sum(shard["n_images"] for shard in shards) / max(seconds, 1e-9)
+    _write_json(metrics, summary_path)
+    log.info("inversion summary: %s", metrics)
+    return metrics
+
+
+def _write_json(payload: dict, path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(payload, indent=2) + "\n")
+
+
+def measure_speedup(G, E, images: torch.Tensor, *, cfg: dict, device) -> dict:
+    """Time the configured inversion (encoder + ``refine_steps``) of ``images`` against
+    optimisation-only inversion run until it reaches the same mean PSNR (at most
+    ``cfg["optimisation_max_steps"]`` steps, learning rate ``cfg["optimisation_lr"]``), in one process.
+
+    Returns ``speedup_vs_optimisation`` (optimisation seconds / configured seconds; a lower bound
+    when optimisation never reached the PSNR) and the measurements behind it.
+    """
+    images = images.to(device)
+    start = time.perf_counter()
+    _, recon = invert_images(
+        G, E, images, refine_steps=cfg["refine_steps"], refine_lr=cfg["refine_lr"],
+        batch_size=len(images), device=device, progress=False,
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    target = float(psnr(images.cpu(), recon).mean())
+    opt = optimise_to_psnr(
+        G, images, target_psnr=target, max_steps=cfg["optimisation_max_steps"], lr=cfg["optimisation_lr"]
+    )
+    return {
+        "speedup_vs_optimisation": opt["seconds"] / max(seconds, 1e-9),
+        "speedup_images": len(images),
+        "speedup_target_psnr": target,
+        "configured_seconds": seconds,
+        "optimisation_seconds": opt["seconds"],
+        "optimisation_steps": opt["steps"],
+        "optimisation_psnr": opt["psnr"],
+        "optimisation_reached_psnr": opt["reached"],
+    }
+
+
+def inversion_report_stage(
+    *, summary_path, test_codes_path, test_path, oracle_path, generator_path, encoder_path, metrics_path,
+    cfg: dict, device,
+) -> dict:  # fmt: skip
+    """Write ``inversion.json``: the gather summary plus ``psnr_test``, ``label_agreement`` (share of
+    test images whose reconstruction the oracle reads with the true label) and the speed-up over
+    optimisation-only inversion at the same PSNR, measured on the first test images."""
+    device = resolve_device(device)
+    metrics = json.loads(Path(summary_path).read_text())
+    test, codes = load_split(test_path), load_codes(test_codes_path)
+    oracle = load_oracle(oracle_path, map_location=device)
+    label = test.meta["label_name"]
+    reading = read_factors(oracle, codes.recon.clamp(-1, 1), device=device)[label].to_numpy()
+    metrics["psnr_test"] = float(codes.psnr.mean())
+    metrics["label_agreement"] = float((reading == test.factors[label].to_numpy()).mean())
+    G = load_generator(generator_path, map_location=device)
+    E = load_encoder(encoder_path, map_location=device)
+    images = test.images[: cfg["speed_images"]]
+    metrics.update(measure_speedup(G, E, images, cfg=cfg, device=device))
+    _write_json(metrics, metrics_path)
+    log.info("inversion metrics: %s", metrics)
+    return metrics
