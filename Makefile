@@ -28,5 +28,13 @@ lint: $(STAMP)
 	$(VENV)/bin/snakefmt --check Snakefile rules
 	$(SNAKEMAKE) --lint --cores 1
 
+# Ratios measured in one run per script; each writes results/benchmarks/*.csv. The inversion and
+# default-run benchmarks read the outputs of `make run`.
+bench: $(STAMP)
+	$(PY) benchmarks/advmix_step.py
+	$(PY) benchmarks/generator.py
+	$(PY) benchmarks/inversion.py --dataset faces
+	$(PY) benchmarks/default_run.py
+
 clean-results:
 	rm -rf results logs checkpoints .snakemake

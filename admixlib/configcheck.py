@@ -39,6 +39,12 @@ def _dataset_errors(name: str, block: dict) -> list[str]:
     missing = [r for r in needed if r not in block["stylegan"]["channels"]]
     if missing:
         errors.append(f"{where}.stylegan.channels lacks resolutions {missing} (needs {needed})")
+    gan = block["stylegan"]
+    if gan.get("palette_sharpness", 0) > 0 and gan["torgb"] != "palette":
+        errors.append(
+            f"{where}.stylegan.palette_sharpness is {gan['palette_sharpness']}, but it only applies when "
+            f"torgb is palette (torgb is {gan['torgb']!r}); set it to 0"
+        )
     k, styles = block["mixing"]["split_index"], num_styles(resolution)
     if not 1 <= k < styles:
         errors.append(

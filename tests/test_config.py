@@ -68,6 +68,7 @@ CROSS_CASES = [
     ("evaluation.advmix.steps", 1, "evaluation.advmix.steps"),
     ("datasets.faces.stylegan.channels", {"4": 8, "8": 8}, "channels"),
     ("analysis.inception_weights", "/nonexistent/inception.pth", "inception_weights"),
+    ("datasets.faces.stylegan.torgb", "skip", "palette_sharpness"),
 ]
 
 

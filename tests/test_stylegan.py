@@ -212,3 +212,15 @@ def test_grids(tmp_path):
     assert img.shape == (4, 3, 16, 16) and (tmp_path / "s.png").is_file()
     grid = mixing_grid(G, split_index=2, n=3, seed=0, path=tmp_path / "m.png")
     assert grid.shape == (16, 3, 16, 16) and (tmp_path / "m.png").is_file()
+
+
+def test_palette_sharpness_penalises_blends(tmp_path):
+    images = torch.rand(32, 3, 16, 16) * 2 - 1
+    kw = dict(generator_kwargs={**TINY, "torgb": "palette", "palette_size": 3}, batch_size=8, progress=False)
+    G = train_generator(
+        images, steps=2, palette_sharpness=1.0, checkpoint_dir=tmp_path, stats_path=tmp_path / "s.jsonl", **kw
+    )
+    with torch.no_grad():
+        G.synthesis(random_ws(G))
+    blend = G.synthesis.palette.last_blend
+    assert blend.ndim == 0 and 0.0 <= float(blend) <= 2 / 3  # 1 - max over 3 regions

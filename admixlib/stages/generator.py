@@ -71,6 +71,7 @@ def train_stylegan_stage(
         r1_gamma=cfg["r1_gamma"],
         r1_every=cfg["r1_every"],
         mixing_prob=cfg["mixing_prob"],
+        palette_sharpness=cfg["palette_sharpness"],
         ema_half_life_images=cfg["ema_half_life_images"],
         device=device,
         seed=seed,

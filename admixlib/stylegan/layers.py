@@ -164,13 +164,12 @@ class ToRGB(nn.Module):
 class PaletteHead(nn.Module):
     """Output head that renders features as soft regions coloured by the style.
 
-    An unmodulated 1x1 conv turns the features into ``palette_size`` region logits; every pixel
-    belongs to its most likely region (a hard assignment, trained with the straight-through
-    softmax gradient); the style picks each region's colour and its linear gradients along x and y.
-    The features (earlier styles) thus decide where the regions are, and only this head's style
-    decides their colours and shading, which is what fine-style mixing needs at small resolutions.
-    Soft assignments would let the features blend regions into any colour between the palette's,
-    and so carry colour themselves (measured: see docs/disentanglement.md).
+    An unmodulated 1x1 conv turns the features into ``palette_size`` region logits (softmax over
+    regions); the style picks each region's colour and its linear gradients along x and y. Every
+    pixel is thus a blend of the image's ``palette_size`` palette colours: with as few regions as the
+    data has colour regions, the features (earlier styles) decide where the regions are and only this
+    head's style decides their colours and shading, which is what fine-style mixing needs at small
+    resolutions (measured in docs/disentanglement.md).
     ``forward(x [N, C, H, W], w [N, w_dim]) -> [N, 3, H, W]``.
     """
 
@@ -179,14 +178,17 @@ class PaletteHead(nn.Module):
         self.palette_size = palette_size
         self.segment = EqualConv2d(in_channels, palette_size, 1)
         self.palette = EqualLinear(w_dim, palette_size * 9)
+        with torch.no_grad():  # gradients start flat: regions begin as plain colours
+            self.palette.weight.view(palette_size, 3, 3, w_dim)[:, :, 1:] = 0.0
         coords = torch.linspace(-1.0, 1.0, resolution)
         yy, xx = torch.meshgrid(coords, coords, indexing="ij")
         self.register_buffer("grid", torch.stack([torch.ones_like(xx), xx, yy]), persistent=False)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        soft = torch.softmax(self.segment(x), dim=1)  # [N, K, H, W]
-        hard = F.one_hot(soft.argmax(dim=1), self.palette_size).permute(0, 3, 1, 2).to(soft.dtype)
-        masks = hard + soft - soft.detach()
+        masks = torch.softmax(self.segment(x), dim=1)  # [N, K, H, W]
+        # share of each pixel not in its main region, kept for the training loss that penalises
+        # blends (a blend of palette colours would let the features paint colours themselves)
+        self.last_blend = 1.0 - masks.amax(dim=1).mean()
         params = self.palette(w).view(-1, self.palette_size, 3, 3)  # [N, K, rgb, (colour, dx, dy)]
         colour = torch.einsum("nkcb,bhw->nkchw", params, self.grid)
         return torch.einsum("nkhw,nkchw->nchw", masks, colour)

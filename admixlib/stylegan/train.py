@@ -49,6 +49,7 @@ def train_generator(
     r1_gamma: float = 1.0,
     r1_every: int = 16,
     mixing_prob: float = 0.9,
+    palette_sharpness: float = 0.0,
     ema_half_life_images: float = 10_000,
     ema_rampup: float | None = 0.05,
     flip: bool = False,
@@ -73,6 +74,8 @@ def train_generator(
         batch_size, lr_g, lr_d, betas: Adam settings (the D's are rescaled for lazy R1).
         r1_gamma, r1_every: R1 penalty weight on real images and its lazy interval.
         mixing_prob: style-mixing regularisation probability.
+        palette_sharpness: weight of the palette head's blend penalty (the mean share of each pixel
+            outside its main region) in the generator loss; 0 turns it off.
         ema_half_life_images: half-life of the generator EMA, in images; with ``ema_rampup`` the
             half-life is capped at ``ema_rampup * images_seen`` early on.
         flip: random horizontal flips of the real images (off by default).
@@ -190,6 +193,8 @@ def train_generator(
             # generator step
             D.requires_grad_(False)
             loss_g = F.softplus(-D(fake)).mean()
+            if palette_sharpness > 0:
+                loss_g = loss_g + palette_sharpness * G.synthesis.palette.last_blend
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()

@@ -1,0 +1,87 @@
+"""Generator training cost: seconds per 1,000 training images for each output head, measured in one run.
+
+    python benchmarks/generator.py [--config config/config.yaml] [--dataset faces] [--steps 40] [--threads 2]
+
+Trains the dataset's configured generator architecture with each ``torgb`` head (skip, final,
+palette) for --steps steps on that dataset's procedural training images and writes
+results/benchmarks/generator.csv with columns torgb, batch_size, seconds_per_1k_images,
+ratio_to_skip, device, threads (the first 10 steps are a warm-up and are not timed).
+"""
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import torch
+import yaml
+
+from admixlib.data import make_faces
+from admixlib.runtime import resolve_device, set_threads
+from admixlib.stylegan import train_generator
+from admixlib.stylegan.networks import TORGB_CHOICES
+
+WARMUP = 10
+
+
+def seconds_per_step(stats_path: Path) -> float:
+    """Mean seconds per step after the warm-up, from a stats file written every step."""
+    rows = [json.loads(line) for line in stats_path.read_text().splitlines()]
+    timed = rows[WARMUP:]
+    return (timed[-1]["seconds"] - rows[WARMUP - 1]["seconds"]) / len(timed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="config/config.yaml")
+    parser.add_argument("--dataset", default="faces")
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default="results/benchmarks/generator.csv")
+    args = parser.parse_args()
+    if args.steps <= WARMUP:
+        parser.error(f"--steps must exceed the {WARMUP} warm-up steps")
+    set_threads(args.threads)
+    config = yaml.safe_load(Path(args.config).read_text())
+    block = config["datasets"][args.dataset]
+    cfg, resolution = block["stylegan"], block["data"]["resolution"]
+    device = resolve_device(config["device"])
+    images, _ = make_faces(n=512, bias=None, spurious_factor=None, seed=0, resolution=resolution)
+    images = images.float() / 127.5 - 1.0
+    rows = []
+    for torgb in TORGB_CHOICES:
+        arch = dict(
+            z_dim=cfg["z_dim"], w_dim=cfg["w_dim"], mapping_layers=cfg["mapping_layers"],
+            channels={int(r): c for r, c in cfg["channels"].items()}, torgb=torgb,
+            palette_size=cfg["palette_size"], resolution=resolution,
+        )  # fmt: skip
+        with tempfile.TemporaryDirectory() as tmp:
+            train_generator(
+                images, generator_kwargs=arch, steps=args.steps, batch_size=cfg["batch_size"],
+                r1_every=cfg["r1_every"], mixing_prob=cfg["mixing_prob"], device=device,
+                checkpoint_dir=tmp, checkpoint_every=10**9, stats_path=Path(tmp) / "stats.jsonl",
+                stats_every=1, progress=False,
+            )  # fmt: skip
+            step = seconds_per_step(Path(tmp) / "stats.jsonl")
+        rows.append(
+            {
+                "torgb": torgb,
+                "batch_size": cfg["batch_size"],
+                "seconds_per_1k_images": 1000 * step / cfg["batch_size"],
+            }
+        )
+        print(rows[-1], flush=True)
+    table = pd.DataFrame(rows)
+    table["ratio_to_skip"] = (
+        table["seconds_per_1k_images"] / table.loc[table.torgb == "skip", "seconds_per_1k_images"].iloc[0]
+    )
+    table["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({device})"
+    table["threads"] = args.threads
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False, float_format="%.4f")
+    print(table.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
