@@ -5,6 +5,7 @@
 Reads the default run's trained generator and encoder (results/{dataset}/stylegan/generator.pt,
 results/{dataset}/encoder/encoder.pt) and the first --n test images; inverts them with each method and
 writes results/benchmarks/inversion_{dataset}.csv with columns method, refine_steps, psnr_db,
+label_agreement (share of reconstructions the default run's oracle reads with the true label),
 images_per_second, speedup_vs_optimisation (images/s divided by that of optimisation-only inversion
 with the most steps, all measured in this one run).
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from admixlib.analysis import load_oracle, read_factors
 from admixlib.data import load_split
 from admixlib.inversion import invert_images, load_encoder, psnr
 from admixlib.runtime import set_threads
@@ -23,9 +25,11 @@ from admixlib.stylegan import load_generator
 METHODS = [
     ("encoder", "encoder", 0),
     ("hybrid", "encoder", 8),
+    ("hybrid", "encoder", 20),
     ("hybrid", "encoder", 50),
     ("optimisation", "mean", 100),
     ("optimisation", "mean", 300),
+    ("optimisation", "mean", 1000),
 ]
 
 
@@ -40,7 +44,9 @@ def main() -> None:
     root = Path(args.results) / args.dataset
     G = load_generator(root / "stylegan" / "generator.pt")
     E = load_encoder(root / "encoder" / "encoder.pt")
-    images = load_split(root / "data" / "test.pt").images[: args.n]
+    test = load_split(root / "data" / "test.pt")
+    images, labels = test.images[: args.n], test.labels[: args.n].numpy()
+    oracle = load_oracle(root / "oracle" / "oracle.pt")
     rows = []
     for name, init, steps in METHODS:
         start = time.perf_counter()
@@ -51,6 +57,9 @@ def main() -> None:
                 "method": name,
                 "refine_steps": steps,
                 "psnr_db": float(psnr(images, recon).mean()),
+                "label_agreement": float(
+                    (read_factors(oracle, recon.clamp(-1, 1)).iloc[:, 0] == labels).mean()
+                ),
                 "images_per_second": len(images) / seconds,
             }
         )
