@@ -1,8 +1,9 @@
 rule train_encoder:
-    """Train the image -> W+ encoder on generator samples."""
+    """Train the image -> W+ encoder on generator samples (and the training images' reconstructions)."""
     input:
         generator=GENERATOR,
         discriminator=DISCRIMINATOR,
+        train=SPLIT.replace("{split}", "train"),
     output:
         encoder=ENCODER,
         stats=ENCODER_STATS,

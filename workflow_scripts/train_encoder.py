@@ -7,6 +7,7 @@ start(snakemake)
 train_encoder_stage(
     generator_path=snakemake.input.generator,
     discriminator_path=snakemake.input.discriminator,
+    train_path=snakemake.input.train,
     encoder_path=snakemake.output.encoder,
     stats_path=snakemake.output.stats,
     cfg=snakemake.params.encoder,

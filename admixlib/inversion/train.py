@@ -38,6 +38,8 @@ def train_encoder(
     feature_weight: float = 0.0,
     mixing_weight: float = 0.0,
     discriminator: Discriminator | None = None,
+    real_images: torch.Tensor | None = None,
+    real_weight: float = 0.0,
     mixing_prob: float = 0.9,
     encoder_kwargs: dict | None = None,
     device: str | torch.device = "cpu",
@@ -57,17 +59,21 @@ def train_encoder(
     where ``D_l`` are the discriminator's intermediate activations and ``m`` mixes each predicted
     code with another image's predicted code from a random layer on (the mixing-consistency loss:
     the encoder of a style-mixed image should give back the mixed codes; ``m`` is a fixed target).
+    With ``real_weight > 0`` each step adds ``real_weight * (pixel + feature_weight * feature)``
+    losses on a batch of ``real_images`` (training images, which have no code to regress), so the
+    encoder also learns the real images' domain.
 
     Args:
         G: a trained generator (not modified; a frozen copy is used on ``device``).
         discriminator: the GAN's discriminator (frozen copy used), needed when ``feature_weight > 0``.
+        real_images: ``[N, 3, H, W]`` in ``[-1, 1]`` (CPU), needed when ``real_weight > 0``.
         steps: total steps (a resumed run continues up to this number).
         encoder_kwargs: extra :class:`Encoder` kwargs (``channels``, ``hidden``).
         device, seed: where to train and the seed of the latent draws and initialisation.
         checkpoint_dir: ``latest.pt`` written every ``checkpoint_every`` steps and at the end, and
             resumed from when present (ignored if it was trained against a different ``G``).
-        stats_path: JSON lines (``step, loss, latent_mse, pixel_mse, feature_mse, mixing_mse, psnr,
-            seconds``) every
+        stats_path: JSON lines (``step, loss, latent_mse, pixel_mse, feature_mse, mixing_mse,
+            real_loss, psnr, seconds``) every
             ``stats_every`` steps.
         progress: tqdm bar.
     """
@@ -78,6 +84,8 @@ def train_encoder(
     G = copy.deepcopy(G).to(device).eval().requires_grad_(False)
     if feature_weight > 0 and discriminator is None:
         raise ValueError("feature_weight > 0 needs the GAN's discriminator")
+    if real_weight > 0 and (real_images is None or len(real_images) == 0):
+        raise ValueError("real_weight > 0 needs real_images")
     D = copy.deepcopy(discriminator).to(device).eval().requires_grad_(False) if discriminator else None
     torch.manual_seed(seed)
     E = Encoder(
@@ -85,6 +93,7 @@ def train_encoder(
     ).to(device)
     opt = torch.optim.Adam(E.parameters(), lr=lr)
     latent_gen = torch_generator(seed, device)
+    real_gen = torch_generator(seed + 1)
     step, elapsed = 0, 0.0
     ckpt = load_checkpoint(checkpoint_path, map_location=device) if checkpoint_path.is_file() else None
     if ckpt is not None and not torch.equal(ckpt["G_w_avg"], G.w_avg):
@@ -99,6 +108,7 @@ def train_encoder(
         E.load_state_dict(ckpt["E"])
         opt.load_state_dict(ckpt["opt"])
         latent_gen.set_state(ckpt["rng"]["latent"].cpu())
+        real_gen.set_state(ckpt["rng"]["real"].cpu())
         set_torch_rng_state(ckpt["rng"]["torch"], device)
         step, elapsed = int(ckpt["step"]), float(ckpt["seconds"])
         trim_stats(stats_path, step)
@@ -108,7 +118,7 @@ def train_encoder(
         log.info("encoder training from scratch: %d params", sum(p.numel() for p in E.parameters()))
 
     def save_checkpoint():
-        rng = {"latent": latent_gen.get_state(), "torch": torch_rng_state(device)}
+        rng = {"latent": latent_gen.get_state(), "real": real_gen.get_state(), "torch": torch_rng_state(device)}
         state = {"E": E.state_dict(), "E_kwargs": E.kwargs, "opt": opt.state_dict(), "G_w_avg": G.w_avg}
         save_atomic({**state, "step": step, "seconds": elapsed, "rng": rng}, checkpoint_path)
 
@@ -136,6 +146,15 @@ def train_encoder(
                     x_mixed = G.synthesis(mixed, noise_mode="const")
                 mixing_mse = F.mse_loss(E(x_mixed), mixed)
                 loss = loss + mixing_weight * mixing_mse
+            real_mse = torch.zeros(())
+            if real_weight > 0:
+                pick = torch.randint(len(real_images), (batch_size,), generator=real_gen)
+                real = real_images[pick].to(device)
+                real_recon = G.synthesis(E(real), noise_mode="const")
+                real_mse = F.mse_loss(real_recon, real)
+                if feature_weight > 0:
+                    real_mse = real_mse + feature_weight * feature_loss(D, real_recon, real)
+                loss = loss + real_weight * real_mse
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -150,6 +169,7 @@ def train_encoder(
                     "pixel_mse": pixel_mse.item(),
                     "feature_mse": feature_mse.item(),
                     "mixing_mse": mixing_mse.item(),
+                    "real_loss": real_mse.item(),
                     "psnr": 10 * math.log10(4.0 / max(pixel_mse.item(), 1e-12)),
                     "seconds": round(elapsed, 3),
                 }

@@ -28,6 +28,7 @@ def train_encoder_stage(
     *,
     generator_path,
     discriminator_path,
+    train_path,
     encoder_path,
     stats_path,
     cfg: dict,
@@ -37,11 +38,12 @@ def train_encoder_stage(
     seed,
 ):
     """Train the image -> W+ encoder on samples of the trained generator (the discriminator gives
-    the feature loss its feature space)."""
+    the feature loss its feature space) and, when ``cfg["real_weight"] > 0``, on the training images."""
     device = resolve_device(device)
     G = load_generator(generator_path, map_location=device)
     D = load_discriminator(discriminator_path, map_location=device)
-    files = [generator_path, discriminator_path]
+    files = [generator_path, discriminator_path, train_path]
+    real = load_split(train_path).images if cfg["real_weight"] > 0 else None
     run_dir = Path(checkpoint_dir) / fingerprint(config={**cfg, "seed": seed}, files=files)
     E = train_encoder(
         G,
@@ -53,6 +55,8 @@ def train_encoder_stage(
         feature_weight=cfg["feature_weight"],
         mixing_weight=cfg["mixing_weight"],
         discriminator=D,
+        real_images=real,
+        real_weight=cfg["real_weight"],
         mixing_prob=cfg["mixing_prob"],
         device=device,
         seed=seed,
