@@ -118,7 +118,11 @@ def train_encoder(
         log.info("encoder training from scratch: %d params", sum(p.numel() for p in E.parameters()))
 
     def save_checkpoint():
-        rng = {"latent": latent_gen.get_state(), "real": real_gen.get_state(), "torch": torch_rng_state(device)}
+        rng = {
+            "latent": latent_gen.get_state(),
+            "real": real_gen.get_state(),
+            "torch": torch_rng_state(device),
+        }
         state = {"E": E.state_dict(), "E_kwargs": E.kwargs, "opt": opt.state_dict(), "G_w_avg": G.w_avg}
         save_atomic({**state, "step": step, "seconds": elapsed, "rng": rng}, checkpoint_path)
 
