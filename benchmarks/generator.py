@@ -76,7 +76,7 @@ def main() -> None:
     table["ratio_to_skip"] = (
         table["seconds_per_1k_images"] / table.loc[table.torgb == "skip", "seconds_per_1k_images"].iloc[0]
     )
-    table["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({device})"
+    table["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     table["threads"] = args.threads
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False, float_format="%.4f")
