@@ -21,6 +21,7 @@ rule train_stylegan:
         runtime=res("train_stylegan", "runtime"),
     params:
         stylegan=lambda w: dataset_cfg(w)["stylegan"],
+        split_index=lambda w: dataset_cfg(w)["mixing"]["split_index"],
         checkpoint_dir=lambda w: f"{CHECKPOINTS.format(dataset=w.dataset)}/stylegan",
         checkpoint_every=config["compute"]["checkpoint_every"],
         device=config["device"],

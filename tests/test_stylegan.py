@@ -182,6 +182,7 @@ def test_train_writes_stats_checkpoint_and_resumes(tmp_path):
         stats_every=1,
         sample_every=3,
         samples_path=tmp_path / "samples_{step}.png",
+        mixing_split_index=2,
         progress=False,
     )
     G = train_generator(images, steps=3, **kw)
@@ -191,7 +192,7 @@ def test_train_writes_stats_checkpoint_and_resumes(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3]
     assert {"loss_g", "loss_d", "r1", "seconds", "images_seen"} <= set(rows[0])
-    assert (tmp_path / "samples_000003.png").is_file()
+    assert (tmp_path / "samples_000003.png").is_file() and (tmp_path / "mixing_000003.png").is_file()
 
     G5 = train_generator(images, steps=5, **kw)  # resumes at step 3
     rows = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]

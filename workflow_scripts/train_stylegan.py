@@ -12,6 +12,7 @@ train_stylegan_stage(
     samples_path=snakemake.output.samples,
     stats_path=snakemake.output.stats,
     cfg=snakemake.params.stylegan,
+    split_index=snakemake.params.split_index,
     checkpoint_dir=snakemake.params.checkpoint_dir,
     checkpoint_every=snakemake.params.checkpoint_every,
     device=snakemake.params.device,

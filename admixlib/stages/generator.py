@@ -48,6 +48,7 @@ def train_stylegan_stage(
     samples_path,
     stats_path,
     cfg: dict,
+    split_index: int,
     checkpoint_dir,
     checkpoint_every,
     device,
@@ -84,6 +85,7 @@ def train_stylegan_stage(
         # Progress grids sit beside the resumable checkpoint: they are not rule outputs.
         sample_every=cfg["sample_every"],
         samples_path=run_dir / "samples_{step}.png",
+        mixing_split_index=split_index,
     )
     save_generator(G, generator_path)
     final = load_checkpoint(run_dir / "latest.pt")

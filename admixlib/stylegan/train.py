@@ -61,6 +61,7 @@ def train_generator(
     stats_every: int = 10,
     sample_every: int | None = None,
     samples_path: str | os.PathLike | None = None,
+    mixing_split_index: int | None = None,
     monitor: Callable[[Generator], dict] | None = None,
     progress: bool = True,
 ) -> Generator:
@@ -86,6 +87,8 @@ def train_generator(
             every ``stats_every`` steps.
         sample_every, samples_path: write a sample grid of the EMA generator every ``sample_every``
             steps (``{step}`` in the path is formatted, otherwise it is overwritten).
+        mixing_split_index: when set, a style-mixing grid at this split index is written beside
+            each sample grid (``mixing_{step}.png`` in the same folder).
         monitor: called with the EMA generator every ``sample_every`` steps and at the end; the
             numbers it returns (e.g. a feature distance) join that step's stats row.
         progress: show a tqdm bar.
@@ -230,7 +233,11 @@ def train_generator(
                 if not math.isfinite(row["loss_g"]) or not math.isfinite(row["loss_d"]):
                     raise FloatingPointError(f"GAN losses became non-finite at step {step}: {row}")
             if sample_step and samples_path:
-                sample_grid(G_ema, n=64, seed=seed, path=str(samples_path).replace("{step}", f"{step:06d}"))
+                path = Path(str(samples_path).replace("{step}", f"{step:06d}"))
+                sample_grid(G_ema, n=64, seed=seed, path=path)
+                if mixing_split_index is not None:
+                    mix_path = path.with_name(f"mixing_{step:06d}.png")
+                    mixing_grid(G_ema, split_index=mixing_split_index, seed=seed, path=mix_path)
             if step % checkpoint_every == 0 or step == steps:
                 save_checkpoint()
                 log.info("step %d: checkpoint written, %.1f s so far", step, elapsed)
