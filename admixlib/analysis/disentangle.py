@@ -61,6 +61,21 @@ def _read_codes(
     return read_factors(oracle, stacked, batch_size=batch_size, device=device)
 
 
+def _read_pairs(G, oracle, source_ws, donor_ws, residuals, factor_names, label_name, batch_size, device):
+    """Check the pair codes, move them to the CPU and read sources (with ``residuals``) and donors.
+
+    Returns ``(source_ws, donor_ws, source readings, donor readings, read kwargs)``.
+    """
+    _check_codes(G, source_ws, donor_ws, residuals)
+    if label_name not in factor_names:
+        raise ValueError(f"label_name {label_name!r} is not in factor_names {factor_names}")
+    kw = dict(batch_size=int(batch_size), device=torch.device(device))
+    source_ws, donor_ws = source_ws.detach().cpu(), donor_ws.detach().cpu()
+    src = _read_codes(G, oracle, source_ws, residuals=residuals, **kw)
+    don = _read_codes(G, oracle, donor_ws, residuals=None, **kw)
+    return source_ws, donor_ws, src, don, kw
+
+
 def _share(hit: np.ndarray, mask: np.ndarray) -> tuple[float, int]:
     """``(mean of hit over mask, mask count)``; NaN over an empty mask."""
     n = int(mask.sum())
@@ -107,14 +122,9 @@ def disentanglement_map(
         ``factor``, ``moved`` (float in [0, 1], NaN where ``n_pairs == 0``), ``n_pairs`` (int),
         ``is_label`` (bool).
     """
-    _check_codes(G, source_ws, donor_ws, source_residuals)
-    if label_name not in factor_names:
-        raise ValueError(f"label_name {label_name!r} is not in factor_names {factor_names}")
-    device = torch.device(device)
-    kw = dict(batch_size=int(batch_size), device=device)
-    source_ws, donor_ws = source_ws.detach().cpu(), donor_ws.detach().cpu()
-    src = _read_codes(G, oracle, source_ws, residuals=source_residuals, **kw)
-    don = _read_codes(G, oracle, donor_ws, residuals=None, **kw)
+    source_ws, donor_ws, src, don, kw = _read_pairs(
+        G, oracle, source_ws, donor_ws, source_residuals, factor_names, label_name, batch_size, device
+    )
     rows = []
     for mode in MODES:
         for i in range(int(G.num_ws)):
@@ -159,17 +169,12 @@ def mixing_scores(
         ``nuisance_moved[f]`` is ``moved`` (as in the map) for every non-label factor. Shares over
         zero pairs are NaN.
     """
-    _check_codes(G, source_ws, donor_ws, source_residuals)
-    if label_name not in factor_names:
-        raise ValueError(f"label_name {label_name!r} is not in factor_names {factor_names}")
-    device = torch.device(device)
-    kw = dict(batch_size=int(batch_size), device=device)
-    source_ws, donor_ws = source_ws.detach().cpu(), donor_ws.detach().cpu()
+    source_ws, donor_ws, src, don, kw = _read_pairs(
+        G, oracle, source_ws, donor_ws, source_residuals, factor_names, label_name, batch_size, device
+    )
     k = int(split_index)
     coeffs = torch.ones(len(source_ws), 1, int(G.num_ws) - k)  # validated by mix_styles
     mixed_ws = mix_styles(source_ws, donor_ws[:, None], coeffs, k)
-    src = _read_codes(G, oracle, source_ws, residuals=source_residuals, **kw)
-    don = _read_codes(G, oracle, donor_ws, residuals=None, **kw)
     mixed = _read_codes(G, oracle, mixed_ws, residuals=source_residuals, **kw)
     s, d, m = (t[label_name].to_numpy() for t in (src, don, mixed))
     label_kept, n_label = _share(m == s, s != d)

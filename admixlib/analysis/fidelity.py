@@ -16,6 +16,15 @@ from scipy import linalg
 from torch import Tensor
 
 from admixlib.analysis.oracle import FactorOracle
+from admixlib.runtime import torch_generator
+
+
+def generator_samples(G, n: int, *, seed: int, batch_size: int = 256) -> Tensor:
+    """``n`` samples of ``G`` (unmixed latents drawn on its device from ``seed``), rendered in batches
+    with constant noise and clamped: ``[n, 3, H, W]`` in ``[-1, 1]`` on the CPU."""
+    with torch.no_grad():
+        ws = G.sample_ws(n, generator=torch_generator(seed, G.w_avg.device))
+        return torch.cat([G.synthesis(chunk).clamp(-1, 1).cpu() for chunk in ws.split(batch_size)])
 
 
 def oracle_features(

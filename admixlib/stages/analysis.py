@@ -1,9 +1,6 @@
 """Rules train_oracle and disentanglement: measure what the generator's styles carry."""
 
-import json
 import logging
-import math
-from pathlib import Path
 
 import torch
 
@@ -18,25 +15,14 @@ from admixlib.analysis import (
     save_oracle,
     train_oracle,
 )
-from admixlib.analysis.fidelity import inception_fid, oracle_feature_distance
+from admixlib.analysis.fidelity import generator_samples, inception_fid, oracle_feature_distance
 from admixlib.data import load_split
 from admixlib.runtime import resolve_device, torch_generator
 from admixlib.stages.codes import load_codes
+from admixlib.stages.jsonio import write_json
 from admixlib.stylegan import load_generator
 
 log = logging.getLogger("admix.stages")
-
-
-def _strict(value):
-    """NaN (a share over no pairs) becomes null, so the JSON stays strict."""
-    if isinstance(value, dict):
-        return {key: _strict(item) for key, item in value.items()}
-    return None if isinstance(value, float) and math.isnan(value) else value
-
-
-def _write_json(payload: dict, path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(_strict(payload), indent=2, allow_nan=False) + "\n")
 
 
 def train_oracle_stage(
@@ -52,7 +38,7 @@ def train_oracle_stage(
     )  # fmt: skip
     save_oracle(oracle, oracle_path)
     accuracy = oracle_accuracy(oracle, val.images, val.factors, device=device)
-    _write_json({"split": "val", "accuracy": accuracy, "factor_names": names}, metrics_path)
+    write_json({"split": "val", "accuracy": accuracy, "factor_names": names}, metrics_path)
     log.info("oracle val accuracy: %s", accuracy)
 
 
@@ -67,11 +53,8 @@ def _sample_pairs(G, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def sample_quality(G, oracle, real: torch.Tensor, *, n: int, inception_weights, seed: int, device) -> dict:
     """``oracle_feature_distance`` of ``n`` samples to ``n`` training images, and ``fid`` (torch-fidelity,
     Inception) when ``inception_weights`` names a file; ``fid`` is null otherwise."""
-    gen = torch_generator(seed + 2)
-    real = real[torch.randperm(len(real), generator=gen)[:n]]
-    with torch.no_grad():
-        ws = G.sample_ws(len(real), generator=torch_generator(seed + 3, device))
-        fake = torch.cat([G.synthesis(chunk).clamp(-1, 1).cpu() for chunk in ws.split(256)])
+    real = real[torch.randperm(len(real), generator=torch_generator(seed + 2))[:n]]
+    fake = generator_samples(G, len(real), seed=seed + 3)
     quality = {
         "oracle_feature_distance": oracle_feature_distance(oracle, real, fake, device=device),
         "quality_samples": len(real),
@@ -145,6 +128,6 @@ def disentanglement_stage(
         "add_residual": add_residual,
         **quality,
     }
-    _write_json(metrics, metrics_path)
+    write_json(metrics, metrics_path)
     log.info("generator metrics: %s", metrics)
     return metrics

@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 from admixlib.analysis import load_oracle
-from admixlib.analysis.fidelity import frechet_distance, oracle_features
+from admixlib.analysis.fidelity import frechet_distance, generator_samples, oracle_features
 from admixlib.data import load_split
 from admixlib.runtime import fingerprint, load_checkpoint, resolve_device, torch_generator
 from admixlib.stylegan import (
@@ -30,9 +30,7 @@ def _distance_monitor(oracle_path, real: torch.Tensor, *, n_samples: int, seed: 
     real_features = oracle_features(oracle, real, device=device)
 
     def monitor(G) -> dict:
-        gen = torch_generator(seed + 1, G.w_avg.device)
-        with torch.no_grad():
-            fake = G.synthesis(G.sample_ws(n_samples, generator=gen)).clamp(-1, 1)
+        fake = generator_samples(G, n_samples, seed=seed + 1)
         fake_features = oracle_features(oracle, fake, device=device)
         return {"oracle_feature_distance": frechet_distance(real_features, fake_features)}
 

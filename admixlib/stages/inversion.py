@@ -19,6 +19,7 @@ from admixlib.inversion import (
 )
 from admixlib.runtime import fingerprint, load_checkpoint, resolve_device, save_atomic
 from admixlib.stages.codes import load_codes
+from admixlib.stages.jsonio import write_json
 from admixlib.stylegan import load_discriminator, load_generator
 
 log = logging.getLogger("admix.stages")
@@ -126,14 +127,9 @@ def gather_codes(*, shard_paths: list, code_paths: dict, summary_path, refine_st
         metrics[f"psnr_{split}"] = float(joined["psnr"].mean())
     seconds = sum(shard["seconds"] for shard in shards)
     metrics["images_per_second"] = sum(shard["n_images"] for shard in shards) / max(seconds, 1e-9)
-    _write_json(metrics, summary_path)
+    write_json(metrics, summary_path)
     log.info("inversion summary: %s", metrics)
     return metrics
-
-
-def _write_json(payload: dict, path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(payload, indent=2) + "\n")
 
 
 def measure_speedup(G, E, images: torch.Tensor, *, cfg: dict, device) -> dict:
@@ -186,6 +182,6 @@ def inversion_report_stage(
     E = load_encoder(encoder_path, map_location=device)
     images = test.images[: cfg["speed_images"]]
     metrics.update(measure_speedup(G, E, images, cfg=cfg, device=device))
-    _write_json(metrics, metrics_path)
+    write_json(metrics, metrics_path)
     log.info("inversion metrics: %s", metrics)
     return metrics
