@@ -17,6 +17,7 @@ include: "rules/classifiers.smk"
 include: "rules/evaluation.smk"
 include: "rules/analysis.smk"
 include: "rules/reporting.smk"
+include: "rules/sweeps.smk"
 
 
 rule all:
@@ -33,6 +34,11 @@ rule tables:
 rule figures:
     input:
         figure_targets(),
+
+
+rule sweeps:
+    input:
+        sweep_targets(),
 
 
 rule generators:
@@ -67,3 +73,12 @@ for _dataset in DATASETS:
                 f"figure1_{_dataset}"
             input:
                 FIGURE1.format(dataset=_dataset),
+
+    if _dataset in SWEEP_DATASETS:
+        for _sweep in SWEEP_VALUES:
+
+            rule:
+                name:
+                    f"{_sweep}_sweep_{_dataset}"
+                input:
+                    expand([SWEEP_TABLE, SWEEP_FIGURE], dataset=_dataset, sweep=_sweep),

@@ -54,6 +54,43 @@ def _dataset_errors(name: str, block: dict) -> list[str]:
     return errors
 
 
+def _sweep_errors(config: dict) -> list[str]:
+    sweeps, errors = config["sweeps"], []
+    outside = [d for d in sweeps["datasets"] if d not in config["run"]["datasets"]]
+    if outside:
+        errors.append(
+            f"sweeps.datasets names {outside}, which are not in run.datasets: {config['run']['datasets']}"
+        )
+    missing = [m for m in sweeps["methods"] if m not in config["run"]["methods"]]
+    if missing:
+        errors.append(
+            f"sweeps.methods names {missing}, which are not in run.methods: the split-index ablation "
+            f"reuses the main runs of methods that do not mix styles; allowed: {config['run']['methods']}"
+        )
+    for name in sweeps["datasets"]:
+        block = config["datasets"].get(name)
+        if block is None:
+            continue
+        styles = num_styles(block["data"]["resolution"])
+        bad = [k for k in sweeps["split_index"]["values"] if not 1 <= k < styles]
+        if bad:
+            errors.append(
+                f"sweeps.split_index.values has {bad}; {name}'s generator has {styles} styles, so each "
+                f"must be between 1 and {styles - 1}"
+            )
+        if block["data"]["spurious_factor"] is None:
+            errors.append(
+                f"sweeps.datasets names {name}, whose data.spurious_factor is null; the bias sweep needs one"
+            )
+    bias = sweeps["bias"]
+    if sweeps["datasets"] and bias["n_train"] > bias["pool_size"] // 2:
+        errors.append(
+            f"sweeps.bias.n_train ({bias['n_train']}) must be at most half of sweeps.bias.pool_size "
+            f"({bias['pool_size']}), so that every bias value finds its agreeing images in the pool"
+        )
+    return errors
+
+
 def check_config(config: dict) -> None:
     """Raise :class:`ConfigError` listing every cross-key inconsistency of a schema-valid ``config``."""
     errors = []
@@ -72,6 +109,7 @@ def check_config(config: dict) -> None:
             f"evaluation.advmix.steps ({attack['steps']}) must be at least methods.advmix.steps "
             f"({train_steps}): the evaluation attack may not be weaker than training's"
         )
+    errors.extend(_sweep_errors(config))
     weights = config["analysis"].get("inception_weights")
     if weights is not None and not Path(weights).is_file():
         errors.append(

@@ -23,7 +23,7 @@ from admixlib.runtime import set_threads
 from admixlib.stages.classifier import build_pset
 from admixlib.stylegan import Generator, save_generator
 
-METHODS = ["nominal", "linf_pgd", "autoaugment", "randmix", "advmix"]
+METHODS = ["nominal", "linf_pgd", "autoaugment", "colorjitter", "randmix", "advmix"]
 
 
 def step_seconds(stats_path: Path, warmup: int = 2) -> float:

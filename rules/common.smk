@@ -14,7 +14,15 @@ SPLITS = [
     "val",
     "test",
 ]  # inverted into W+; "oracle" only trains the factor oracle
-DATA_SPLITS = SPLITS + ["oracle"]
+DATA_SPLITS = SPLITS + ["oracle", "pool"]
+SWEEPS = config["sweeps"]
+SWEEP_DATASETS = SWEEPS["datasets"]
+SWEEP_VALUES = {
+    "bias": [str(v) for v in SWEEPS["bias"]["values"]],
+    "split_index": [str(v) for v in SWEEPS["split_index"]["values"]],
+}
+# The methods whose training depends on the split index.
+MIXING_METHODS = ("randmix", "advmix")
 
 
 wildcard_constraints:
@@ -22,6 +30,8 @@ wildcard_constraints:
     split="|".join(DATA_SPLITS),
     method="|".join(METHODS),
     seed=r"\d+",
+    sweep="bias|split_index",
+    value=r"[0-9.]+",
 
 
 scattergather:
@@ -55,6 +65,21 @@ EVAL = "results/{dataset}/eval/{method}/seed{seed}.json"
 TABLE = "results/tables/{dataset}.{ext}"
 MIXING_GRID = "results/figures/{dataset}_mixing_grid.png"
 FIGURE1 = "results/figures/{dataset}_figure1.png"
+POOL_SPLIT = "results/{dataset}/data/pool.pt"
+POOL_CODES = "results/{dataset}/codes/pool.pt"
+BIAS_TRAIN = "results/{dataset}/sweeps/bias/{value}/data/train.pt"
+BIAS_TRAIN_FACTORS = "results/{dataset}/sweeps/bias/{value}/data/train_factors.csv"
+BIAS_TRAIN_CODES = "results/{dataset}/sweeps/bias/{value}/codes/train.pt"
+SWEEP_MODEL = (
+    "results/{dataset}/sweeps/{sweep}/{value}/classifiers/{method}/seed{seed}/model.pt"
+)
+SWEEP_STATS = "results/{dataset}/sweeps/{sweep}/{value}/classifiers/{method}/seed{seed}/stats.jsonl"
+SWEEP_VAL = (
+    "results/{dataset}/sweeps/{sweep}/{value}/classifiers/{method}/seed{seed}/val.json"
+)
+SWEEP_EVAL = "results/{dataset}/sweeps/{sweep}/{value}/eval/{method}/seed{seed}.json"
+SWEEP_TABLE = "results/tables/{dataset}_{sweep}_sweep.csv"
+SWEEP_FIGURE = "results/figures/{dataset}_{sweep}_sweep.png"
 CHECKPOINTS = "checkpoints/{dataset}"
 TABLE_EXTS = ["csv", "md", "tex"]
 
@@ -101,6 +126,55 @@ def figure1_models(wildcards):
     }
 
 
+def sweep_train_inputs(wildcards):
+    """A bias value trains on its subset of the pool; a split index on the main training split."""
+    if wildcards.sweep == "bias":
+        return {"train": BIAS_TRAIN, "train_codes": BIAS_TRAIN_CODES}
+    return {
+        "train": SPLIT.replace("{split}", "train"),
+        "train_codes": CODES.replace("{split}", "train"),
+    }
+
+
+def sweep_train_mixing(wildcards):
+    """The dataset's mixing settings, with the swept split index when the sweep is split_index."""
+    mixing = dict(dataset_cfg(wildcards)["mixing"])
+    if wildcards.sweep == "split_index":
+        mixing["split_index"] = int(wildcards.value)
+    return mixing
+
+
+def sweep_runs(wildcards):
+    """{swept value: evaluation files}. The split-index ablation reuses the main runs where the
+    split index changes nothing: methods that do not mix styles, and the dataset's own k.
+    """
+    runs = {}
+    own_k = str(dataset_cfg(wildcards)["mixing"]["split_index"])
+    for value in SWEEP_VALUES[wildcards.sweep]:
+        paths = []
+        for method in SWEEPS["methods"]:
+            main = wildcards.sweep == "split_index" and (
+                method not in MIXING_METHODS or value == own_k
+            )
+            pattern = EVAL if main else SWEEP_EVAL
+            paths += expand(
+                pattern,
+                dataset=wildcards.dataset,
+                sweep=wildcards.sweep,
+                value=value,
+                method=method,
+                seed=SEEDS,
+            )
+        runs[value] = paths
+    return runs
+
+
+def sweep_targets():
+    return expand(
+        [SWEEP_TABLE, SWEEP_FIGURE], dataset=SWEEP_DATASETS, sweep=list(SWEEP_VALUES)
+    )
+
+
 def table_targets():
     return expand(TABLE, dataset=DATASETS, ext=TABLE_EXTS)
 
@@ -119,4 +193,5 @@ def all_targets():
         + expand(INVERSION_METRICS, dataset=DATASETS)
         + expand(GENERATOR_METRICS, dataset=DATASETS)
         + expand(GAN_SAMPLES, dataset=DATASETS)
+        + sweep_targets()
     )

@@ -65,4 +65,4 @@ rule make_oracle_split:
             "n_oracle": dataset_cfg(w)["oracle"]["n_images"],
         },
     script:
-        "../workflow_scripts/make_oracle_split.py"
+        "../workflow_scripts/make_split.py"

@@ -5,16 +5,18 @@ import json
 import pandas as pd
 import pytest
 import torch
+from torch import nn
 
 from admixlib.classify import (
     build_classifier,
     evaluate_classifier,
     load_classifier,
     predict_proba,
+    prediction_consistency,
     save_classifier,
     train_classifier,
 )
-from admixlib.perturb import AutoAugmentSet, LinfBall, StyleMixSet
+from admixlib.perturb import LinfBall, StyleMixSet, autoaugment_set, colorjitter_set
 
 N, RES = 24, 16
 
@@ -58,13 +60,14 @@ def psets(G, codes):
     return {
         "nominal": None,
         "linf": LinfBall(eps=8 / 255, step_size=2 / 255, steps=2),
-        "autoaugment": AutoAugmentSet(policy="autoaugment"),
+        "autoaugment": autoaugment_set(policy="autoaugment"),
+        "colorjitter": colorjitter_set(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1),
         "randmix": StyleMixSet(G, split_index=2, donor_codes=codes, steps=0),
         "advmix": StyleMixSet(G, split_index=2, donor_codes=codes, donors=2, steps=2, step_size=0.3),
     }
 
 
-@pytest.mark.parametrize("method", ["nominal", "linf", "autoaugment", "randmix", "advmix"])
+@pytest.mark.parametrize("method", ["nominal", "linf", "autoaugment", "colorjitter", "randmix", "advmix"])
 def test_train_every_method(G, data, tmp_path, method):
     model = train_classifier(pset=psets(G, data["codes"])[method], lam=0.5, **common(data, tmp_path, method))
     assert not model.training
@@ -179,3 +182,22 @@ def test_evaluate_classifier(G, data):
     assert no_attack["advmix_attack_acc"] is None and no_attack["linf_attack_acc"] is None
     assert no_attack["clean_acc"] == result["clean_acc"]
     assert set(no_attack["group_acc"]) == {"label=0", "label=1"}
+
+
+class _ByMeanColour(nn.Module):
+    """Predicts class 1 where an image's mean red channel is positive."""
+
+    def forward(self, x):
+        red = x[:, 0].mean(dim=(1, 2))
+        return torch.stack([-red, red], dim=1)
+
+
+def test_prediction_consistency_counts_images_that_never_flip():
+    images = torch.full((3, 3, 4, 4), 0.5)
+    variations = images[:, None].repeat(1, 4, 1, 1, 1)
+    variations[1, 2] = -0.5  # one variation of image 1 flips its prediction
+    model = _ByMeanColour()
+    assert prediction_consistency(model, images, variations) == pytest.approx(2 / 3)
+    assert prediction_consistency(model, images, images[:, None]) == 1.0
+    with pytest.raises(ValueError, match="variations"):
+        prediction_consistency(model, images[:2], variations)

@@ -27,7 +27,7 @@ def set_key(config: dict, dotted: str, value) -> dict:
     return config
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "test.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "celeba.yaml", "mnist.yaml"])
 def test_shipped_configs_are_valid(name):
     config = load(name)
     validate(config, SCHEMA)
@@ -51,6 +51,10 @@ SCHEMA_CASES = [
     ("datasets.faces.encoder.mixing_weight", -1, "mixing_weight"),
     ("datasets.faces.inversion.speed_images", 0, "speed_images"),
     ("analysis.inception_weights", 3, "inception_weights"),
+    ("methods.colorjitter.hue", 0.7, "hue"),
+    ("evaluation.consistency.variations", 0, "variations"),
+    ("sweeps.bias.values", [0.3, 0.9], "0.3"),
+    ("sweeps.methods", ["mixup"], "mixup"),
 ]
 
 
@@ -69,6 +73,10 @@ CROSS_CASES = [
     ("datasets.faces.stylegan.channels", {"4": 8, "8": 8}, "channels"),
     ("analysis.inception_weights", "/nonexistent/inception.pth", "inception_weights"),
     ("datasets.faces.stylegan.torgb", "skip", "palette_sharpness"),
+    ("sweeps.datasets", ["mnist"], "sweeps.datasets"),
+    ("run.methods", ["nominal", "randmix"], "sweeps.methods"),
+    ("sweeps.split_index.values", [3, 6], "sweeps.split_index.values"),
+    ("sweeps.bias.n_train", 2000, "sweeps.bias.n_train"),
 ]
 
 
@@ -86,3 +94,15 @@ def test_num_styles_matches_the_generator():
         channels = {4 * 2**i: 8 for i in range(5) if 4 * 2**i <= resolution}
         G = Generator(z_dim=8, w_dim=8, mapping_layers=1, resolution=resolution, channels=channels)
         assert G.num_ws == num_styles(resolution)
+
+
+@pytest.mark.parametrize(("name", "kind"), [("celeba.yaml", "celeba"), ("mnist.yaml", "mnist")])
+def test_paper_scale_configs_download_the_checked_files(name, kind):
+    """Every file the paper-scale configs fetch is one of admixlib's known files, with its md5 (the
+    download code itself is tested against a local server in test_download.py)."""
+    from admixlib.data import CELEBA_FILES, MNIST_FILES
+
+    known = {f["filename"]: f for f in (CELEBA_FILES if kind == "celeba" else MNIST_FILES)}
+    (block,) = load(name)["datasets"].values()
+    for entry in block["data"]["files"]:
+        assert entry == known[entry["filename"]]

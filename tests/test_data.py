@@ -217,14 +217,15 @@ def test_build_dataset_rejects_bad_arguments(tmp_path):
         )
 
 
+@pytest.mark.parametrize("split", ["oracle", "pool"])
 @pytest.mark.parametrize(("kind", "spurious"), [("faces", "skin_tone"), ("colored_digits", "color")])
-def test_oracle_split_has_independent_factors(tmp_path, kind, spurious):
-    outputs = {"oracle": (tmp_path / "oracle.pt", tmp_path / "oracle_factors.csv")}
-    sizes = {"n_train": 500, "n_val": 200, "n_test": 300, "n_oracle": 2000}
+def test_extra_splits_have_independent_factors(tmp_path, kind, spurious, split):
+    outputs = {split: (tmp_path / f"{split}.pt", tmp_path / f"{split}_factors.csv")}
+    sizes = {"n_train": 500, "n_val": 200, "n_test": 300, f"n_{split}": 2000}
     summary = build_dataset(
         kind, outputs=outputs, sizes=sizes, bias=0.95, spurious_factor=spurious, seed=3, resolution=32
     )
     chance = 0.5 if kind == "faces" else 0.1
-    assert abs(summary["splits"]["oracle"]["agreement"] - chance) < 0.05
-    oracle = load_split(outputs["oracle"][0])
-    assert len(oracle) == 2000 and oracle.meta["bias"] is None
+    assert abs(summary["splits"][split]["agreement"] - chance) < 0.05
+    extra = load_split(outputs[split][0])
+    assert len(extra) == 2000 and extra.meta["bias"] is None

@@ -8,12 +8,14 @@ from hypothesis import strategies as st
 from torch import nn
 
 from admixlib.perturb import (
-    AutoAugmentSet,
     Batch,
     LinfBall,
     PerturbationSet,
     StyleMixSet,
+    autoaugment_set,
+    colorjitter_set,
     find_worst_case,
+    fine_style_variations,
     mix_styles,
     project_capped_simplex,
     random_coefficients,
@@ -107,7 +109,8 @@ def test_linf_projection(batch):
 def test_sets_follow_protocol(G, batch):
     sets = [
         LinfBall(eps=0.1, step_size=0.1, steps=1),
-        AutoAugmentSet(),
+        autoaugment_set(),
+        colorjitter_set(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1),
         StyleMixSet(G, split_index=2, donor_codes=batch.codes),
     ]
     assert all(isinstance(s, PerturbationSet) for s in sets)
@@ -171,7 +174,7 @@ def test_randmix_depends_on_generator(G, batch):
 
 @pytest.mark.parametrize("policy", ["autoaugment", "randaugment"])
 def test_autoaugment_reproducible(batch, policy):
-    aug = AutoAugmentSet(policy=policy)
+    aug = autoaugment_set(policy=policy)
     a = find_worst_case(aug, nn.Identity(), batch, generator=gen(0))
     b = find_worst_case(aug, nn.Identity(), batch, generator=gen(0))
     c = find_worst_case(aug, nn.Identity(), batch, generator=gen(5))
@@ -180,11 +183,48 @@ def test_autoaugment_reproducible(batch, policy):
     assert a.min() >= -1 and a.max() <= 1
 
 
+def test_colorjitter_changes_colour_not_layout(batch):
+    jitter = colorjitter_set(brightness=0.5, contrast=0.0, saturation=0.0, hue=0.3)
+    out = find_worst_case(jitter, nn.Identity(), batch, generator=gen(0))
+    assert torch.equal(out, find_worst_case(jitter, nn.Identity(), batch, generator=gen(0)))
+    assert not torch.allclose(out, batch.images, atol=0.02)
+    # a colour jitter acts on each pixel alone: pixels equal in the input stay equal in the output
+    flat_in, flat_out = batch.images.flatten(2), out.flatten(2)
+    same = (flat_in[:, :, :, None] - flat_in[:, :, None, :]).abs().amax(1) < 1e-6
+    gap = (flat_out[:, :, :, None] - flat_out[:, :, None, :]).abs().amax(1)
+    assert gap[same].max() < 1e-6
+
+
 def test_bad_arguments(G, batch):
     with pytest.raises(ValueError):
         StyleMixSet(G, split_index=G.num_ws, donor_codes=batch.codes)
     with pytest.raises(ValueError):
-        AutoAugmentSet(policy="nope")
+        autoaugment_set(policy="nope")
+    with pytest.raises(ValueError, match="hue"):
+        colorjitter_set(brightness=0.1, contrast=0.1, saturation=0.1, hue=0.7)
     s = StyleMixSet(G, split_index=2, donor_codes=batch.codes)
     with pytest.raises(ValueError):
         s.random_init(Batch(images=batch.images, labels=batch.labels), generator=gen(0))
+
+
+def test_fine_style_variations_keep_coarse_styles(G, batch):
+    k = 2
+    out = fine_style_variations(G, batch.codes, batch.codes, variations=3, split_index=k, generator=gen(0))
+    assert out.shape == (N, 3, 3, RES, RES) and out.abs().max() <= 1
+    again = fine_style_variations(G, batch.codes, batch.codes, variations=3, split_index=k, generator=gen(0))
+    assert torch.equal(out, again)
+    # with its own code as the only donor, an image is rendered unchanged
+    own = fine_style_variations(
+        G, batch.codes[:1], batch.codes[:1], variations=2, split_index=k, generator=gen(1)
+    )
+    assert torch.allclose(own[0, 0], G.synthesis(batch.codes[:1])[0].clamp(-1, 1), atol=1e-5)
+    shifted = fine_style_variations(
+        G,
+        batch.codes,
+        batch.codes,
+        variations=3,
+        split_index=k,
+        residuals=torch.full_like(batch.images, 100.0),
+        generator=gen(0),
+    )
+    assert torch.all(shifted == 1)

@@ -12,8 +12,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 STAGES = [
     "make_dataset", "make_oracle_split", "train_oracle", "disentanglement", "train_stylegan", "train_encoder", "invert", "gather_codes", "inversion_report", "train_classifier",
-    "evaluate", "table", "figure_mixing", "figure1",
+    "evaluate", "table", "figure_mixing", "figure1", "make_pool_split", "invert_pool", "bias_subset", "sweep_run",
+    "sweep_table",
 ]  # fmt: skip
+GPU_RULES = {
+    "train_oracle", "disentanglement", "train_stylegan", "train_encoder", "invert", "inversion_report", "invert_pool",
+    "train_classifier", "evaluate", "sweep_run", "figure_mixing", "figure1",
+}  # fmt: skip
 
 
 def snakemake(*args, workdir: Path, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -31,6 +36,19 @@ def test_dry_run_lists_every_stage(tmp_path):
     assert result.returncode == 0, result.stderr
     for stage in STAGES:
         assert f"rule {stage}:" in result.stdout, stage
+
+
+@pytest.mark.parametrize("name", ["celeba.yaml", "mnist.yaml"])
+def test_paper_scale_dry_run_tags_gpu_rules(tmp_path, name):
+    args = ["-n", "all", "--cores", "8", "--resources", "gpu=2", "--configfile", str(ROOT / "config" / name)]
+    result = snakemake(*args, workdir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    jobs = result.stdout.split("rule ")[1:]
+    assert any(job.startswith("download_dataset:") for job in jobs)
+    for job in jobs:
+        rule = job.split(":", 1)[0]
+        resources = next((line for line in job.splitlines() if "resources:" in line), "")
+        assert ("gpu=1" in resources) == (rule in GPU_RULES), (rule, resources)
 
 
 @pytest.mark.parametrize(
@@ -60,12 +78,13 @@ def test_whole_dag_on_test_config(tmp_path):
     results = tmp_path / "results"
     for dataset in ("colored_digits", "faces"):
         tidy = pd.read_csv(results / "tables" / f"{dataset}.csv")
-        assert set(tidy.method) == {"nominal", "linf_pgd", "autoaugment", "randmix", "advmix"}
+        assert set(tidy.method) == {"nominal", "linf_pgd", "autoaugment", "colorjitter", "randmix", "advmix"}
         assert {
             "clean_acc",
             "worst_group_acc",
             "advmix_attack_acc",
             "linf_attack_acc",
+            "consistency",
             "rel_error_reduction",
         } <= set(tidy.metric)
         acc = tidy[tidy.metric != "rel_error_reduction"]["mean"]

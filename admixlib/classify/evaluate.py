@@ -60,6 +60,35 @@ def group_accuracy(
     return acc, count
 
 
+def prediction_consistency(
+    model: nn.Module,
+    images: Tensor,
+    variations: Tensor,
+    *,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+) -> float:
+    """Share of images whose predicted class is the same on the image and on all its variations.
+
+    Args:
+        model: classifier.
+        images: ``[N, 3, H, W]`` in ``[-1, 1]``.
+        variations: ``[N, V, 3, H, W]``, e.g. from :func:`admixlib.perturb.fine_style_variations`.
+
+    Returns:
+        A fraction in ``[0, 1]`` (the quantity behind the paper's Figure 1); NaN when ``N == 0``.
+    """
+    n, v = variations.shape[:2]
+    if len(images) != n:
+        raise ValueError(f"{len(images)} images but variations for {n}")
+    if n == 0:
+        return float("nan")
+    pred = predict_proba(model, images, batch_size=batch_size, device=device).argmax(1)
+    varied = predict_proba(model, variations.flatten(0, 1), batch_size=batch_size, device=device)
+    stable = (varied.argmax(1).reshape(n, v) == pred[:, None]).all(dim=1)
+    return float(stable.float().mean())
+
+
 def attack_accuracy(
     model: nn.Module,
     pset,

@@ -22,7 +22,9 @@ log = logging.getLogger("admix.data")
 KINDS = ("faces", "colored_digits", "celeba", "colored_mnist")
 # "oracle": factors all independent, drawn from the training pool; it trains the factor oracle that
 # judges generated and mixed images, never a robust classifier.
-SPLITS = ("train", "val", "test", "oracle")
+# "pool": unbiased, drawn from the training pool; the bias sweep subsamples its training sets from it.
+SPLITS = ("train", "val", "test", "oracle", "pool")
+FROM_TRAINING_POOL = ("train", "oracle", "pool")
 
 
 def split_seed(seed: int, split: str) -> int:
@@ -81,7 +83,7 @@ def _faces(split, *, n, bias, spurious_factor, seed, resolution, **_):
 def _colored_digits(split, *, n, bias, seed, resolution, base_seed, sizes, **_):
     """One split of colored 8x8 digits; the base images are split by ``base_seed``."""
     indices = digits_mod.split_digit_indices(n_val=sizes["n_val"], n_test=sizes["n_test"], seed=base_seed)
-    pool = "train" if split == "oracle" else split
+    pool = "train" if split in FROM_TRAINING_POOL else split
     n = n if pool == "train" else None
     images, factors = digits_mod.make_colored_digits(
         indices=indices[pool], n=n, bias=bias, seed=seed, resolution=resolution
@@ -114,7 +116,7 @@ def _celeba(
 
     With ``bias=None`` (val/test) and a spurious factor the four (label, spurious) groups are balanced.
     """
-    pool = "train" if split == "oracle" else split
+    pool = "train" if split in FROM_TRAINING_POOL else split
     table = real.celeba_table(raw_dir, split=pool, label_attr=label_attr, nuisance_attrs=nuisance_attrs)
     label_name = real.factor_name(label_attr)
     rng = np.random.default_rng(seed)

@@ -2,8 +2,10 @@
 
 Every face is drawn with NumPy on a grid measured in "32-pixel units", so the same geometry is used at
 any resolution. The label is the mouth geometry at the scale of the lower face: a wide (60-68% of the
-face width), 3-3.6 px thick curve whose corners rise 4.5-5.5 px above its middle (smiling) or drop
-2.5-3.5 px below it (not smiling), so that it shows even at 8x8. The nuisance
+face width), 3-3.6 px thick curve whose corners rise 1-2.5 px above its middle (smiling) or drop
+0.5-2 px below it (not smiling). The curvature is deliberately modest: with corners 4.5-5.5 px up or
+2.5-3.5 px down, a small CNN read the smile so easily that it ignored every spurious factor, even at
+a bias of 0.98 (docs/science.md). The nuisance
 factors only change appearance (colours and shading), never geometry:
 
 - ``skin_tone``: 0 light, 1 dark skin;
@@ -26,6 +28,9 @@ _SKIN = np.array([[236.0, 200.0, 170.0], [120.0, 80.0, 56.0]])
 _LIPS = np.array([[150.0, 15.0, 35.0], [80.0, 20.0, 130.0]])
 _BACKGROUND = np.array([[70.0, 105.0, 195.0], [95.0, 170.0, 75.0]])
 _CHUNK = 1024
+# mouth-corner height above the mouth's middle, in 32-px units: (low, high) when smiling / not smiling
+SMILE_DEPTH = (1.0, 2.5)
+FROWN_DEPTH = (-2.0, -0.5)
 
 
 def sample_binary_factors(
@@ -118,7 +123,7 @@ def draw_faces(factors: pd.DataFrame, *, resolution: int, rng) -> np.ndarray:
         eye = _ellipse(xx, yy, cx + side * eye_dx, eye_y, 1.6 * u(0.9, 1.1), 1.3 * u(0.9, 1.1), pix)
         img = _blend(img, eye, lips)
 
-    depth = np.where(smiling == 1, u(4.5, 5.5), u(-3.5, -2.5))
+    depth = np.where(smiling == 1, u(*SMILE_DEPTH), u(*FROWN_DEPTH))
     mouth_y, half_width, thickness = cy + 0.42 * ry, rx * u(0.60, 0.68), u(3.0, 3.6)
     img = _blend(img, _mouth(xx, yy, cx, mouth_y, half_width, depth, thickness, pix), lips)
 

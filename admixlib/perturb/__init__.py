@@ -1,19 +1,28 @@
-"""Perturbation sets (l_inf ball, AutoAugment, RandMix/AdvMix style mixing) and the worst-case search."""
+"""Perturbation sets (l_inf ball, AutoAugment, ColorJitter, RandMix/AdvMix style mixing) and the worst-case search."""
 
 from admixlib.perturb.attack import find_worst_case, per_example_loss
-from admixlib.perturb.augment import AutoAugmentSet
+from admixlib.perturb.augment import AugmentSet, autoaugment_set, colorjitter_set
 from admixlib.perturb.base import Batch, Perturbation, PerturbationSet
 from admixlib.perturb.linf import LinfBall
-from admixlib.perturb.mixing import StyleMixSet, mix_styles, project_capped_simplex, random_coefficients
+from admixlib.perturb.mixing import (
+    StyleMixSet,
+    fine_style_variations,
+    mix_styles,
+    project_capped_simplex,
+    random_coefficients,
+)
 
 __all__ = [
-    "AutoAugmentSet",
+    "AugmentSet",
     "Batch",
     "LinfBall",
     "Perturbation",
     "PerturbationSet",
     "StyleMixSet",
+    "autoaugment_set",
+    "colorjitter_set",
     "find_worst_case",
+    "fine_style_variations",
     "mix_styles",
     "per_example_loss",
     "project_capped_simplex",

@@ -1,4 +1,4 @@
-"""Standard data augmentation (torchvision AutoAugment / RandAugment) as a perturbation set.
+"""Analytic data augmentation (torchvision AutoAugment / RandAugment / ColorJitter) as a perturbation set.
 
 It has no ascent steps: ``random_init`` applies the augmentation and ``to_image`` returns the result.
 Wrapping it as a perturbation set lets the one training loop treat it like RandMix.
@@ -25,27 +25,22 @@ def from_uint8(images: Tensor) -> Tensor:
     return images.to(torch.float32) / 127.5 - 1.0
 
 
-class AutoAugmentSet:
-    """Per-image AutoAugment (CIFAR-10 policy) or RandAugment (torchvision defaults).
+class AugmentSet:
+    """Per-image random augmentation by a torchvision v2 ``transform`` acting on uint8 ``[3, H, W]``.
 
     ``delta`` is the augmented batch ``[N, 3, H, W]`` in ``[-1, 1]``; ``steps`` is 0. The transform's
     randomness is drawn from the global torch RNG inside ``torch.random.fork_rng``, seeded from the
     ``generator`` passed to :meth:`random_init`, so runs are reproducible and the global state is
-    left unchanged.
+    left unchanged. Build one with :func:`autoaugment_set` or :func:`colorjitter_set`.
     """
 
-    def __init__(self, *, policy: str = "autoaugment") -> None:
-        if policy == "autoaugment":
-            self.transform = v2.AutoAugment(policy=v2.AutoAugmentPolicy.CIFAR10)
-        elif policy == "randaugment":
-            self.transform = v2.RandAugment()
-        else:
-            raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
-        self.policy = policy
+    def __init__(self, transform, *, name: str) -> None:
+        self.transform = transform
+        self.name = name
         self.steps = 0
 
     def __repr__(self) -> str:
-        return f"AutoAugmentSet(policy={self.policy!r})"
+        return f"AugmentSet({self.name})"
 
     def random_init(self, batch: Batch, *, generator: torch.Generator) -> Perturbation:
         """Augment every image of ``batch`` independently (on CPU, uint8), return them as ``delta``."""
@@ -67,3 +62,22 @@ class AutoAugmentSet:
     def to_image(self, p: Perturbation, batch: Batch) -> Tensor:
         """The augmented images ``[N, 3, H, W]``."""
         return p.delta
+
+
+def autoaugment_set(*, policy: str = "autoaugment") -> AugmentSet:
+    """AutoAugment with its CIFAR-10 policy (``policy="autoaugment"``) or RandAugment's defaults."""
+    if policy == "autoaugment":
+        return AugmentSet(v2.AutoAugment(policy=v2.AutoAugmentPolicy.CIFAR10), name="policy='autoaugment'")
+    if policy == "randaugment":
+        return AugmentSet(v2.RandAugment(), name="policy='randaugment'")
+    raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+
+
+def colorjitter_set(*, brightness: float, contrast: float, saturation: float, hue: float) -> AugmentSet:
+    """ColorJitter with factors drawn from ``[max(0, 1 - b), 1 + b]`` (brightness, contrast,
+    saturation) and a hue shift from ``[-hue, hue]`` (``hue`` at most 0.5), in a random order."""
+    if not 0.0 <= hue <= 0.5:
+        raise ValueError(f"hue must be in [0, 0.5], got {hue}")
+    jitter = v2.ColorJitter(brightness=brightness, contrast=contrast, saturation=saturation, hue=hue)
+    name = f"colorjitter b={brightness} c={contrast} s={saturation} h={hue}"
+    return AugmentSet(jitter, name=name)

@@ -174,3 +174,40 @@ class StyleMixSet:
                 raise ValueError("StyleMixSet(add_residual=True) needs batch.residuals")
             img = img + batch.residuals
         return img.clamp(-1.0, 1.0)
+
+
+@torch.no_grad()
+def fine_style_variations(
+    G: nn.Module,
+    codes: Tensor,
+    donor_bank: Tensor,
+    *,
+    variations: int,
+    split_index: int,
+    residuals: Tensor | None = None,
+    generator: torch.Generator,
+) -> Tensor:
+    """Each image with its fine styles replaced by those of ``variations`` random donors.
+
+    Args:
+        G: generator with ``synthesis`` and ``num_ws``.
+        codes: W+ codes ``[N, L, D]`` of the images (on G's device).
+        donor_bank: W+ codes ``[B, L, D]`` donors are drawn from (any device).
+        variations: donors per image.
+        split_index: styles ``split_index..L-1`` are taken from the donor.
+        residuals: ``[N, 3, H, W]`` inversion residuals added to every variation, or None.
+        generator: CPU generator drawing the donors (``[N, variations]`` indices).
+
+    Returns:
+        ``[N, variations, 3, H, W]`` images in ``[-1, 1]``.
+    """
+    n = codes.shape[0]
+    idx = torch.randint(len(donor_bank), (n, variations), generator=generator)
+    donors = donor_bank[idx.reshape(-1)].to(codes.device, codes.dtype)
+    source = codes.repeat_interleave(variations, dim=0)
+    ones = torch.ones(n * variations, 1, G.num_ws - split_index, device=codes.device, dtype=codes.dtype)
+    images = G.synthesis(mix_styles(source, donors[:, None], ones, split_index))
+    images = images.reshape(n, variations, *images.shape[1:])
+    if residuals is not None:
+        images = images + residuals[:, None].to(images.device)
+    return images.clamp(-1.0, 1.0)

@@ -1,4 +1,4 @@
-"""Figures: image grids and the Figure-1 panel (one image, many variations, two models' scores)."""
+"""Figures: image grids, the Figure-1 panel (one image, many variations, two models' scores) and sweeps."""
 
 from pathlib import Path
 
@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
 import torch  # noqa: E402
 from torchvision.utils import save_image  # noqa: E402
 
@@ -43,6 +44,34 @@ def plot_variation_panel(
             -0.1, 0.5, row_titles[i], transform=axes[i][0].transAxes, ha="right", va="center", fontsize=7
         )
     fig.suptitle(f"{score_name} under fine-style variations (first column: the test image)", fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+SWEEP_PANELS = {"clean_acc": "unbiased-test accuracy", "worst_group_acc": "worst-group accuracy"}
+
+
+def plot_sweep(tidy, *, swept: str, path, title: str) -> None:
+    """One panel per metric of ``SWEEP_PANELS``: the mean over seeds against the swept setting, one
+    line per method, with its 95% t-interval shaded.
+
+    ``tidy`` has the main table's columns (``method, metric, mean, ci95_low, ci95_high``) plus ``swept``.
+    """
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(1, len(SWEEP_PANELS), figsize=(4.2 * len(SWEEP_PANELS), 3.2), squeeze=False)
+    palette = dict(zip(tidy["method"].unique(), sns.color_palette(n_colors=tidy["method"].nunique())))
+    for ax, (metric, label) in zip(axes[0], SWEEP_PANELS.items()):
+        rows = tidy[tidy["metric"] == metric].sort_values(swept)
+        sns.lineplot(data=rows, x=swept, y="mean", hue="method", palette=palette, marker="o", ax=ax)
+        for method, group in rows.groupby("method"):
+            ax.fill_between(
+                group[swept], group["ci95_low"], group["ci95_high"], color=palette[method], alpha=0.2
+            )
+        ax.set(xlabel=swept.replace("_", " "), ylabel=label, ylim=(0, 1.02))
+        ax.set_xticks(sorted(rows[swept].unique()))
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150)

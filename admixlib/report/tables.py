@@ -7,13 +7,21 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-METRICS = ("clean_acc", "worst_group_acc", "advmix_attack_acc", "linf_attack_acc", "rel_error_reduction")
+METRICS = (
+    "clean_acc",
+    "worst_group_acc",
+    "advmix_attack_acc",
+    "linf_attack_acc",
+    "consistency",
+    "rel_error_reduction",
+)
 TIDY_COLUMNS = ["dataset", "method", "metric", "mean", "std", "ci95_low", "ci95_high", "n_seeds"]
 METRIC_TITLES = {
     "clean_acc": "clean acc",
     "worst_group_acc": "worst-group acc",
     "advmix_attack_acc": "AdvMix-attack acc",
     "linf_attack_acc": "l_inf-attack acc",
+    "consistency": "consistency",
     "rel_error_reduction": "rel. error reduction",
 }
 
@@ -59,8 +67,9 @@ def summarise_runs(runs: list[dict], *, dataset: str, methods: list[str]) -> pd.
             # still gets its row, with NaN statistics and n_seeds 0, so readers always find the key.
             values = sub[metric].dropna().to_numpy(dtype=float)
             mean, std, low, high = _interval(values)
-            if metric.endswith("_acc"):  # an accuracy's interval never leaves [0, 1]
-                low, high = max(low, 0.0), min(high, 1.0)
+            # a share's interval never leaves [0, 1]; an error reduction never exceeds 1
+            low = low if metric == "rel_error_reduction" else max(low, 0.0)
+            high = min(high, 1.0)
             records.append([dataset, method, metric, mean, std, low, high, len(values)])
     return pd.DataFrame(records, columns=TIDY_COLUMNS)
 

@@ -4,14 +4,22 @@ import json
 import logging
 from pathlib import Path
 
-from admixlib.classify import evaluate_classifier, load_classifier, save_classifier, train_classifier
+from admixlib.classify import (
+    evaluate_classifier,
+    load_classifier,
+    prediction_consistency,
+    save_classifier,
+    train_classifier,
+)
 from admixlib.data import load_split
-from admixlib.perturb import AutoAugmentSet, LinfBall, StyleMixSet
-from admixlib.runtime import fingerprint, resolve_device
+from admixlib.perturb import LinfBall, StyleMixSet, autoaugment_set, colorjitter_set, fine_style_variations
+from admixlib.runtime import fingerprint, resolve_device, torch_generator
 from admixlib.stages.codes import load_codes
 from admixlib.stylegan import load_generator
 
 log = logging.getLogger("admix.stages")
+# Every model of a dataset is judged on the same variations, whatever its seed.
+CONSISTENCY_SEED = 0
 
 
 def build_pset(method: str, cfg: dict, *, generator_path, donor_codes, mixing: dict, device):
@@ -21,7 +29,10 @@ def build_pset(method: str, cfg: dict, *, generator_path, donor_codes, mixing: d
     if method == "linf_pgd":
         return LinfBall(eps=cfg["eps"], step_size=cfg["step_size"], steps=cfg["steps"])
     if method == "autoaugment":
-        return AutoAugmentSet(policy=cfg["policy"])
+        return autoaugment_set(policy=cfg["policy"])
+    if method == "colorjitter":
+        keys = ("brightness", "contrast", "saturation", "hue")
+        return colorjitter_set(**{k: cfg[k] for k in keys})
     if method in ("randmix", "advmix"):
         G = load_generator(generator_path, map_location=device)
         return StyleMixSet(
@@ -33,7 +44,9 @@ def build_pset(method: str, cfg: dict, *, generator_path, donor_codes, mixing: d
             step_size=cfg.get("step_size", 0.0),
             add_residual=mixing["add_residual"],
         )
-    raise ValueError(f"unknown method {method!r}; known: nominal, linf_pgd, autoaugment, randmix, advmix")
+    raise ValueError(
+        f"unknown method {method!r}; known: nominal, linf_pgd, autoaugment, colorjitter, randmix, advmix"
+    )
 
 
 def train_classifier_stage(
@@ -123,8 +136,9 @@ def evaluate_stage(
     mixing: dict,
     device,
 ) -> dict:
-    """Score a classifier on the unbiased test split: clean and per-group accuracy on all images, and
-    accuracy under the AdvMix and l_inf attacks on the first ``evaluation.n_attack`` images."""
+    """Score a classifier on the unbiased test split: clean and per-group accuracy on all images,
+    accuracy under the AdvMix and l_inf attacks on the first ``evaluation.n_attack`` images, and
+    consistency on the first ``evaluation.consistency.n_images`` (see :func:`consistency_score`)."""
     device = resolve_device(device)
     model = load_classifier(model_path, map_location=device)
     test, codes = load_split(test_path), load_codes(test_codes_path)
@@ -141,11 +155,12 @@ def evaluate_stage(
     )
     n = min(evaluation["n_attack"], len(test.images))
     attack_cfg = evaluation["advmix"]
+    bank = load_codes(train_codes_path).ws
     advmix_set = build_pset(
         "advmix",
         attack_cfg,
         generator_path=generator_path,
-        donor_codes=load_codes(train_codes_path).ws,
+        donor_codes=bank,
         mixing=mixing,
         device=device,
     )
@@ -173,6 +188,16 @@ def evaluate_stage(
         "linf_attack_acc": attacked["linf_attack_acc"],
         "clean_acc_attacked_subset": attacked["clean_acc"],
         "n_attack": n,
+        "consistency": consistency_score(
+            model,
+            G=advmix_set.G,
+            images=test.images,
+            codes=codes,
+            donor_bank=bank,
+            cfg=evaluation["consistency"],
+            mixing=mixing,
+            batch_size=evaluation["batch_size"],
+        ),
     }
     result = {
         "dataset": dataset,
@@ -186,3 +211,23 @@ def evaluate_stage(
     Path(metrics_path).write_text(json.dumps(result, indent=2) + "\n")
     log.info("test metrics: %s", {k: v for k, v in metrics.items() if not isinstance(v, dict)})
     return result
+
+
+def consistency_score(
+    model, *, G, images, codes, donor_bank, cfg: dict, mixing: dict, batch_size: int
+) -> float:
+    """Share of the first ``cfg["n_images"]`` test images whose prediction never flips across
+    ``cfg["variations"]`` fine-style variations (donors from ``donor_bank``, residual added as
+    ``mixing`` says); the variations are drawn from ``CONSISTENCY_SEED`` so every model sees the same."""
+    n = min(cfg["n_images"], len(images))
+    device = next(G.parameters()).device
+    variations = fine_style_variations(
+        G,
+        codes.ws[:n].to(device),
+        donor_bank,
+        variations=cfg["variations"],
+        split_index=mixing["split_index"],
+        residuals=codes.residuals(images)[:n] if mixing["add_residual"] else None,
+        generator=torch_generator(CONSISTENCY_SEED),
+    )
+    return prediction_consistency(model, images[:n], variations, batch_size=batch_size, device=device)

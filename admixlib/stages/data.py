@@ -10,7 +10,9 @@ log = logging.getLogger("admix.stages")
 
 def make_dataset(*, data_cfg: dict, split_paths: dict, factor_paths: dict, raw_dir: str | None) -> dict:
     """Write every split of a dataset: ``split_paths[split]`` (.pt) and ``factor_paths[split]`` (.csv)."""
-    sizes = {key: data_cfg[key] for key in ("n_train", "n_val", "n_test", "n_oracle") if key in data_cfg}
+    sizes = {
+        key: data_cfg[key] for key in ("n_train", "n_val", "n_test", "n_oracle", "n_pool") if key in data_cfg
+    }
     outputs = {split: (split_paths[split], factor_paths[split]) for split in split_paths}
     summary = build_dataset(
         data_cfg["kind"],

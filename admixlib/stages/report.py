@@ -8,7 +8,7 @@ import torch
 
 from admixlib.classify import load_classifier, predict_proba
 from admixlib.data import load_split
-from admixlib.perturb import mix_styles
+from admixlib.perturb import fine_style_variations, mix_styles
 from admixlib.report import plot_variation_panel, save_image_grid, summarise_runs, write_tables
 from admixlib.runtime import resolve_device, torch_generator
 from admixlib.stages.codes import load_codes
@@ -73,13 +73,17 @@ def figure1_stage(
     gen = torch_generator(seed)
     picks = torch.randperm(len(test.images), generator=gen)[:n_images]
     rows, scores, titles = [], [], []
+    residuals = codes.residuals(test.images)
     for i in picks.tolist():
-        donors = bank[torch.randint(len(bank), (variations - 1,), generator=gen)].to(device)
-        source = codes.ws[i : i + 1].to(device).expand(variations - 1, -1, -1)
-        ones = torch.ones(variations - 1, 1, G.num_ws - split_index, device=device)
-        varied = G.synthesis(mix_styles(source, donors[:, None], ones, split_index)).cpu()
-        if add_residual:
-            varied = (varied + codes.residuals(test.images)[i]).clamp(-1, 1)
+        varied = fine_style_variations(
+            G,
+            codes.ws[i : i + 1].to(device),
+            bank,
+            variations=variations - 1,
+            split_index=split_index,
+            residuals=residuals[i : i + 1] if add_residual else None,
+            generator=gen,
+        )[0].cpu()
         images = torch.cat([test.images[i : i + 1], varied])
         label = int(test.labels[i])
         rows.append(images)

@@ -1,0 +1,146 @@
+# The bias-strength sweep and the split-index ablation (config key sweeps).
+
+
+rule make_pool_split:
+    """Write the pool split: unbiased images from the training pool; the bias sweep draws from it."""
+    input:
+        raw_input,
+    output:
+        splits=[POOL_SPLIT],
+        factors=[FACTORS.replace("{split}", "pool")],
+    log:
+        log_path("make_pool_split", "{dataset}"),
+    benchmark:
+        bench_path("make_pool_split", "{dataset}")
+    conda:
+        "../envs/admix.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("make_dataset", "mem_mb"),
+        runtime=res("make_dataset", "runtime"),
+    params:
+        data=lambda w: {
+            **dataset_cfg(w)["data"],
+            "n_pool": config["sweeps"]["bias"]["pool_size"],
+        },
+    script:
+        "../workflow_scripts/make_split.py"
+
+
+rule invert_pool:
+    """Invert the pool split once, with the main encoder and refinement."""
+    input:
+        split=POOL_SPLIT,
+        generator=GENERATOR,
+        encoder=ENCODER,
+    output:
+        codes=POOL_CODES,
+    log:
+        log_path("invert_pool", "{dataset}"),
+    benchmark:
+        bench_path("invert_pool", "{dataset}")
+    conda:
+        "../envs/admix.yaml"
+    threads: res("invert", "threads")
+    resources:
+        gpu=1,
+        mem_mb=res("invert", "mem_mb"),
+        runtime=res("invert", "runtime"),
+    params:
+        inversion=lambda w: dataset_cfg(w)["inversion"],
+        device=config["device"],
+    script:
+        "../workflow_scripts/invert_pool.py"
+
+
+rule bias_subset:
+    """Draw one bias value's training set (and its codes) from the inverted pool."""
+    input:
+        pool=POOL_SPLIT,
+        pool_codes=POOL_CODES,
+    output:
+        train=BIAS_TRAIN,
+        factors=BIAS_TRAIN_FACTORS,
+        train_codes=BIAS_TRAIN_CODES,
+    log:
+        log_path("bias_subset", "{dataset}_{value}"),
+    benchmark:
+        bench_path("bias_subset", "{dataset}_{value}")
+    conda:
+        "../envs/admix.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("bias_subset", "mem_mb"),
+        runtime=res("bias_subset", "runtime"),
+    params:
+        bias=lambda w: float(w.value),
+        n_train=config["sweeps"]["bias"]["n_train"],
+        seed=lambda w: dataset_cfg(w)["data"]["seed"],
+    script:
+        "../workflow_scripts/bias_subset.py"
+
+
+rule sweep_run:
+    """Train one (method, seed) at one swept value, then evaluate it as the main table does."""
+    input:
+        unpack(sweep_train_inputs),
+        val=SPLIT.replace("{split}", "val"),
+        test=SPLIT.replace("{split}", "test"),
+        test_codes=CODES.replace("{split}", "test"),
+        eval_train_codes=CODES.replace("{split}", "train"),
+        generator=GENERATOR,
+    output:
+        model=SWEEP_MODEL,
+        stats=SWEEP_STATS,
+        val=SWEEP_VAL,
+        metrics=SWEEP_EVAL,
+    log:
+        log_path("sweep_run", "{dataset}_{sweep}{value}_{method}_seed{seed}"),
+    benchmark:
+        bench_path("sweep_run", "{dataset}_{sweep}{value}_{method}_seed{seed}")
+    conda:
+        "../envs/admix.yaml"
+    threads: res("train_classifier", "threads")
+    resources:
+        gpu=1,
+        mem_mb=res("train_classifier", "mem_mb"),
+        runtime=res("train_classifier", "runtime"),
+    params:
+        method_cfg=lambda w: config["methods"][w.method],
+        classifier=config["classifier"],
+        train_mixing=sweep_train_mixing,
+        mixing=lambda w: dataset_cfg(w)["mixing"],
+        evaluation=config["evaluation"],
+        checkpoint_dir=lambda w: (
+            f"{CHECKPOINTS.format(dataset=w.dataset)}/sweeps/{w.sweep}/{w.value}/{w.method}/seed{w.seed}"
+        ),
+        checkpoint_every=config["compute"]["checkpoint_every"],
+        device=config["device"],
+    script:
+        "../workflow_scripts/sweep_run.py"
+
+
+rule sweep_table:
+    """A sweep's tidy table (the swept value as a column) and its figure with 95% intervals."""
+    input:
+        lambda w: [path for paths in sweep_runs(w).values() for path in paths],
+    output:
+        table=SWEEP_TABLE,
+        figure=report(
+            SWEEP_FIGURE, caption="../docs/captions/sweep.rst", category="Sweeps"
+        ),
+    log:
+        log_path("sweep_table", "{dataset}_{sweep}"),
+    benchmark:
+        bench_path("sweep_table", "{dataset}_{sweep}")
+    conda:
+        "../envs/admix.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("table", "mem_mb"),
+        runtime=res("table", "runtime"),
+    params:
+        runs=sweep_runs,
+        methods=config["sweeps"]["methods"],
+    script:
+        "../workflow_scripts/sweep_table.py"
