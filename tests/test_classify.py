@@ -201,3 +201,29 @@ def test_prediction_consistency_counts_images_that_never_flip():
     assert prediction_consistency(model, images, images[:, None]) == 1.0
     with pytest.raises(ValueError, match="variations"):
         prediction_consistency(model, images[:2], variations)
+
+
+def test_consistency_score_does_not_depend_on_the_chunk_size(G, data):
+    from admixlib.stages.classifier import consistency_score
+    from admixlib.stages.codes import SplitCodes
+
+    with torch.no_grad():
+        recon = G.synthesis(data["codes"])
+    codes = SplitCodes(ws=data["codes"], recon=recon, psnr=torch.zeros(len(recon)))
+    images = data["images"]
+    model = build_classifier(arch="cnn", num_classes=2, width=8).eval()
+    scores = [
+        consistency_score(
+            model,
+            G=G,
+            images=images,
+            codes=codes,
+            donor_bank=data["codes"],
+            cfg={"n_images": len(images), "variations": 3},
+            mixing={"split_index": 2, "add_residual": True},
+            batch_size=batch_size,
+        )  # fmt: skip
+        for batch_size in (3, 7, 1000)
+    ]
+    assert 0 <= scores[0] <= 1
+    assert scores[0] == pytest.approx(scores[1]) == pytest.approx(scores[2])

@@ -60,7 +60,7 @@ def test_written_tables(tmp_path, runs):
     write_tables(tidy, csv_path=paths["csv"], md_path=paths["md"], tex_path=paths["tex"], caption="faces")
     assert pd.read_csv(paths["csv"]).shape == tidy.shape
     md = paths["md"].read_text()
-    assert "| advmix |" in md and "90.0 ± 5.0" in md
+    assert "| advmix |" in md and "90.0 ± 5.0 [77.6, 100.0]" in md  # t(2) * 5 / sqrt(3) = 12.4
     tex = paths["tex"].read_text()
     assert r"\begin{tabular}" in tex and r"$\pm$" in tex
 

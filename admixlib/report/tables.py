@@ -75,13 +75,18 @@ def summarise_runs(runs: list[dict], *, dataset: str, methods: list[str]) -> pd.
 
 
 def wide_table(tidy: pd.DataFrame) -> pd.DataFrame:
-    """Methods as rows, metrics as columns, cells ``mean ± std`` in percent (as the paper reports)."""
+    """Methods as rows, metrics as columns, cells ``mean ± std [ci95_low, ci95_high]`` in percent (the
+    spread and interval left out where a single seed leaves them undefined)."""
 
     def cell(row) -> str:
         if math.isnan(row["mean"]):
             return "n/a"
-        std = "" if math.isnan(row["std"]) else f" ± {100 * row['std']:.1f}"
-        return f"{100 * row['mean']:.1f}{std}"
+        if math.isnan(row["std"]):
+            return f"{100 * row['mean']:.1f}"
+        return (
+            f"{100 * row['mean']:.1f} ± {100 * row['std']:.1f} "
+            f"[{100 * row['ci95_low']:.1f}, {100 * row['ci95_high']:.1f}]"
+        )
 
     cells = tidy.assign(cell=tidy.apply(cell, axis=1))
     wide = cells.pivot(index="method", columns="metric", values="cell")

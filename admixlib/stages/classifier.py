@@ -221,13 +221,21 @@ def consistency_score(
     ``mixing`` says); the variations are drawn from ``CONSISTENCY_SEED`` so every model sees the same."""
     n = min(cfg["n_images"], len(images))
     device = next(G.parameters()).device
-    variations = fine_style_variations(
-        G,
-        codes.ws[:n].to(device),
-        donor_bank,
-        variations=cfg["variations"],
-        split_index=mixing["split_index"],
-        residuals=codes.residuals(images)[:n] if mixing["add_residual"] else None,
-        generator=torch_generator(CONSISTENCY_SEED),
-    )
-    return prediction_consistency(model, images[:n], variations, batch_size=batch_size, device=device)
+    residuals = codes.residuals(images)[:n] if mixing["add_residual"] else None
+    generator = torch_generator(CONSISTENCY_SEED)
+    chunk = max(1, batch_size // cfg["variations"])  # bounds the generator's activations in memory
+    stable = 0.0
+    for start in range(0, n, chunk):
+        part = slice(start, min(start + chunk, n))
+        variations = fine_style_variations(
+            G,
+            codes.ws[part].to(device),
+            donor_bank,
+            variations=cfg["variations"],
+            split_index=mixing["split_index"],
+            residuals=None if residuals is None else residuals[part],
+            generator=generator,
+        )
+        share = prediction_consistency(model, images[part], variations, batch_size=batch_size, device=device)
+        stable += share * (part.stop - part.start)
+    return stable / n if n else float("nan")

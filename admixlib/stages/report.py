@@ -23,7 +23,7 @@ def table_stage(*, dataset: str, run_paths: list, methods: list, csv_path, md_pa
     tidy = summarise_runs(runs, dataset=dataset, methods=methods)
     seeds = sorted({run["seed"] for run in runs})
     caption = (
-        f"{dataset}: unbiased test split, mean ± std over seeds {seeds} in percent; "
+        f"{dataset}: unbiased test split, mean ± std [95% t-interval] over seeds {seeds} in percent; "
         "rel. error reduction is 1 - err(method) / err(nominal), paired by seed"
     )
     write_tables(tidy, csv_path=csv_path, md_path=md_path, tex_path=tex_path, caption=caption)
