@@ -18,6 +18,7 @@ import yaml
 
 from admixlib.classify import group_accuracy, predict_proba, train_classifier
 from admixlib.data import FACE_FACTORS, faces
+from admixlib.perturb.augment import from_uint8
 from admixlib.runtime import set_threads
 
 # (smile, frown): the old default, the current default, and a smaller smile
@@ -35,7 +36,7 @@ def nominal_scores(*, smile, frown, bias, factor, seed, data_cfg, classifier_cfg
         n=1000, bias=None, spurious_factor=None, seed=data_cfg["seed"] + 2, resolution=res
     )
     model = train_classifier(
-        images=x_train.float() / 127.5 - 1,
+        images=from_uint8(x_train),
         labels=torch.from_numpy(f_train["smiling"].to_numpy()),
         num_classes=2,
         steps=classifier_cfg["steps"],
@@ -46,7 +47,7 @@ def nominal_scores(*, smile, frown, bias, factor, seed, data_cfg, classifier_cfg
         seed=seed,
         progress=False,
     )
-    pred = predict_proba(model, x_test.float() / 127.5 - 1).argmax(1)
+    pred = predict_proba(model, from_uint8(x_test)).argmax(1)
     correct = pred == torch.from_numpy(f_test["smiling"].to_numpy())
     groups, _ = group_accuracy(correct, f_test, label_name="smiling", spurious_factor=factor)
     return {"clean_acc": float(correct.float().mean()), "worst_group_acc": min(groups.values())}

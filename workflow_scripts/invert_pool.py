@@ -1,7 +1,7 @@
 """Rule invert_pool: invert the bias sweep's pool split into W+."""
 
 from _admix import start
-from admixlib.stages.sweeps import invert_split_stage
+from admixlib.stages.inversion import invert_split_stage
 
 start(snakemake)
 invert_split_stage(

@@ -1,4 +1,4 @@
-"""Rules train_encoder, invert, gather_codes and inversion_report."""
+"""Rules train_encoder, invert, gather_codes, inversion_report and invert_pool."""
 
 import json
 import logging
@@ -76,6 +76,34 @@ def parse_scatteritem(item: str) -> tuple[int, int]:
     return int(index) - 1, int(total)
 
 
+def _invert_scored(G, E, images: torch.Tensor, *, cfg: dict, device) -> dict:
+    """The configured inversion of ``images``: ``ws`` (CPU), ``recon`` (CPU, half) and per-image ``psnr``."""
+    ws, recon = invert_images(
+        G,
+        E,
+        images,
+        refine_steps=cfg["refine_steps"],
+        refine_lr=cfg["refine_lr"],
+        batch_size=cfg["batch_size"],
+        device=device,
+    )
+    recon = recon.cpu()
+    return {"ws": ws.cpu(), "recon": recon.half(), "psnr": psnr(images, recon)}
+
+
+def invert_split_stage(*, split_path, generator_path, encoder_path, codes_path, cfg: dict, device) -> None:
+    """Invert every image of one split (rule invert_pool) and save its codes file (``ws``, ``recon``,
+    ``psnr``, ``meta``) as ``gather_codes`` does for the main splits."""
+    device = resolve_device(device)
+    split = load_split(split_path)
+    G = load_generator(generator_path, map_location=device)
+    E = load_encoder(encoder_path, map_location=device)
+    codes = _invert_scored(G, E, split.images, cfg=cfg, device=device)
+    meta = {"split": split.meta["split"], "refine_steps": cfg["refine_steps"]}
+    save_atomic({**codes, "meta": meta}, codes_path)
+    log.info("inverted %d images of %s: PSNR %.2f dB", len(split), split_path, float(codes["psnr"].mean()))
+
+
 def invert_shard(
     *, split_paths: dict, generator_path, encoder_path, shard_path, scatteritem: str, cfg: dict, device
 ):
@@ -90,18 +118,7 @@ def invert_shard(
     for split, path in split_paths.items():
         images = load_split(path).images
         index = torch.arange(shard, len(images), num_shards)
-        ws, recon = invert_images(
-            G,
-            E,
-            images[index],
-            refine_steps=cfg["refine_steps"],
-            refine_lr=cfg["refine_lr"],
-            batch_size=cfg["batch_size"],
-            device=device,
-        )
-        recon = recon.cpu()
-        quality = psnr(images[index], recon)
-        out["splits"][split] = {"index": index, "ws": ws.cpu(), "recon": recon.half(), "psnr": quality}
+        out["splits"][split] = {"index": index, **_invert_scored(G, E, images[index], cfg=cfg, device=device)}
         n_images += len(index)
     out["seconds"] = time.perf_counter() - start
     out["n_images"] = n_images

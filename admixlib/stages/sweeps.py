@@ -1,4 +1,4 @@
-"""Rules of the two sweeps: invert_pool, bias_subset and sweep_table.
+"""Rules of the two sweeps: bias_subset and sweep_table (invert_pool is in ``stages.inversion``).
 
 The bias sweep trains on subsets of one unbiased, inverted ``pool`` split, each drawn with a given
 label/spurious agreement; the split-index ablation trains on the main training split with another
@@ -13,37 +13,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from admixlib.data import load_split, save_split, split_seed, subsample_with_bias
-from admixlib.inversion import invert_images, load_encoder, psnr
+from admixlib.data import factors_path_for, load_split, save_split, split_seed, subsample_with_bias
+from admixlib.perturb.augment import to_uint8
 from admixlib.report import plot_sweep, summarise_runs
-from admixlib.runtime import resolve_device, save_atomic
+from admixlib.runtime import save_atomic
 from admixlib.stages.codes import load_codes
-from admixlib.stylegan import load_generator
 
 log = logging.getLogger("admix.stages")
-
-
-def invert_split_stage(*, split_path, generator_path, encoder_path, codes_path, cfg: dict, device) -> None:
-    """Invert every image of one split (encoder + ``cfg["refine_steps"]`` refinement steps) and save
-    its codes file (``ws``, ``recon``, ``psnr``, ``meta``) as ``gather_codes`` does for the main splits."""
-    device = resolve_device(device)
-    split = load_split(split_path)
-    G = load_generator(generator_path, map_location=device)
-    E = load_encoder(encoder_path, map_location=device)
-    ws, recon = invert_images(
-        G,
-        E,
-        split.images,
-        refine_steps=cfg["refine_steps"],
-        refine_lr=cfg["refine_lr"],
-        batch_size=cfg["batch_size"],
-        device=device,
-    )
-    recon = recon.cpu()
-    quality = psnr(split.images, recon)
-    meta = {"split": split.meta["split"], "refine_steps": cfg["refine_steps"]}
-    save_atomic({"ws": ws.cpu(), "recon": recon.half(), "psnr": quality, "meta": meta}, codes_path)
-    log.info("inverted %d images of %s: PSNR %.2f dB", len(split), split_path, float(quality.mean()))
 
 
 def bias_subset_stage(
@@ -64,9 +40,15 @@ def bias_subset_stage(
     factors = pool.factors.iloc[rows].reset_index(drop=True)
     agreement = float((factors[label] == factors[spurious]).mean())
     meta = {**pool.meta, "split": "train", "bias": bias, "agreement": agreement, "pool_rows": rows.tolist()}
-    images = ((pool.images[index] + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
-    csv_path = Path(split_path).with_name(f"{Path(split_path).stem}_factors.csv")
-    save_split(split_path, csv_path, images=images, labels=pool.labels[index], factors=factors, meta=meta)
+    images = to_uint8(pool.images[index])
+    save_split(
+        split_path,
+        factors_path_for(split_path),
+        images=images,
+        labels=pool.labels[index],
+        factors=factors,
+        meta=meta,
+    )
     subset = {"ws": codes.ws[index], "recon": codes.recon[index].half(), "psnr": codes.psnr[index]}
     save_atomic(
         {**subset, "meta": {"split": "train", "bias": bias, "from": str(pool_codes_path)}}, codes_path
