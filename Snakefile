@@ -82,3 +82,7 @@ for _dataset in DATASETS:
                     f"{_sweep}_sweep_{_dataset}"
                 input:
                     expand([SWEEP_TABLE, SWEEP_FIGURE], dataset=_dataset, sweep=_sweep),
+
+
+# Checked once every rule exists: a resources entry for an unknown rule is a typo.
+check_resource_rules(config, [r.name for r in workflow.rules])

@@ -13,7 +13,7 @@ GENERATED_KINDS = ("faces", "colored_digits")
 
 
 class ConfigError(ValueError):
-    """A config value that is well-typed but inconsistent with another key."""
+    """An invalid workflow config: a schema violation (admixlib.configschema) or keys that disagree."""
 
 
 def num_styles(resolution: int) -> int:
@@ -118,3 +118,14 @@ def check_config(config: dict) -> None:
         )
     if errors:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(errors))
+
+
+def check_resource_rules(config: dict, rule_names: list[str]) -> None:
+    """Raise :class:`ConfigError` when ``resources`` has an entry for a rule the workflow lacks (a typo
+    that would otherwise leave the rule at the default resources without a word)."""
+    unknown = sorted(set(config["resources"]) - {"default", *rule_names})
+    if unknown:
+        raise ConfigError(
+            f"invalid config: resources names {unknown}, which are not rules of the workflow; "
+            f"allowed: default, {', '.join(sorted(rule_names))}"
+        )

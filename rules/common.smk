@@ -1,9 +1,15 @@
 # Validation, path patterns and input functions. Path patterns live here and nowhere else.
+from pathlib import Path
+
 from snakemake.utils import validate
 
-from admixlib.configcheck import check_config
+from admixlib.configcheck import check_config, check_resource_rules
+from admixlib.configschema import check_schema
 
-validate(config, schema="../config/schema.yaml")
+check_schema(
+    config, Path(workflow.basedir) / "config" / "schema.yaml"
+)  # readable: key and allowed values
+validate(config, schema="../config/schema.yaml")  # fills in the schema's defaults
 check_config(config)
 
 DATASETS = config["run"]["datasets"]

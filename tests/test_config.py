@@ -7,7 +7,8 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from admixlib.configcheck import ConfigError, check_config, num_styles
+from admixlib.configcheck import ConfigError, check_config, check_resource_rules, num_styles
+from admixlib.configschema import check_schema, schema_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = str(ROOT / "config" / "schema.yaml")
@@ -30,20 +31,25 @@ def set_key(config: dict, dotted: str, value) -> dict:
 @pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "celeba.yaml", "mnist.yaml"])
 def test_shipped_configs_are_valid(name):
     config = load(name)
+    assert schema_errors(config, SCHEMA) == []
     validate(config, SCHEMA)
     check_config(config)
 
 
 SCHEMA_CASES = [
-    ("classifier.stpes", 3, "stpes"),  # a typo of a key
-    ("classifier.steps", "many", "steps"),
-    ("classifier.steps", 0, "steps"),
-    ("device", "tpu", "device"),
-    ("run.methods", ["nominal", "mixup"], "mixup"),
-    ("run.seeds", [], "seeds"),
-    ("methods.advmix.lam", 1.5, "lam"),
+    (
+        "classifier.stpes",
+        3,
+        "unknown key classifier.stpes; allowed keys: arch, batch_size, lr, steps",
+    ),  # a typo
+    ("classifier.steps", "many", "classifier.steps is 'many', which is not of type integer"),
+    ("classifier.steps", 0, "classifier.steps is 0; allowed: >= 1"),
+    ("device", "tpu", "device is 'tpu'; allowed values: auto, cpu, cuda"),
+    ("run.methods", ["nominal", "mixup"], r"run.methods\[1\] is 'mixup'; allowed values: nominal, linf_pgd"),
+    ("run.seeds", [], "run.seeds is \\[\\]; it needs at least 1 item"),
+    ("methods.advmix.lam", 1.5, "methods.advmix.lam is 1.5; allowed: <= 1"),
     ("datasets.faces.data.bias", -0.1, "bias"),
-    ("datasets.faces.data.kind", "cifar", "kind"),
+    ("datasets.faces.data.kind", "cifar", "datasets.faces.data.kind is 'cifar'; allowed values: .*faces"),
     ("datasets.faces.stylegan.torgb", "none", "torgb"),
     ("datasets.faces.mixing.add_residual", "yes", "add_residual"),
     ("evaluation.linf.eps", 2, "eps"),
@@ -55,13 +61,25 @@ SCHEMA_CASES = [
     ("evaluation.consistency.variations", 0, "variations"),
     ("sweeps.bias.values", [0.3, 0.9], "0.3"),
     ("sweeps.methods", ["mixup"], "mixup"),
+    ("compute.deterministic", "yes", "compute.deterministic is 'yes', which is not of type boolean"),
+    ("compute.checkpoint_every", 0.5, "checkpoint_every"),
+    ("resources.default.threads", 0, "resources.default.threads is 0; allowed: >= 1"),
+    ("tables", {}, "unknown key tables; allowed keys: analysis, classifier, compute"),
 ]
 
 
 @pytest.mark.parametrize(("key", "value", "named"), SCHEMA_CASES)
 def test_schema_rejects_bad_values(key, value, named):
-    with pytest.raises(Exception, match=named):
-        validate(set_key(load("config.yaml"), key, value), SCHEMA)
+    config = set_key(load("config.yaml"), key, value)
+    with pytest.raises(ConfigError, match=named):
+        check_schema(config, SCHEMA)
+    with pytest.raises(Exception, match=key.split(".")[-1]):  # Snakemake's own check agrees
+        validate(config, SCHEMA)
+
+
+def test_every_schema_error_is_reported_at_once():
+    config = set_key(set_key(load("config.yaml"), "device", "tpu"), "classifier.steps", 0)
+    assert len(schema_errors(config, SCHEMA)) == 2
 
 
 CROSS_CASES = [
@@ -106,3 +124,10 @@ def test_paper_scale_configs_download_the_checked_files(name, kind):
     (block,) = load(name)["datasets"].values()
     for entry in block["data"]["files"]:
         assert entry == known[entry["filename"]]
+
+
+def test_resources_for_an_unknown_rule_are_rejected():
+    config = set_key(load("config.yaml"), "resources.train_stylegn", {"threads": 2})
+    with pytest.raises(ConfigError, match="train_stylegn.*allowed: default, train_stylegan"):
+        check_resource_rules(config, ["train_stylegan"])
+    check_resource_rules(load("config.yaml"), ["train_stylegan"])

@@ -1,9 +1,21 @@
-"""Atomic checkpoints, clear errors on bad files, device choice, seeding."""
+"""Atomic checkpoints, clear errors on bad files, device choice, GPU slots, seeding."""
+
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 
-from admixlib.runtime import load_checkpoint, resolve_device, save_atomic, seed_everything
+from admixlib.runtime import (
+    claim_gpu,
+    load_checkpoint,
+    resolve_device,
+    save_atomic,
+    seed_everything,
+    visible_gpus,
+)
 
 
 def test_atomic_round_trip(tmp_path):
@@ -80,3 +92,52 @@ def test_logging_and_stderr_share_the_log(tmp_path):
         assert piece in text, text
     assert text.index("first") < text.index("to stderr") < text.index("second")
     logging.shutdown()
+
+
+CLAIM = """
+import sys
+from admixlib.runtime import claim_gpu
+slot = claim_gpu(gpus=sys.argv[2].split(","), lock_dir=sys.argv[1], poll_seconds=0.05)
+print(slot.gpu, flush=True)
+sys.stdin.read()  # hold the card until the test closes stdin
+"""
+
+
+def _claimer(lock_dir, gpus):
+    """A job in its own process that claims one of ``gpus`` (a faked GPU count) and holds it."""
+    args = [sys.executable, "-c", CLAIM, str(lock_dir), gpus]
+    return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def test_concurrent_jobs_get_distinct_gpus(tmp_path):
+    first, second = _claimer(tmp_path, "0,1"), _claimer(tmp_path, "0,1")
+    first_gpu, second_gpu = first.stdout.readline().strip(), second.stdout.readline().strip()
+    assert {first_gpu, second_gpu} == {"0", "1"}
+    third = _claimer(tmp_path, "0,1")  # both cards held: it waits
+    time.sleep(1.0)
+    assert third.poll() is None
+    first.kill()  # a killed job frees its card: the kernel drops its lock
+    first.wait()
+    assert third.stdout.readline().strip() == first_gpu
+    for proc in (second, third):
+        proc.stdin.close()
+        proc.wait()
+
+
+def test_claim_narrows_cuda_visible_devices(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    gpus = visible_gpus()
+    assert gpus == ["2", "3"]
+    slot = claim_gpu(gpus=gpus, lock_dir=tmp_path)
+    assert slot.gpu == "2" and os.environ["CUDA_VISIBLE_DEVICES"] == "2"
+    again = claim_gpu(gpus=gpus, lock_dir=tmp_path)  # same process, other handle: the next card
+    assert again.gpu == "3"
+    slot.release()
+    again.release()
+
+
+def test_no_gpus_claims_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert visible_gpus(count=0) == [] and visible_gpus(count=2) == ["0", "1"]
+    assert claim_gpu(gpus=[], lock_dir=tmp_path) is None
+    assert "CUDA_VISIBLE_DEVICES" not in os.environ

@@ -1,9 +1,11 @@
-"""Shared start-up of every rule script: make admixlib importable, log to the rule's log, set threads.
+"""Shared start-up of every rule script: make admixlib importable, log to the rule's log, set threads,
+give a GPU job its own card.
 
 Snakemake puts this folder on ``sys.path`` when it runs a script, so ``import _admix`` works from every
 rule, also inside a per-rule conda environment where admixlib is not installed.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -11,12 +13,30 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from admixlib.runtime import set_threads, setup_logging  # noqa: E402
+from admixlib.runtime import (  # noqa: E402
+    claim_gpu,
+    set_threads,
+    setup_logging,
+    use_deterministic_algorithms,
+    visible_gpus,
+)
+
+_held = []  # the job's GPU slot: its lock lasts as long as the job's process
 
 
 def start(snakemake):
-    """Send logging and tracebacks to the rule's log, limit torch to the rule's threads; return a logger."""
+    """Send logging and tracebacks to the rule's log, limit torch to the rule's threads, claim a card
+    no other local job holds when the rule asks for a GPU, turn on deterministic algorithms unless
+    ``compute.deterministic`` is false; return a logger."""
     logger = setup_logging(snakemake.log[0] if snakemake.log else None, capture_stderr=True)
     set_threads(snakemake.threads)
     logger.info("rule %s, wildcards %s", snakemake.rule, dict(snakemake.wildcards))
+    # SLURM gives each job its own cards; locally only the lock files keep concurrent jobs apart.
+    if (
+        snakemake.resources.get("gpu", 0)
+        and snakemake.config["device"] != "cpu"
+        and "SLURM_JOB_ID" not in os.environ
+    ):
+        _held.append(claim_gpu(gpus=visible_gpus()))
+    use_deterministic_algorithms(snakemake.config["compute"].get("deterministic", True))
     return logger

@@ -1,12 +1,20 @@
-"""Seeding, device choice, atomic checkpoints and logging set-up shared by every stage."""
+"""Seeding, device choice, GPU slots, atomic checkpoints and logging set-up shared by every stage."""
 
 from admixlib.runtime.checkpoint import fingerprint, load_checkpoint, save_atomic
 from admixlib.runtime.device import resolve_device, set_threads
+from admixlib.runtime.gpu_slots import claim_gpu, visible_gpus
 from admixlib.runtime.logs import setup_logging
-from admixlib.runtime.seeding import seed_everything, set_torch_rng_state, torch_generator, torch_rng_state
+from admixlib.runtime.seeding import (
+    seed_everything,
+    set_torch_rng_state,
+    torch_generator,
+    torch_rng_state,
+    use_deterministic_algorithms,
+)
 from admixlib.runtime.stats import trim_stats
 
 __all__ = [
+    "claim_gpu",
     "fingerprint",
     "load_checkpoint",
     "resolve_device",
@@ -18,4 +26,6 @@ __all__ = [
     "torch_generator",
     "torch_rng_state",
     "trim_stats",
+    "use_deterministic_algorithms",
+    "visible_gpus",
 ]

@@ -1,5 +1,6 @@
 """One place that seeds every random number generator."""
 
+import os
 import random
 
 import numpy as np
@@ -33,3 +34,15 @@ def set_torch_rng_state(state: dict, device: torch.device) -> None:
     torch.set_rng_state(state["cpu"].cpu())
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"].cpu(), device)
+
+
+def use_deterministic_algorithms(enabled: bool = True) -> None:
+    """Make torch pick deterministic kernels (warning, not failing, where an op has none).
+
+    Sets ``CUBLAS_WORKSPACE_CONFIG`` too, which CUDA reads when it initialises: call before the first
+    CUDA call. CPU kernels are deterministic either way.
+    """
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(enabled, warn_only=True)
+    torch.backends.cudnn.benchmark = not enabled

@@ -1,0 +1,61 @@
+"""Schema validation of the workflow config with one readable line per error.
+
+jsonschema's own messages name the offending value but not always its key, and never the keys or
+values that would be allowed; Snakemake's ``validate`` then prints the whole sub-schema. This module
+reports every error at once as ``key.path: what is wrong; allowed: ...`` before any job runs.
+"""
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from admixlib.configcheck import ConfigError
+
+
+def _key(path) -> str:
+    parts = []
+    for part in path:
+        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
+    return "".join(parts).lstrip(".") or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key, value, schema = _key(error.absolute_path), error.instance, error.schema
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        unknown = sorted(set(value) - set(allowed))
+        where = f"{key}." if error.absolute_path else ""
+        return f"unknown key {', '.join(where + u for u in unknown)}; allowed keys: {', '.join(allowed)}"
+    if error.validator == "enum":
+        return f"{key} is {value!r}; allowed values: {', '.join(map(str, schema['enum']))}"
+    if error.validator == "type":
+        return f"{key} is {value!r}, which is not of type {error.validator_value}"
+    if error.validator == "required":
+        return f"{key} lacks a required key: {error.message}"
+    if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        bound = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+        return f"{key} is {value!r}; allowed: {bound[error.validator]} {error.validator_value}"
+    if error.validator == "minItems":
+        return f"{key} is {value!r}; it needs at least {error.validator_value} item(s)"
+    return f"{key}: {error.message}"
+
+
+def schema_errors(config: dict, schema_path: str | Path) -> list[str]:
+    """Every violation of the JSON schema at ``schema_path`` (YAML) by ``config``, one line each,
+    sorted by key; an empty list when ``config`` is valid."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = []
+    for error in validator.iter_errors(config):
+        if error.context:  # anyOf / oneOf: the branch that came closest says most
+            error = jsonschema.exceptions.best_match(error.context)
+        errors.append(_describe(error))
+    return sorted(set(errors))
+
+
+def check_schema(config: dict, schema_path: str | Path) -> None:
+    """Raise :class:`ConfigError` listing every schema violation of ``config`` (see :func:`schema_errors`)."""
+    errors = schema_errors(config, schema_path)
+    if errors:
+        raise ConfigError(f"invalid config ({schema_path}):\n  - " + "\n  - ".join(errors))
