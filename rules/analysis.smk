@@ -40,6 +40,7 @@ rule disentanglement:
             category="Figures",
         ),
         metrics=GENERATOR_METRICS,
+        provenance=[sidecar(DISENTANGLEMENT_MAP), sidecar(DISENTANGLEMENT_FIGURE)],
     log:
         log_path("disentanglement", "{dataset}"),
     benchmark:

@@ -104,6 +104,11 @@ def res(rule_name, key):
     )
 
 
+def sidecar(pattern):
+    """The provenance sidecar of a table or figure: same folder and stem, ``.provenance.json``."""
+    return pattern.rsplit(".", 1)[0] + ".provenance.json"
+
+
 def log_path(rule_name, pattern):
     return f"logs/{rule_name}/{pattern}.log"
 

@@ -3,7 +3,14 @@ rule table:
     input:
         runs=lambda w: expand(EVAL, dataset=w.dataset, method=METHODS, seed=SEEDS),
     output:
-        expand(TABLE, ext=TABLE_EXTS, allow_missing=True),
+        csv=report(
+            TABLE.replace("{ext}", "csv"),
+            caption="../docs/captions/table.rst",
+            category="Tables",
+        ),
+        md=TABLE.replace("{ext}", "md"),
+        tex=TABLE.replace("{ext}", "tex"),
+        provenance=sidecar(TABLE),
     log:
         log_path("table", "{dataset}"),
     benchmark:
@@ -27,9 +34,10 @@ rule figure_mixing:
         generator=GENERATOR,
         test_codes=CODES.replace("{split}", "test"),
     output:
-        report(
+        figure=report(
             MIXING_GRID, caption="../docs/captions/mixing_grid.rst", category="Figures"
         ),
+        provenance=sidecar(MIXING_GRID),
     log:
         log_path("figure_mixing", "{dataset}"),
     benchmark:
@@ -58,7 +66,10 @@ rule figure1:
         test_codes=CODES.replace("{split}", "test"),
         train_codes=CODES.replace("{split}", "train"),
     output:
-        report(FIGURE1, caption="../docs/captions/figure1.rst", category="Figures"),
+        figure=report(
+            FIGURE1, caption="../docs/captions/figure1.rst", category="Figures"
+        ),
+        provenance=sidecar(FIGURE1),
     log:
         log_path("figure1", "{dataset}"),
     benchmark:

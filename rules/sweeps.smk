@@ -125,10 +125,13 @@ rule sweep_table:
     input:
         lambda w: [path for paths in sweep_runs(w).values() for path in paths],
     output:
-        table=SWEEP_TABLE,
+        table=report(
+            SWEEP_TABLE, caption="../docs/captions/sweep_table.rst", category="Sweeps"
+        ),
         figure=report(
             SWEEP_FIGURE, caption="../docs/captions/sweep.rst", category="Sweeps"
         ),
+        provenance=[sidecar(SWEEP_TABLE), sidecar(SWEEP_FIGURE)],
     log:
         log_path("sweep_table", "{dataset}_{sweep}"),
     benchmark:

@@ -1,9 +1,11 @@
 """Atomic checkpoints, clear errors on bad files, device choice, GPU slots, seeding."""
 
+import json
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,10 +13,12 @@ import torch
 from admixlib.runtime import (
     claim_gpu,
     load_checkpoint,
+    provenance_record,
     resolve_device,
     save_atomic,
     seed_everything,
     visible_gpus,
+    write_provenance,
 )
 
 
@@ -141,3 +145,18 @@ def test_no_gpus_claims_nothing(tmp_path, monkeypatch):
     assert visible_gpus(count=0) == [] and visible_gpus(count=2) == ["0", "1"]
     assert claim_gpu(gpus=[], lock_dir=tmp_path) is None
     assert "CUDA_VISIBLE_DEVICES" not in os.environ
+
+
+def test_provenance_names_commit_config_packages_and_seeds(tmp_path):
+    repo = Path(__file__).resolve().parent.parent
+    record = provenance_record(
+        config={"a": 1}, repo=repo, seeds={"run": [0, 1]}, wall_seconds=1.23456, job={"rule": "table"}
+    )
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True)
+    assert record["git"]["commit"] == (head.stdout.strip() or None)
+    assert record["packages"]["torch"] == torch.__version__.split("+")[0]
+    assert record["seeds"] == {"run": [0, 1]} and record["wall_seconds"] == 1.235
+    other = provenance_record(config={"a": 2}, repo=tmp_path, seeds={}, wall_seconds=0, job={})
+    assert other["config_hash"] != record["config_hash"] and other["git"] == {"commit": None, "dirty": None}
+    write_provenance(record, tmp_path / "out" / "t.provenance.json")
+    assert json.loads((tmp_path / "out" / "t.provenance.json").read_text())["config"] == {"a": 1}

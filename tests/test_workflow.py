@@ -93,6 +93,14 @@ def test_whole_dag_on_test_config(tmp_path):
             assert (results / "tables" / f"{dataset}.{ext}").stat().st_size > 0
         for figure in ("mixing_grid", "figure1"):
             assert (results / "figures" / f"{dataset}_{figure}.png").stat().st_size > 0
+        for sidecar in (
+            f"tables/{dataset}",
+            f"figures/{dataset}_figure1",
+            f"figures/{dataset}_disentanglement",
+        ):
+            provenance = json.loads((results / f"{sidecar}.provenance.json").read_text())
+            assert provenance["seeds"]["run"] == [0] and provenance["wall_seconds"] > 0
+            assert {"git", "config_hash", "packages", "job"} <= set(provenance)
         inversion = json.loads((results / "metrics" / dataset / "inversion.json").read_text())
         assert {"psnr_test", "label_agreement", "speedup_vs_optimisation"} <= set(inversion)
         assert 0 <= inversion["label_agreement"] <= 1 and inversion["speedup_vs_optimisation"] > 0
@@ -107,3 +115,8 @@ def test_whole_dag_on_test_config(tmp_path):
         assert (results / "figures" / f"{dataset}_disentanglement.png").stat().st_size > 0
     assert any((tmp_path / "logs" / "train_stylegan").iterdir())
     assert any((results / "benchmarks" / "rules" / "evaluate").iterdir())
+    report = snakemake(*args, "--report", "report.html", workdir=tmp_path)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text()
+    for caption in ("Results on faces, one row per", "Figure-1-style panel for faces", "sweep on faces"):
+        assert caption in html, f"the report lacks the caption {caption!r}"

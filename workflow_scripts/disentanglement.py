@@ -1,6 +1,6 @@
 """Rule disentanglement: per-layer map and fine-mixing scores of one dataset's generator."""
 
-from _admix import start
+from _admix import finish, start
 from admixlib.stages.analysis import disentanglement_stage
 
 start(snakemake)
@@ -19,3 +19,4 @@ disentanglement_stage(
     inception_weights=snakemake.params.analysis["inception_weights"],
     device=snakemake.params.device,
 )
+finish(snakemake)

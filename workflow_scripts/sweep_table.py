@@ -1,6 +1,6 @@
 """Rule sweep_table: one sweep's tidy CSV and figure."""
 
-from _admix import start
+from _admix import finish, start
 from admixlib.stages.sweeps import sweep_table_stage
 
 start(snakemake)
@@ -15,3 +15,4 @@ sweep_table_stage(
     figure_path=snakemake.output.figure,
     caption=f"{dataset}: {sweep.replace('_', ' ')} sweep (mean over seeds, 95% t-interval)",
 )
+finish(snakemake)

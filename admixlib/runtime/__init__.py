@@ -1,9 +1,10 @@
-"""Seeding, device choice, GPU slots, atomic checkpoints and logging set-up shared by every stage."""
+"""Seeding, device choice, GPU slots, atomic checkpoints, provenance and logging shared by every stage."""
 
 from admixlib.runtime.checkpoint import fingerprint, load_checkpoint, save_atomic
 from admixlib.runtime.device import resolve_device, set_threads
 from admixlib.runtime.gpu_slots import claim_gpu, visible_gpus
 from admixlib.runtime.logs import setup_logging
+from admixlib.runtime.provenance import provenance_record, write_provenance
 from admixlib.runtime.seeding import (
     seed_everything,
     set_torch_rng_state,
@@ -17,6 +18,7 @@ __all__ = [
     "claim_gpu",
     "fingerprint",
     "load_checkpoint",
+    "provenance_record",
     "resolve_device",
     "save_atomic",
     "seed_everything",
@@ -28,4 +30,5 @@ __all__ = [
     "trim_stats",
     "use_deterministic_algorithms",
     "visible_gpus",
+    "write_provenance",
 ]
