@@ -180,21 +180,30 @@ def sweep_runs(wildcards):
     return runs
 
 
+def with_sidecars(patterns):
+    """Each table or figure pattern and its provenance sidecar, so targets ask for both."""
+    return [path for pattern in patterns for path in (pattern, sidecar(pattern))]
+
+
 def sweep_targets():
     return expand(
-        [SWEEP_TABLE, SWEEP_FIGURE], dataset=SWEEP_DATASETS, sweep=list(SWEEP_VALUES)
+        with_sidecars([SWEEP_TABLE, SWEEP_FIGURE]),
+        dataset=SWEEP_DATASETS,
+        sweep=list(SWEEP_VALUES),
     )
 
 
 def table_targets():
-    return expand(TABLE, dataset=DATASETS, ext=TABLE_EXTS)
+    return expand(TABLE, dataset=DATASETS, ext=TABLE_EXTS) + expand(
+        sidecar(TABLE), dataset=DATASETS
+    )
 
 
 def figure_targets():
-    targets = expand([MIXING_GRID, DISENTANGLEMENT_FIGURE], dataset=DATASETS)
+    figures = [MIXING_GRID, DISENTANGLEMENT_FIGURE]
     if {"nominal", "advmix"} <= set(METHODS):
-        targets += expand(FIGURE1, dataset=DATASETS)
-    return targets
+        figures.append(FIGURE1)
+    return expand(with_sidecars(figures), dataset=DATASETS)
 
 
 def all_targets():
