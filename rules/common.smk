@@ -28,7 +28,7 @@ SWEEP_VALUES = {
     "split_index": [str(v) for v in SWEEPS["split_index"]["values"]],
 }
 # The methods whose training depends on the split index.
-MIXING_METHODS = ("randmix", "advmix")
+MIXING_METHODS = ("randmix", "advmix", "advmix_fast")
 
 
 wildcard_constraints:

@@ -20,6 +20,7 @@ from admixlib.perturb import (
     project_capped_simplex,
     random_coefficients,
 )
+from admixlib.stylegan import Generator
 
 N, RES = 6, 16
 
@@ -142,6 +143,53 @@ def test_pgd_stylemix_increases_loss(G, model, batch):
     assert all(p.grad is None for p in model.parameters()) and all(p.grad is None for p in G.parameters())
     assert worst.shape == batch.images.shape and worst.min() >= -1 and worst.max() <= 1
     assert mean_loss(model, worst, batch.labels) > mean_loss(model, start.detach(), batch.labels) + 1e-4
+
+
+def test_linear_attack_matches_exact_where_mixing_is_linear(batch, model):
+    # the palette head is affine in its style, so at k = L-1 the surrogate is the exact image
+    torch.manual_seed(0)
+    channels = {4: 8, 8: 8, 16: 8}
+    P = Generator(
+        z_dim=8, w_dim=8, mapping_layers=1, resolution=16, channels=channels, torgb="palette"
+    ).eval()
+    codes = batch.codes[:, : P.num_ws]
+    palette_batch = Batch(batch.images, batch.labels, codes, batch.images - P.synthesis(codes).detach())
+    kw = dict(split_index=P.num_ws - 1, donor_codes=codes, donors=2, steps=1, step_size=0.5)
+    linear, exact = StyleMixSet(P, attack="linear", **kw), StyleMixSet(P, **kw)
+    p = linear.project(linear.random_init(palette_batch, generator=gen(4)))
+    torch.testing.assert_close(linear.attack_image(p, palette_batch), exact.to_image(p, palette_batch))
+    model.eval()
+    worst_linear = find_worst_case(linear, model, palette_batch, generator=gen(5))
+    worst_exact = find_worst_case(exact, model, palette_batch, generator=gen(5))
+    torch.testing.assert_close(worst_linear, worst_exact, atol=1e-5, rtol=0)
+
+
+def test_linear_attack_renders_its_choice_exactly(G, batch, model):
+    kw = dict(split_index=2, donor_codes=batch.codes, donors=2, step_size=0.5, add_residual=True)
+    linear = StyleMixSet(G, steps=1, attack="linear", **kw)
+    assert StyleMixSet(G, **kw).attack_image is None
+    model.eval()
+    start = linear.project(linear.random_init(batch, generator=gen(7)))  # what the attack draws first
+    delta = start.delta.clone().requires_grad_(True)
+    loss = F.cross_entropy(
+        model(linear.attack_image(start.with_delta(delta), batch)), batch.labels, reduction="sum"
+    )
+    (grad,) = torch.autograd.grad(loss, [delta])
+    stepped = linear.project(linear.step(start, grad))
+    with torch.no_grad():
+        zero = start.with_delta(torch.zeros_like(start.delta))
+        torch.testing.assert_close(
+            linear.attack_image(zero, batch), linear.to_image(zero, batch), atol=1e-5, rtol=0
+        )
+        candidates = [linear.to_image(p, batch) for p in (start, stepped)]
+        assert not torch.allclose(
+            linear.attack_image(stepped, batch), candidates[1], atol=1e-3
+        )  # k=2: not linear
+    worst = find_worst_case(linear, model, batch, generator=gen(7))
+    # each returned image is the generator's render of one of the iterates, never the surrogate
+    for i in range(len(batch)):
+        assert any(torch.allclose(worst[i], c[i], atol=1e-5) for c in candidates)
+    assert all(p.grad is None for p in model.parameters())
 
 
 def test_stylemix_identity_at_zero(G, batch):

@@ -32,6 +32,10 @@ def find_worst_case(
     ``restarts == 1`` the random sample is returned without running ``model`` at all (RandMix,
     AutoAugment).
 
+    A set with an ``attack_image(p, batch)`` method (a cheap surrogate of ``to_image``) is ascended on
+    the surrogate; per restart, the iterate with the highest surrogate loss is then rendered exactly
+    with ``to_image``, and those exact images compete across restarts.
+
     The model's train/eval mode is left as the caller set it, and parameter ``.grad`` fields are not
     touched (gradients are taken with ``torch.autograd.grad`` w.r.t. ``delta`` only).
 
@@ -58,7 +62,7 @@ def find_worst_case(
     best_images: Tensor | None = None
     best_loss: Tensor | None = None
 
-    def consider(images: Tensor, loss: Tensor) -> None:
+    def consider(images: Tensor, loss: Tensor, _iterate=None) -> None:
         nonlocal best_images, best_loss
         images, loss = images.detach(), loss.detach()
         if best_images is None:
@@ -68,19 +72,55 @@ def find_worst_case(
         best_loss = torch.where(better, loss, best_loss)
         best_images = torch.where(better[:, None, None, None], images, best_images)
 
+    surrogate = getattr(pset, "attack_image", None)
     for _ in range(restarts):
         p = pset.project(pset.random_init(batch, generator=generator))
-        for _ in range(steps):
-            with torch.enable_grad():
-                delta = p.delta.detach().requires_grad_(True)
-                p = p.with_delta(delta)
+        if surrogate is None:
+            p = _ascend(pset, model, batch, p, steps=steps, render=pset.to_image, consider=consider)
+            with torch.no_grad():
                 images = pset.to_image(p, batch)
-                loss = per_example_loss(model, images, labels)
-                (grad,) = torch.autograd.grad(loss.sum(), [delta])
-            consider(images, loss)
-            p = pset.project(pset.step(p.with_delta(delta.detach()), grad))
-        with torch.no_grad():
-            images = pset.to_image(p, batch)
-            consider(images, per_example_loss(model, images, labels))
+                consider(images, per_example_loss(model, images, labels))
+        else:  # ascend on the cheap surrogate, render only this restart's best iterate exactly
+            best = _best_iterate(pset, model, batch, p, steps=steps, render=surrogate)
+            with torch.no_grad():
+                images = pset.to_image(best, batch)
+                if restarts == 1:
+                    return images.detach()
+                consider(images, per_example_loss(model, images, labels))
     assert best_images is not None
     return best_images
+
+
+def _ascend(pset, model, batch: Batch, p, *, steps: int, render, consider) -> object:
+    """``steps`` projected ascent steps from ``p`` on images from ``render``; every iterate's images
+    and per-example loss go to ``consider``. Returns the last (unevaluated) iterate."""
+    for _ in range(steps):
+        with torch.enable_grad():
+            delta = p.delta.detach().requires_grad_(True)
+            p = p.with_delta(delta)
+            images = render(p, batch)
+            loss = per_example_loss(model, images, batch.labels)
+            (grad,) = torch.autograd.grad(loss.sum(), [delta])
+        consider(images, loss, p)
+        p = pset.project(pset.step(p.with_delta(delta.detach()), grad))
+    return p
+
+
+def _best_iterate(pset, model, batch: Batch, p, *, steps: int, render):
+    """The iterate (start, ascent iterates and the last) with the highest loss on ``render``'s images,
+    chosen per example."""
+    best = {"delta": None, "loss": None}
+
+    def keep(images: Tensor, loss: Tensor, iterate) -> None:
+        delta, loss = iterate.delta.detach(), loss.detach()
+        if best["delta"] is None:
+            best.update(delta=delta.clone(), loss=loss.clone())
+            return
+        better = loss > best["loss"]
+        best["loss"] = torch.where(better, loss, best["loss"])
+        best["delta"] = torch.where(better.view(-1, *[1] * (delta.ndim - 1)), delta, best["delta"])
+
+    last = _ascend(pset, model, batch, p, steps=steps, render=render, consider=keep)
+    with torch.no_grad():
+        keep(None, per_example_loss(model, render(last, batch), batch.labels), last)
+    return last.with_delta(best["delta"])

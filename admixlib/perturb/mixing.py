@@ -13,6 +13,8 @@ from torch import Tensor, nn
 
 from admixlib.perturb.base import Batch, Perturbation
 
+ATTACK_MODES = ("exact", "linear")
+
 
 def mix_styles(codes: Tensor, donor_codes: Tensor, coeffs: Tensor, k: int) -> Tensor:
     """The mixing formula: move the fine styles of ``codes`` towards donors' fine styles.
@@ -77,6 +79,13 @@ class StyleMixSet:
     ``delta`` is ``a`` ``[N, M, L-k]``. ``steps == 0`` is RandMix (one random ``a`` per image and
     donor draw); ``steps > 0`` is AdvMix (sign-gradient ascent on ``a`` with exact projection).
 
+    ``attack="linear"`` runs the ascent on a first-order surrogate instead of the generator: mixing is
+    linear in ``a`` in style space, so ``random_init`` renders, once per batch, the image at ``a = 0``
+    and one difference image per (donor, fine layer), ``G(a = e_jl) - G(a = 0)``; the attack's images
+    are then ``clamp(base + sum_jl a_jl * diff_jl)`` and cost no generator pass, and only the chosen
+    ``a`` is rendered exactly (:func:`~admixlib.perturb.find_worst_case` uses ``attack_image``). The
+    surrogate is exact when the fine layers act linearly on the image (the palette head alone, k = L-1).
+
     Args:
         G: generator with ``num_ws``, ``synthesis.run_until`` and ``synthesis.run_from``; its
             parameters are set to ``requires_grad=False`` (its train/eval mode is not changed).
@@ -88,6 +97,7 @@ class StyleMixSet:
         add_residual: add ``batch.residuals`` to every perturbed image.
         random_start: random feasible start (True) or ``a = 0`` (False: the unperturbed image).
         noise_mode: passed to the generator ("const" for deterministic rendering).
+        attack: ``"exact"`` (every ascent step renders through the generator) or ``"linear"``.
     """
 
     def __init__(
@@ -102,8 +112,11 @@ class StyleMixSet:
         add_residual: bool = True,
         random_start: bool = True,
         noise_mode: str = "const",
+        attack: str = "exact",
     ) -> None:
         num_ws = int(G.num_ws)
+        if attack not in ATTACK_MODES:
+            raise ValueError(f"attack must be one of {ATTACK_MODES}, got {attack!r}")
         if not 0 <= split_index < num_ws:
             raise ValueError(f"split_index must be in [0, {num_ws - 1}], got {split_index}")
         if donor_codes.ndim != 3 or donor_codes.shape[1] != num_ws:
@@ -123,18 +136,23 @@ class StyleMixSet:
         self.add_residual = bool(add_residual)
         self.random_start = bool(random_start)
         self.noise_mode = noise_mode
+        self.attack = attack
+        # find_worst_case ascends on attack_image when it is not None
+        self.attack_image = self._linear_image if attack == "linear" else None
 
     def __repr__(self) -> str:
         return (
             f"StyleMixSet(k={self.k}, L={self.num_ws}, donors={self.donors}, steps={self.steps}, "
-            f"step_size={self.step_size}, add_residual={self.add_residual}, bank={len(self.donor_fine)})"
+            f"step_size={self.step_size}, add_residual={self.add_residual}, attack={self.attack}, "
+            f"bank={len(self.donor_fine)})"
         )
 
     def random_init(self, batch: Batch, *, generator: torch.Generator) -> Perturbation:
         """Draw ``M`` donors per image from the bank, cache the coarse state, draw a random ``a``.
 
         ``context`` gets ``donor_fine`` ``[N, M, L-k, w_dim]``, ``donor_index`` ``[N, M]`` (bank rows)
-        and ``state`` (``G.synthesis.run_until(codes, k)``, computed without gradient).
+        and ``state`` (``G.synthesis.run_until(codes, k)``, computed without gradient); with
+        ``attack="linear"`` also ``base`` ``[N, 3, H, W]`` and ``diffs`` ``[N, M, L-k, 3, H, W]``.
         """
         if batch.codes is None:
             raise ValueError("StyleMixSet needs batch.codes (the W+ codes of the images)")
@@ -151,7 +169,27 @@ class StyleMixSet:
         else:
             a = torch.zeros(n, self.donors, self.num_ws - self.k)
         context = {"donor_fine": donor_fine, "donor_index": idx, "state": state}
-        return Perturbation(delta=a.to(codes.device, codes.dtype), context=context)
+        p = Perturbation(delta=a.to(codes.device, codes.dtype), context=context)
+        if self.attack == "linear":
+            context.update(self._linear_basis(p, batch))
+        return p
+
+    @torch.no_grad()
+    def _linear_basis(self, p: Perturbation, batch: Batch) -> dict:
+        """The unclamped render at ``a = 0`` and its change per unit of each (donor, layer) coefficient."""
+        n, m, layers = p.delta.shape
+        one_hot = torch.eye(m * layers, device=p.delta.device, dtype=p.delta.dtype).view(
+            m * layers, m, layers
+        )
+        coeffs = torch.cat([torch.zeros_like(one_hot[:1]), one_hot])  # [1 + M(L-k), M, L-k]
+        renders = torch.stack([self._render(p.with_delta(c.expand(n, m, layers)), batch) for c in coeffs], 1)
+        base = renders[:, 0]
+        return {"base": base, "diffs": (renders[:, 1:] - base[:, None]).view(n, m, layers, *base.shape[1:])}
+
+    def _linear_image(self, p: Perturbation, batch: Batch) -> Tensor:
+        """The surrogate ``clamp(base + sum_jl a_jl * diff_jl)`` ``[N, 3, H, W]``, differentiable in ``a``."""
+        moved = torch.einsum("nml,nmlchw->nchw", p.delta, p.context["diffs"])
+        return (p.context["base"] + moved).clamp(-1.0, 1.0)
 
     def step(self, p: Perturbation, grad: Tensor) -> Perturbation:
         """``a + step_size * sign(grad)`` (ascent)."""
@@ -167,13 +205,16 @@ class StyleMixSet:
 
     def to_image(self, p: Perturbation, batch: Batch) -> Tensor:
         """Render ``G(w_c, w~_f)`` from the cached coarse state (+ residual), clamped to ``[-1, 1]``."""
+        return self._render(p, batch).clamp(-1.0, 1.0)
+
+    def _render(self, p: Perturbation, batch: Batch) -> Tensor:
         ws = self.mixed_codes(p, batch)
         img = self.G.synthesis.run_from(p.context["state"], ws, self.k, noise_mode=self.noise_mode)
         if self.add_residual:
             if batch.residuals is None:
                 raise ValueError("StyleMixSet(add_residual=True) needs batch.residuals")
             img = img + batch.residuals
-        return img.clamp(-1.0, 1.0)
+        return img
 
 
 @torch.no_grad()

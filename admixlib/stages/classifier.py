@@ -18,6 +18,8 @@ from admixlib.stages.codes import load_codes
 from admixlib.stylegan import load_generator
 
 log = logging.getLogger("admix.stages")
+METHODS = ("nominal", "linf_pgd", "autoaugment", "colorjitter", "randmix", "advmix", "advmix_fast")
+MIXING_METHODS = ("randmix", "advmix", "advmix_fast")
 # Every model of a dataset is judged on the same variations, whatever its seed.
 CONSISTENCY_SEED = 0
 
@@ -33,20 +35,19 @@ def build_pset(method: str, cfg: dict, *, generator_path, donor_codes, mixing: d
     if method == "colorjitter":
         keys = ("brightness", "contrast", "saturation", "hue")
         return colorjitter_set(**{k: cfg[k] for k in keys})
-    if method in ("randmix", "advmix"):
+    if method in MIXING_METHODS:
         G = load_generator(generator_path, map_location=device)
         return StyleMixSet(
             G,
             split_index=mixing["split_index"],
             donor_codes=donor_codes.to(device),
             donors=cfg["donors"],
-            steps=cfg.get("steps", 0),
+            steps=1 if method == "advmix_fast" else cfg.get("steps", 0),
             step_size=cfg.get("step_size", 0.0),
             add_residual=mixing["add_residual"],
+            attack=cfg.get("attack", "exact"),
         )
-    raise ValueError(
-        f"unknown method {method!r}; known: nominal, linf_pgd, autoaugment, colorjitter, randmix, advmix"
-    )
+    raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
 
 
 def train_classifier_stage(

@@ -34,6 +34,8 @@ SlurmdLogFile=/var/log/slurm-test/slurmd.log
 SlurmctldDebug=info
 SlurmdDebug=info
 ReturnToService=2
+# No accounting, so Snakemake polls squeue; keep finished jobs visible to squeue for 10 min.
+MinJobAge=600
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
