@@ -6,7 +6,7 @@ GPUS ?= 2
 SNAKEMAKE := $(VENV)/bin/snakemake
 STAMP := $(VENV)/.admix-installed
 
-.PHONY: run test lint bench setup clean-results
+.PHONY: run test test-slurm lint bench setup clean-results
 
 setup: $(STAMP)
 
@@ -20,7 +20,12 @@ run: $(STAMP)
 	$(SNAKEMAKE) all --cores $(CORES) --resources gpu=$(GPUS)
 
 test: $(STAMP) lint
-	$(VENV)/bin/pytest -q tests
+	$(VENV)/bin/pytest -q -m "not slurm" tests
+
+# The workflow on a one-node localhost SLURM cluster (installs slurm-wlm and munge: needs root and apt).
+test-slurm: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[slurm]'
+	$(VENV)/bin/pytest -q -m slurm tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check admixlib workflow_scripts tests benchmarks

@@ -78,7 +78,15 @@ def test_whole_dag_on_test_config(tmp_path):
     results = tmp_path / "results"
     for dataset in ("colored_digits", "faces"):
         tidy = pd.read_csv(results / "tables" / f"{dataset}.csv")
-        assert set(tidy.method) == {"nominal", "linf_pgd", "autoaugment", "colorjitter", "randmix", "advmix"}
+        assert set(tidy.method) == {
+            "nominal",
+            "linf_pgd",
+            "autoaugment",
+            "colorjitter",
+            "randmix",
+            "advmix",
+            "advmix_fast",
+        }
         assert {
             "clean_acc",
             "worst_group_acc",
