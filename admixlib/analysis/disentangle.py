@@ -10,18 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-import torch  # noqa: E402
-from torch import Tensor, nn  # noqa: E402
-
-from admixlib.analysis.oracle import FactorOracle, read_factors  # noqa: E402
-from admixlib.perturb import mix_styles  # noqa: E402
+from admixlib.analysis.oracle import FactorOracle, read_factors
+from admixlib.perturb import mix_styles
+from admixlib.report.plotting import pyplot_and_seaborn
 
 MODES = ("layer", "from")
 
@@ -217,6 +213,7 @@ def plot_map(map_df: pd.DataFrame, path, *, title: str) -> None:
     modes = [m for m in MODES if m in set(map_df["mode"])] or sorted(set(map_df["mode"]))
     factors = list(dict.fromkeys(map_df["factor"]))
     n_layers = int(map_df["layer"].nunique()) if len(map_df) else 1
+    plt, sns = pyplot_and_seaborn()
     fig, axes = plt.subplots(
         1,
         len(modes),

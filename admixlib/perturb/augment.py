@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torchvision.transforms import v2
 
 from admixlib.perturb.base import Batch, Perturbation
 
@@ -66,6 +65,8 @@ class AugmentSet:
 
 def autoaugment_set(*, policy: str = "autoaugment") -> AugmentSet:
     """AutoAugment with its CIFAR-10 policy (``policy="autoaugment"``) or RandAugment's defaults."""
+    from torchvision.transforms import v2  # on first use (admixlib.report.plotting says why)
+
     if policy == "autoaugment":
         return AugmentSet(v2.AutoAugment(policy=v2.AutoAugmentPolicy.CIFAR10), name="policy='autoaugment'")
     if policy == "randaugment":
@@ -78,6 +79,8 @@ def colorjitter_set(*, brightness: float, contrast: float, saturation: float, hu
     saturation) and a hue shift from ``[-hue, hue]`` (``hue`` at most 0.5), in a random order."""
     if not 0.0 <= hue <= 0.5:
         raise ValueError(f"hue must be in [0, 0.5], got {hue}")
+    from torchvision.transforms import v2  # on first use (admixlib.report.plotting says why)
+
     jitter = v2.ColorJitter(brightness=brightness, contrast=contrast, saturation=saturation, hue=hue)
     name = f"colorjitter b={brightness} c={contrast} s={saturation} h={hue}"
     return AugmentSet(jitter, name=name)

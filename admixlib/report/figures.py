@@ -2,17 +2,15 @@
 
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
-import torch  # noqa: E402
-from torchvision.utils import save_image  # noqa: E402
+from admixlib.report.plotting import pyplot_and_seaborn
 
 
 def save_image_grid(images: torch.Tensor, path, *, nrow: int) -> None:
     """Save ``images`` [N, 3, H, W] in [-1, 1] as a PNG grid with ``nrow`` images per row."""
+    from torchvision.utils import save_image  # on first use (admixlib.report.plotting says why)
+
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     save_image(images.detach().cpu(), path, nrow=nrow, normalize=True, value_range=(-1, 1), padding=1)
 
@@ -30,6 +28,7 @@ def plot_variation_panel(
     ``rows[i]`` is [V, 3, H, W] in [-1, 1]; ``scores[i]`` maps a model name to V probabilities.
     """
     n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    plt, _ = pyplot_and_seaborn()
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.3 * n_cols, 1.75 * n_rows), squeeze=False)
     for i, (images, row_scores) in enumerate(zip(rows, scores)):
         for j in range(n_cols):
@@ -59,6 +58,7 @@ def plot_sweep(tidy, *, swept: str, path, title: str) -> None:
 
     ``tidy`` has the main table's columns (``method, metric, mean, ci95_low, ci95_high``) plus ``swept``.
     """
+    plt, sns = pyplot_and_seaborn()
     sns.set_theme(style="whitegrid", context="paper")
     fig, axes = plt.subplots(1, len(SWEEP_PANELS), figsize=(4.2 * len(SWEEP_PANELS), 3.2), squeeze=False)
     palette = dict(zip(tidy["method"].unique(), sns.color_palette(n_colors=tidy["method"].nunique())))

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 METRICS = (
     "clean_acc",
@@ -47,6 +46,8 @@ def _interval(values: np.ndarray) -> tuple[float, float, float, float]:
     if n < 2:
         return mean, math.nan, math.nan, math.nan
     std = float(np.std(values, ddof=1))
+    from scipy import stats  # on first use: scipy.stats costs a second in every job that imports this
+
     half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
     return mean, std, mean - half, mean + half
 

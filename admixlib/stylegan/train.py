@@ -11,7 +11,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torchvision.utils import save_image
 from tqdm import tqdm
 
 from admixlib.runtime import (
@@ -261,6 +260,8 @@ def sample_grid(G: Generator, *, n: int = 64, seed: int = 0, path, noise_mode: s
     ws = G.mapping(z).unsqueeze(1).repeat(1, G.num_ws, 1)
     img = G.synthesis(ws, noise_mode=noise_mode)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+    from torchvision.utils import save_image  # on first use (admixlib.report.plotting says why)
+
     save_image(_to_unit(img), path, nrow=math.ceil(math.sqrt(n)), padding=1)
     return img.cpu()
 
@@ -285,5 +286,7 @@ def mixing_grid(G: Generator, *, split_index: int, n: int = 6, seed: int = 0, pa
         cells += [row_img[i : i + 1], G.synthesis.run_from(row_state, cols, split_index)]
     grid = torch.cat(cells)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+    from torchvision.utils import save_image  # on first use (admixlib.report.plotting says why)
+
     save_image(_to_unit(grid), path, nrow=n + 1, padding=1)
     return grid.cpu()
