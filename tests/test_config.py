@@ -40,7 +40,7 @@ SCHEMA_CASES = [
     (
         "classifier.stpes",
         3,
-        "unknown key classifier.stpes; allowed keys: arch, batch_size, lr, steps",
+        "unknown key classifier.stpes; allowed keys: arch, batch_size, bf16, compile, lr, steps",
     ),  # a typo
     ("classifier.steps", "many", "classifier.steps is 'many', which is not of type integer"),
     ("classifier.steps", 0, "classifier.steps is 0; allowed: >= 1"),

@@ -79,11 +79,14 @@ def test_killed_training_resumes_to_identical_results(tmp_path):
     assert run.returncode != 0, "snakemake should report the killed job"
     assert 0 < step < GAN_STEPS, f"the job was killed after it finished (checkpoint at step {step})"
     assert not (killed / "results" / "colored_digits" / "stylegan" / "generator.pt").exists()
+    done_before = killed / "results" / "colored_digits" / "data" / "train.pt"  # completed before the kill
+    written = done_before.stat().st_mtime_ns
 
     again = subprocess.run(_command(killed), capture_output=True, text=True, timeout=900)  # the same command
     assert again.returncode == 0, again.stderr[-5000:]
     log = next((killed / "logs" / "train_stylegan").glob("*.log")).read_text()
     assert "resumed GAN training from" in log and f"at step {step}" in log
+    assert done_before.stat().st_mtime_ns == written, "a completed output was redone after the failure"
     assert (killed / TABLE).read_bytes() == (uninterrupted / TABLE).read_bytes(), (
         "a resumed run (or a second run) changed the table: training is not deterministic or resume lost state"
     )

@@ -35,6 +35,32 @@ def _take(x: Tensor | None, idx: Tensor, device: torch.device) -> Tensor | None:
     return None if x is None else x[idx].to(device, non_blocking=True)
 
 
+def _loss(forward, model: nn.Module, batch: Batch, *, pset, lam: float, attack_gen) -> tuple:
+    """One step's training loss: nominal, or ``lam * CE(x) + (1 - lam) * CE(x_pert)`` on worst cases
+    found in eval mode. ``forward`` is ``model`` or its compiled version. Returns ``(loss, clean_acc,
+    pert_acc, attack_seconds)`` (accuracies on the batch, None where not computed)."""
+    if pset is None:
+        model.train()
+        logits = forward(batch.images)
+        return F.cross_entropy(logits, batch.labels), _accuracy(logits, batch.labels), None, 0.0
+    model.eval()
+    t0 = time.perf_counter()
+    x_pert = find_worst_case(pset, forward, batch, generator=attack_gen)
+    attack_seconds = time.perf_counter() - t0
+    model.train()
+    n, clean_acc = len(batch), None
+    if lam > 0:
+        logits = forward(torch.cat([batch.images, x_pert]))
+        clean_logits, pert_logits = logits[:n], logits[n:]
+        loss = lam * F.cross_entropy(clean_logits, batch.labels)
+        loss = loss + (1.0 - lam) * F.cross_entropy(pert_logits, batch.labels)
+        clean_acc = _accuracy(clean_logits, batch.labels)
+    else:
+        pert_logits = forward(x_pert)
+        loss = F.cross_entropy(pert_logits, batch.labels)
+    return loss, clean_acc, _accuracy(pert_logits, batch.labels), attack_seconds
+
+
 def _accuracy(logits: Tensor, labels: Tensor) -> float:
     return float((logits.argmax(1) == labels).float().mean())
 
@@ -60,6 +86,8 @@ def train_classifier(
     checkpoint_every: int = 100,
     stats_path: str | os.PathLike | None = None,
     progress: bool = True,
+    bf16: bool = False,
+    compile_model: bool = False,
 ) -> nn.Module:
     """Train a classifier, nominally (``pset=None``) or on worst cases from a perturbation set.
 
@@ -96,6 +124,9 @@ def train_classifier(
         stats_path: JSONL file, one line per step: ``step, loss, clean_acc, pert_acc, lr, seconds,
             attack_seconds`` (accuracies on the training batch; None where not computed).
         progress: show a tqdm bar.
+        bf16: run the attack's and the training step's forward passes under bfloat16 autocast.
+        compile_model: run them through ``torch.compile(model)`` (parameters and checkpoints are
+            the uncompiled model's).
 
     Returns:
         The trained model in eval mode on ``device``.
@@ -166,8 +197,11 @@ def train_classifier(
         )
 
     log.info(
-        "training %s classifier (%s) for %d steps, batch %d, on %s", arch, method, steps, batch_size, device
-    )
+        "training %s classifier (%s) for %d steps, batch %d, on %s%s%s", arch, method, steps, batch_size,
+        device, ", bf16 autocast" if bf16 else "", ", compiled" if compile_model else "",
+    )  # fmt: skip
+    forward = torch.compile(model) if compile_model else model
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16)
     log_every = max(1, int(steps) // 20)
     bar = tqdm(total=int(steps), initial=step, disable=not progress, desc=f"classifier {method[:40]}")
     stats_handle = stats.open("a") if stats is not None else None
@@ -184,28 +218,10 @@ def train_classifier(
                 codes=_take(codes, idx, device),
                 residuals=_take(residuals, idx, device),
             )
-            attack_seconds = 0.0
-            if pset is None:
-                model.train()
-                logits = model(batch.images)
-                loss = F.cross_entropy(logits, batch.labels)
-                clean_acc, pert_acc = _accuracy(logits, batch.labels), None
-            else:
-                model.eval()
-                x_pert = find_worst_case(pset, model, batch, generator=attack_gen)
-                attack_seconds = time.perf_counter() - t0
-                model.train()
-                if lam > 0:
-                    logits = model(torch.cat([batch.images, x_pert]))
-                    clean_logits, pert_logits = logits[: len(idx)], logits[len(idx) :]
-                    loss = lam * F.cross_entropy(clean_logits, batch.labels)
-                    loss = loss + (1.0 - lam) * F.cross_entropy(pert_logits, batch.labels)
-                    clean_acc = _accuracy(clean_logits, batch.labels)
-                else:
-                    pert_logits = model(x_pert)
-                    loss = F.cross_entropy(pert_logits, batch.labels)
-                    clean_acc = None
-                pert_acc = _accuracy(pert_logits, batch.labels)
+            with autocast:
+                loss, clean_acc, pert_acc, attack_seconds = _loss(
+                    forward, model, batch, pset=pset, lam=lam, attack_gen=attack_gen
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

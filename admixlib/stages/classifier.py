@@ -103,6 +103,8 @@ def train_classifier_stage(
         checkpoint_dir=run_dir,
         checkpoint_every=checkpoint_every,
         stats_path=stats_path,
+        bf16=classifier_cfg.get("bf16", False),
+        compile_model=classifier_cfg.get("compile", False),
     )
     save_classifier(model, model_path)
     val = load_split(val_path)
