@@ -26,7 +26,7 @@ from admixlib.stylegan import Generator, save_generator
 METHODS = ["nominal", "linf_pgd", "autoaugment", "colorjitter", "randmix", "advmix", "advmix_fast"]
 # (row name, method, config changes): what the linear surrogate saves, measured beside the default
 VARIANTS = [
-    ("advmix_fast (attack exact)", "advmix_fast", {"attack": "exact"}),
+    ("advmix_fast (attack linear)", "advmix_fast", {"attack": "linear"}),
     ("advmix (5 steps)", "advmix", {"steps": 5}),
     ("advmix (5 steps, attack linear)", "advmix", {"steps": 5, "attack": "linear"}),
 ]
