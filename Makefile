@@ -36,9 +36,10 @@ lint: $(STAMP)
 # Ratios measured in one run per script; each writes results/benchmarks/*.csv. The inversion and
 # default-run benchmarks read the outputs of `make run`.
 bench: $(STAMP)
-	$(PY) benchmarks/advmix_step.py
+	$(PY) benchmarks/advmix_step.py --steps 60
 	$(PY) benchmarks/generator.py
 	$(PY) benchmarks/inversion.py --dataset faces
+	$(PY) benchmarks/refine_speedup.py --dataset faces
 	$(PY) benchmarks/default_run.py
 
 clean-results:
