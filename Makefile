@@ -39,7 +39,6 @@ bench: $(STAMP)
 	$(PY) benchmarks/advmix_step.py --steps 60
 	$(PY) benchmarks/generator.py
 	$(PY) benchmarks/inversion.py --dataset faces
-	$(PY) benchmarks/refine_speedup.py --dataset faces
 	$(PY) benchmarks/default_run.py
 
 clean-results:

@@ -8,6 +8,11 @@ writes results/benchmarks/inversion_{dataset}.csv with columns method, refine_st
 label_agreement (share of reconstructions the default run's oracle reads with the true label),
 images_per_second, speedup_vs_optimisation (images/s divided by that of optimisation-only inversion
 with the most steps, all measured in this one run).
+
+Then, per refinement setting (steps, lr), it times the hybrid inversion of the first 64 test images
+against optimisation-only inversion run until the same mean PSNR (the measurement behind
+inversion.json's ``speedup_vs_optimisation``), with the hybrid's PSNR on the first 400 test images:
+results/benchmarks/refine_speedup_{dataset}.csv.
 """
 
 import argparse
@@ -20,6 +25,7 @@ from admixlib.analysis import load_oracle, read_factors
 from admixlib.data import load_split
 from admixlib.inversion import invert_images, load_encoder, psnr
 from admixlib.runtime import set_threads
+from admixlib.stages.inversion import measure_speedup
 from admixlib.stylegan import load_generator
 
 METHODS = [
@@ -31,6 +37,7 @@ METHODS = [
     ("optimisation", "mean", 300),
     ("optimisation", "mean", 1000),
 ]
+REFINE_SETTINGS = [(40, 0.1), (30, 0.05), (25, 0.1), (20, 0.1), (20, 0.2)]
 
 
 def main() -> None:
@@ -72,6 +79,25 @@ def main() -> None:
     table.to_csv(out, index=False, float_format="%.4g")
     print(f"{args.dataset}, {len(images)} test images, {args.threads} thread(s):")
     print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+    speedups = pd.DataFrame([refine_speedup(G, E, test.images, steps, lr) for steps, lr in REFINE_SETTINGS])
+    speedups.to_csv(out.with_name(f"refine_speedup_{args.dataset}.csv"), index=False, float_format="%.4g")
+    print(speedups.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+
+
+def refine_speedup(G, E, images, steps: int, lr: float) -> dict:
+    """Speed-up at equal PSNR of hybrid inversion with ``steps`` refinement steps at ``lr``."""
+    cfg = {"refine_steps": steps, "refine_lr": lr, "optimisation_max_steps": 1000, "optimisation_lr": 0.1}
+    speed = measure_speedup(G, E, images[:64], cfg=cfg, device="cpu")
+    _, recon = invert_images(
+        G, E, images[:400], refine_steps=steps, refine_lr=lr, batch_size=128, progress=False
+    )
+    return {
+        "refine_steps": steps,
+        "refine_lr": lr,
+        "psnr_test_400": float(psnr(images[:400], recon).mean()),
+        "speedup_vs_optimisation": speed["speedup_vs_optimisation"],
+        "optimisation_steps": speed["optimisation_steps"],
+    }
 
 
 if __name__ == "__main__":
