@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from admixlib.perturb.base import Batch, PerturbationSet
+from admixlib.perturb.base import Batch, Perturbation, PerturbationSet
 
 
 def per_example_loss(model: nn.Module, images: Tensor, labels: Tensor) -> Tensor:
@@ -91,7 +91,7 @@ def find_worst_case(
     return best_images
 
 
-def _ascend(pset, model, batch: Batch, p, *, steps: int, render, consider) -> object:
+def _ascend(pset, model, batch: Batch, p: Perturbation, *, steps: int, render, consider) -> Perturbation:
     """``steps`` projected ascent steps from ``p`` on images from ``render``; every iterate's images
     and per-example loss go to ``consider``. Returns the last (unevaluated) iterate."""
     for _ in range(steps):
@@ -106,7 +106,7 @@ def _ascend(pset, model, batch: Batch, p, *, steps: int, render, consider) -> ob
     return p
 
 
-def _best_iterate(pset, model, batch: Batch, p, *, steps: int, render):
+def _best_iterate(pset, model, batch: Batch, p: Perturbation, *, steps: int, render) -> Perturbation:
     """The iterate (start, ascent iterates and the last) with the highest loss on ``render``'s images,
     chosen per example."""
     best = {"delta": None, "loss": None}
