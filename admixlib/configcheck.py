@@ -10,6 +10,9 @@ from pathlib import Path
 FACE_NUISANCES = ("skin_tone", "lighting", "background_hue", "lip_colour")
 DIGIT_NUISANCES = ("color",)
 GENERATED_KINDS = ("faces", "colored_digits")
+METHODS = ("nominal", "linf_pgd", "autoaugment", "colorjitter", "randmix", "advmix", "advmix_fast")
+# The methods that mix styles: their training depends on the split index.
+MIXING_METHODS = ("randmix", "advmix", "advmix_fast")
 
 
 class ConfigError(ValueError):

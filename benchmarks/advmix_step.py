@@ -18,12 +18,12 @@ import torch
 import yaml
 
 from admixlib.classify import train_classifier
+from admixlib.configcheck import METHODS
 from admixlib.data import make_faces
 from admixlib.runtime import set_threads
 from admixlib.stages.classifier import build_pset
 from admixlib.stylegan import Generator, save_generator
 
-METHODS = ["nominal", "linf_pgd", "autoaugment", "colorjitter", "randmix", "advmix", "advmix_fast"]
 # (row name, method, config changes): what the linear surrogate saves, measured beside the default
 VARIANTS = [
     ("advmix_fast (attack linear)", "advmix_fast", {"attack": "linear"}),

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from admixlib.configcheck import check_config, check_resource_rules
+from admixlib.configcheck import MIXING_METHODS, check_config, check_resource_rules
 from admixlib.configschema import check_schema
 
 check_schema(
@@ -27,8 +27,6 @@ SWEEP_VALUES = {
     "bias": [str(v) for v in SWEEPS["bias"]["values"]],
     "split_index": [str(v) for v in SWEEPS["split_index"]["values"]],
 }
-# The methods whose training depends on the split index.
-MIXING_METHODS = ("randmix", "advmix", "advmix_fast")
 
 
 wildcard_constraints:

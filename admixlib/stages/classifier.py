@@ -11,6 +11,7 @@ from admixlib.classify import (
     save_classifier,
     train_classifier,
 )
+from admixlib.configcheck import METHODS, MIXING_METHODS
 from admixlib.data import load_split
 from admixlib.perturb import LinfBall, StyleMixSet, autoaugment_set, colorjitter_set, fine_style_variations
 from admixlib.runtime import fingerprint, resolve_device, torch_generator
@@ -18,8 +19,6 @@ from admixlib.stages.codes import load_codes
 from admixlib.stylegan import load_generator
 
 log = logging.getLogger("admix.stages")
-METHODS = ("nominal", "linf_pgd", "autoaugment", "colorjitter", "randmix", "advmix", "advmix_fast")
-MIXING_METHODS = ("randmix", "advmix", "advmix_fast")
 # Every model of a dataset is judged on the same variations, whatever its seed.
 CONSISTENCY_SEED = 0
 
