@@ -1,18 +1,15 @@
 """Inversion speed and quality: encoder only, hybrid (encoder + refinement), optimisation only.
 
-    python benchmarks/inversion.py [--dataset faces] [--n 200] [--threads 2]
+    python benchmarks/inversion.py [--config config/config.yaml] [--dataset faces] [--n 200] [--threads 2]
 
 Reads the default run's trained generator and encoder (results/{dataset}/stylegan/generator.pt,
-results/{dataset}/encoder/encoder.pt) and the first --n test images; inverts them with each method and
-writes results/benchmarks/inversion_{dataset}.csv with columns method, refine_steps, psnr_db,
-label_agreement (share of reconstructions the default run's oracle reads with the true label),
-images_per_second, speedup_vs_optimisation (images/s divided by that of optimisation-only inversion
-with the most steps, all measured in this one run).
-
-Then, per refinement setting (steps, lr), it times the hybrid inversion of the first 64 test images
-against optimisation-only inversion run until the same mean PSNR (the measurement behind
-inversion.json's ``speedup_vs_optimisation``), with the hybrid's PSNR on the first 400 test images:
-results/benchmarks/refine_speedup_{dataset}.csv.
+results/{dataset}/encoder/encoder.pt) and the first --n test images; inverts them with each method
+(Adam settings from the config's ``inversion`` block: ``refine_lr``/``refine_beta1`` for the hybrid,
+``optimisation_lr``/``optimisation_beta1`` for optimisation only; chosen on the val split by
+benchmarks/inversion_tuning.py) and writes results/benchmarks/inversion_{dataset}.csv with columns
+method, refine_steps, psnr_db, label_agreement (share of reconstructions the default run's oracle
+reads with the true label), images_per_second, speedup_vs_optimisation (images/s divided by that
+of optimisation-only inversion with the most steps, all measured in this one run).
 """
 
 import argparse
@@ -20,12 +17,12 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from admixlib.analysis import load_oracle, read_factors
 from admixlib.data import load_split
 from admixlib.inversion import invert_images, load_encoder, psnr
 from admixlib.runtime import set_threads
-from admixlib.stages.inversion import measure_speedup
 from admixlib.stylegan import load_generator
 
 METHODS = [
@@ -37,17 +34,22 @@ METHODS = [
     ("optimisation", "mean", 300),
     ("optimisation", "mean", 1000),
 ]
-REFINE_SETTINGS = [(40, 0.1), (30, 0.05), (25, 0.1), (20, 0.1), (20, 0.2)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="config/config.yaml")
     parser.add_argument("--dataset", default="faces")
     parser.add_argument("--results", default="results")
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     set_threads(args.threads)
+    cfg = yaml.safe_load(Path(args.config).read_text())["datasets"][args.dataset]["inversion"]
+    adam = {
+        "encoder": {"refine_lr": cfg["refine_lr"], "beta1": cfg["refine_beta1"]},
+        "mean": {"refine_lr": cfg["optimisation_lr"], "beta1": cfg["optimisation_beta1"]},
+    }
     root = Path(args.results) / args.dataset
     G = load_generator(root / "stylegan" / "generator.pt")
     E = load_encoder(root / "encoder" / "encoder.pt")
@@ -57,7 +59,9 @@ def main() -> None:
     rows = []
     for name, init, steps in METHODS:
         start = time.perf_counter()
-        _, recon = invert_images(G, E, images, refine_steps=steps, init=init, batch_size=200, progress=False)
+        _, recon = invert_images(
+            G, E, images, refine_steps=steps, init=init, **adam[init], batch_size=200, progress=False
+        )
         seconds = time.perf_counter() - start
         rows.append(
             {
@@ -79,25 +83,6 @@ def main() -> None:
     table.to_csv(out, index=False, float_format="%.4g")
     print(f"{args.dataset}, {len(images)} test images, {args.threads} thread(s):")
     print(table.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
-    speedups = pd.DataFrame([refine_speedup(G, E, test.images, steps, lr) for steps, lr in REFINE_SETTINGS])
-    speedups.to_csv(out.with_name(f"refine_speedup_{args.dataset}.csv"), index=False, float_format="%.4g")
-    print(speedups.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
-
-
-def refine_speedup(G, E, images, steps: int, lr: float) -> dict:
-    """Speed-up at equal PSNR of hybrid inversion with ``steps`` refinement steps at ``lr``."""
-    cfg = {"refine_steps": steps, "refine_lr": lr, "optimisation_max_steps": 1000, "optimisation_lr": 0.1}
-    speed = measure_speedup(G, E, images[:64], cfg=cfg, device="cpu")
-    _, recon = invert_images(
-        G, E, images[:400], refine_steps=steps, refine_lr=lr, batch_size=128, progress=False
-    )
-    return {
-        "refine_steps": steps,
-        "refine_lr": lr,
-        "psnr_test_400": float(psnr(images[:400], recon).mean()),
-        "speedup_vs_optimisation": speed["speedup_vs_optimisation"],
-        "optimisation_steps": speed["optimisation_steps"],
-    }
 
 
 if __name__ == "__main__":

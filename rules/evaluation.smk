@@ -1,3 +1,32 @@
+rule consistency_variations:
+    """Render once the fine-style variations every model of a dataset is judged on (consistency)."""
+    input:
+        test=SPLIT.replace("{split}", "test"),
+        test_codes=CODES.replace("{split}", "test"),
+        train_codes=CODES.replace("{split}", "train"),
+        generator=GENERATOR,
+    output:
+        variations=CONSISTENCY_VARIATIONS,
+    log:
+        log_path("consistency_variations", "{dataset}"),
+    benchmark:
+        bench_path("consistency_variations", "{dataset}")
+    conda:
+        "../envs/admix.yaml"
+    threads: res("evaluate", "threads")
+    resources:
+        gpu=1,
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+    params:
+        consistency=config["evaluation"]["consistency"],
+        batch_size=config["evaluation"]["batch_size"],
+        mixing=lambda w: dataset_cfg(w)["mixing"],
+        device=config["device"],
+    script:
+        "../workflow_scripts/consistency_variations.py"
+
+
 rule evaluate:
     """Score one classifier on the unbiased test split: clean, per group, AdvMix and l_inf attacks."""
     input:
@@ -6,6 +35,7 @@ rule evaluate:
         test_codes=CODES.replace("{split}", "test"),
         train_codes=CODES.replace("{split}", "train"),
         generator=GENERATOR,
+        variations=CONSISTENCY_VARIATIONS,
     output:
         metrics=EVAL,
     log:

@@ -89,6 +89,7 @@ rule sweep_run:
         test_codes=CODES.replace("{split}", "test"),
         eval_train_codes=CODES.replace("{split}", "train"),
         generator=GENERATOR,
+        variations=CONSISTENCY_VARIATIONS,
     output:
         model=SWEEP_MODEL,
         stats=SWEEP_STATS,

@@ -204,30 +204,42 @@ def test_prediction_consistency_counts_images_that_never_flip():
         prediction_consistency(model, images[:2], variations)
 
 
-def test_consistency_score_does_not_depend_on_the_chunk_size(G, data):
-    from admixlib.stages.classifier import consistency_score
+def test_consistency_variations_do_not_depend_on_the_chunk_size_and_check_their_settings(G, data, tmp_path):
+    from admixlib.runtime import save_atomic
+    from admixlib.stages.classifier import load_consistency_variations, render_consistency_variations
     from admixlib.stages.codes import SplitCodes
 
     with torch.no_grad():
         recon = G.synthesis(data["codes"])
     codes = SplitCodes(ws=data["codes"], recon=recon, psnr=torch.zeros(len(recon)))
     images = data["images"]
-    model = build_classifier(arch="cnn", num_classes=2, width=8).eval()
-    scores = [
-        consistency_score(
-            model,
-            G=G,
+    cfg, mixing = {"n_images": len(images) - 1, "variations": 3}, {"split_index": 2, "add_residual": True}
+    rendered = [
+        render_consistency_variations(
+            G,
             images=images,
             codes=codes,
             donor_bank=data["codes"],
-            cfg={"n_images": len(images), "variations": 3},
-            mixing={"split_index": 2, "add_residual": True},
+            cfg=cfg,
+            mixing=mixing,
             batch_size=batch_size,
         )  # fmt: skip
         for batch_size in (3, 7, 1000)
     ]
-    assert 0 <= scores[0] <= 1
-    assert scores[0] == pytest.approx(scores[1]) == pytest.approx(scores[2])
+    assert rendered[0].shape == (len(images) - 1, 3, *images.shape[1:])
+    assert rendered[0].abs().max() <= 1
+    # the same donors whatever the chunk; only float rounding of the batched convolutions differs
+    assert torch.allclose(rendered[0], rendered[1], atol=1e-5)
+    assert torch.allclose(rendered[0], rendered[2], atol=1e-5)
+    # the residual is added: the variations of an image differ from its clean render by it
+    assert not torch.allclose(rendered[0][:, 0], recon[: len(images) - 1].clamp(-1, 1))
+
+    path = tmp_path / "variations.pt"
+    meta = {**cfg, **mixing, "seed": 0}
+    save_atomic({"variations": rendered[0], "meta": meta}, path)
+    assert torch.equal(load_consistency_variations(path, cfg=cfg, mixing=mixing), rendered[0])
+    with pytest.raises(RuntimeError, match="re-run rule consistency_variations"):
+        load_consistency_variations(path, cfg=cfg, mixing={**mixing, "split_index": 3})
 
 
 def test_bf16_autocast_trains_in_float32_parameters(G, data, tmp_path):

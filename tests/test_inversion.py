@@ -13,6 +13,7 @@ from admixlib.inversion import (
     load_encoder,
     optimise_to_psnr,
     psnr,
+    refine,
     save_encoder,
     train_encoder,
 )
@@ -108,6 +109,18 @@ def test_invert_shapes_and_refinement_improves(tiny_g):
     assert psnr(rec2, x).mean() > psnr(tiny_g.synthesis(tiny_g.w_avg.expand_as(ws2)), x).mean()
     with pytest.raises(ValueError):
         invert_images(tiny_g, None, x, init="mean", progress=False)
+
+
+def test_refine_reports_every_step_and_uses_beta1(tiny_g):
+    x = samples(tiny_g, 4, seed=6)
+    start = tiny_g.w_avg.expand(4, tiny_g.num_ws, 16).clone()
+    seen = []
+    final = refine(tiny_g, start, x, steps=5, lr=0.1, callback=lambda step, ws: seen.append((step, ws)))
+    assert [step for step, _ in seen] == [1, 2, 3, 4, 5]
+    torch.testing.assert_close(seen[-1][1], final)
+    assert not seen[0][1].requires_grad
+    other = refine(tiny_g, start, x, steps=5, lr=0.1, beta1=0.5)
+    assert not torch.allclose(other, final)  # beta1 reaches Adam
 
 
 def test_psnr_known_values():

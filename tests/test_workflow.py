@@ -12,12 +12,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 STAGES = [
     "make_dataset", "make_oracle_split", "train_oracle", "disentanglement", "train_stylegan", "train_encoder", "invert", "gather_codes", "inversion_report", "train_classifier",
-    "evaluate", "table", "figure_mixing", "figure1", "make_pool_split", "invert_pool", "bias_subset", "sweep_run",
+    "consistency_variations", "evaluate", "table", "figure_mixing", "figure1", "make_pool_split", "invert_pool", "bias_subset", "sweep_run",
     "sweep_table",
 ]  # fmt: skip
 GPU_RULES = {
     "train_oracle", "disentanglement", "train_stylegan", "train_encoder", "invert", "inversion_report", "invert_pool",
-    "train_classifier", "evaluate", "sweep_run", "figure_mixing", "figure1",
+    "train_classifier", "consistency_variations", "evaluate", "sweep_run", "figure_mixing", "figure1",
 }  # fmt: skip
 
 

@@ -13,6 +13,7 @@ evaluate_stage(
     test_codes_path=snakemake.input.test_codes,
     train_codes_path=snakemake.input.train_codes,
     generator_path=snakemake.input.generator,
+    variations_path=snakemake.input.variations,
     metrics_path=snakemake.output.metrics,
     evaluation=snakemake.params.evaluation,
     mixing=snakemake.params.mixing,

@@ -34,6 +34,7 @@ evaluate_stage(
     test_codes_path=inputs.test_codes,
     train_codes_path=inputs.eval_train_codes,
     generator_path=inputs.generator,
+    variations_path=inputs.variations,
     metrics_path=outputs.metrics,
     evaluation=params.evaluation,
     mixing=params.mixing,

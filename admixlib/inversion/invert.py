@@ -1,6 +1,7 @@
 """Image -> W+ inversion: encoder, optional per-image refinement (hybrid), or optimisation only."""
 
 import time
+from collections.abc import Callable
 
 import torch
 from tqdm import tqdm
@@ -9,6 +10,8 @@ from admixlib.inversion.encoder import Encoder
 from admixlib.stylegan.networks import Generator
 
 INIT_CHOICES = ("encoder", "mean")
+# a 0.99 second-moment decay adapts to a short run faster than Adam's 0.999 (benchmarks/inversion_tuning.py)
+ADAM_BETA2 = 0.99
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -27,6 +30,7 @@ def invert_images(
     *,
     refine_steps: int = 0,
     refine_lr: float = 0.05,
+    beta1: float = 0.9,
     init: str = "encoder",
     batch_size: int = 256,
     noise_mode: str = "const",
@@ -35,7 +39,8 @@ def invert_images(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Invert images into ``G``'s W+ space.
 
-    ``init="encoder"``: ``ws = E(x)``, then ``refine_steps`` Adam steps on ``ws`` minimising each
+    ``init="encoder"``: ``ws = E(x)``, then ``refine_steps`` Adam steps (first-moment decay ``beta1``,
+    second 0.99) on ``ws`` minimising each
     image's pixel MSE (hybrid inversion). ``init="mean"``: optimisation only, starting from
     ``G.w_avg`` (``E`` may be None; needs ``refine_steps > 0``). Each image is optimised
     independently of the others in its batch. ``G`` and ``E`` are moved to ``device``; their
@@ -65,7 +70,7 @@ def invert_images(
         with torch.no_grad():
             ws = E(x) if init == "encoder" else G.w_avg.expand(len(x), G.num_ws, G.w_dim).clone()
         if refine_steps > 0:
-            ws = refine(G, ws, x, steps=refine_steps, lr=refine_lr, noise_mode=noise_mode)
+            ws = refine(G, ws, x, steps=refine_steps, lr=refine_lr, beta1=beta1, noise_mode=noise_mode)
         with torch.no_grad():
             recon = G.synthesis(ws, noise_mode=noise_mode)
         all_ws.append(ws.detach().float().cpu())
@@ -74,20 +79,32 @@ def invert_images(
 
 
 def refine(
-    G: Generator, ws: torch.Tensor, x: torch.Tensor, *, steps: int, lr: float, noise_mode: str = "const"
+    G: Generator,
+    ws: torch.Tensor,
+    x: torch.Tensor,
+    *,
+    steps: int,
+    lr: float,
+    beta1: float = 0.9,
+    noise_mode: str = "const",
+    callback: Callable[[int, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
-    """Adam on ``ws [N, L, w_dim]`` minimising the per-image pixel MSE to ``x [N, 3, H, W]``.
+    """Adam (betas ``(beta1, 0.99)``) on ``ws [N, L, w_dim]`` minimising the per-image pixel MSE to
+    ``x [N, 3, H, W]``.
 
     The loss is the sum over images of each image's mean squared error, so every image's update
-    is independent of the batch. Returns the refined ``ws`` (detached).
+    is independent of the batch. ``callback(step, ws)``, if given, is called after every step with
+    the step count and the current codes (detached). Returns the refined ``ws`` (detached).
     """
     ws = ws.detach().clone().requires_grad_(True)
-    opt = torch.optim.Adam([ws], lr=lr)
-    for _ in range(steps):
+    opt = torch.optim.Adam([ws], lr=lr, betas=(beta1, ADAM_BETA2))
+    for step in range(1, steps + 1):
         recon = G.synthesis(ws, noise_mode=noise_mode)
         loss = (recon - x).square().flatten(1).mean(dim=1).sum()
         (ws.grad,) = torch.autograd.grad(loss, [ws])  # no gradients into G's parameters
         opt.step()
+        if callback is not None:
+            callback(step, ws.detach())
     return ws.detach()
 
 
@@ -98,17 +115,19 @@ def optimise_to_psnr(
     target_psnr: float,
     max_steps: int,
     lr: float,
+    beta1: float = 0.9,
     noise_mode: str = "const",
 ) -> dict:
     """Optimisation-only inversion of ``x [N, 3, H, W]`` from ``G.w_avg`` until the batch's mean PSNR
-    reaches ``target_psnr`` dB or ``max_steps`` Adam steps have run (same loss as :func:`refine`).
+    reaches ``target_psnr`` dB or ``max_steps`` Adam steps (betas ``(beta1, 0.99)``) have run (same
+    loss as :func:`refine`).
 
     Returns ``{"steps", "seconds", "psnr", "reached"}``: the steps and wall seconds spent, the mean PSNR
     when it stopped and whether the target was reached.
     """
     start = time.perf_counter()
     ws = G.w_avg.expand(len(x), G.num_ws, G.w_dim).clone().requires_grad_(True)
-    opt = torch.optim.Adam([ws], lr=lr)
+    opt = torch.optim.Adam([ws], lr=lr, betas=(beta1, ADAM_BETA2))
     mean_psnr, step = float("-inf"), 0
     while step < max_steps:
         recon = G.synthesis(ws, noise_mode=noise_mode)

@@ -1,8 +1,10 @@
-"""Rules train_classifier and evaluate: perturbation sets from config, training, scoring."""
+"""Rules train_classifier, consistency_variations and evaluate: perturbation sets from config, training, scoring."""
 
 import json
 import logging
 from pathlib import Path
+
+import torch
 
 from admixlib.classify import (
     evaluate_classifier,
@@ -14,7 +16,7 @@ from admixlib.classify import (
 from admixlib.configcheck import METHODS, MIXING_METHODS
 from admixlib.data import load_split
 from admixlib.perturb import LinfBall, StyleMixSet, autoaugment_set, colorjitter_set, fine_style_variations
-from admixlib.runtime import fingerprint, resolve_device, torch_generator
+from admixlib.runtime import fingerprint, load_checkpoint, resolve_device, save_atomic, torch_generator
 from admixlib.stages.codes import load_codes
 from admixlib.stylegan import load_generator
 
@@ -133,6 +135,7 @@ def evaluate_stage(
     test_codes_path,
     train_codes_path,
     generator_path,
+    variations_path,
     metrics_path,
     evaluation: dict,
     mixing: dict,
@@ -140,7 +143,8 @@ def evaluate_stage(
 ) -> dict:
     """Score a classifier on the unbiased test split: clean and per-group accuracy on all images,
     accuracy under the AdvMix and l_inf attacks on the first ``evaluation.n_attack`` images, and
-    consistency on the first ``evaluation.consistency.n_images`` (see :func:`consistency_score`)."""
+    consistency on the first ``evaluation.consistency.n_images``: the share whose prediction is
+    the same on all the image's variations (``variations_path``, from rule consistency_variations)."""
     device = resolve_device(device)
     model = load_classifier(model_path, map_location=device)
     test, codes = load_split(test_path), load_codes(test_codes_path)
@@ -155,6 +159,7 @@ def evaluate_stage(
         device=device,
         seed=seed,
     )
+    variations = load_consistency_variations(variations_path, cfg=evaluation["consistency"], mixing=mixing)
     n = min(evaluation["n_attack"], len(test.images))
     attack_cfg = evaluation["advmix"]
     bank = load_codes(train_codes_path).ws
@@ -190,15 +195,12 @@ def evaluate_stage(
         "linf_attack_acc": attacked["linf_attack_acc"],
         "clean_acc_attacked_subset": attacked["clean_acc"],
         "n_attack": n,
-        "consistency": consistency_score(
+        "consistency": prediction_consistency(
             model,
-            G=advmix_set.G,
-            images=test.images,
-            codes=codes,
-            donor_bank=bank,
-            cfg=evaluation["consistency"],
-            mixing=mixing,
+            test.images[: len(variations)],
+            variations,
             batch_size=evaluation["batch_size"],
+            device=device,
         ),
     }
     result = {
@@ -215,29 +217,70 @@ def evaluate_stage(
     return result
 
 
-def consistency_score(
-    model, *, G, images, codes, donor_bank, cfg: dict, mixing: dict, batch_size: int
-) -> float:
-    """Share of the first ``cfg["n_images"]`` test images whose prediction never flips across
-    ``cfg["variations"]`` fine-style variations (donors from ``donor_bank``, residual added as
-    ``mixing`` says); the variations are drawn from ``CONSISTENCY_SEED`` so every model sees the same."""
+def render_consistency_variations(
+    G, *, images, codes, donor_bank, cfg: dict, mixing: dict, batch_size: int
+) -> torch.Tensor:
+    """The first ``cfg["n_images"]`` test images, each with ``cfg["variations"]`` fine-style
+    variations (donors from ``donor_bank``, residual added as ``mixing`` says), drawn from
+    ``CONSISTENCY_SEED``. Rendered in chunks of about ``batch_size`` images to bound the generator's
+    activations; the result does not depend on ``batch_size``. Returns ``[n, V, 3, H, W]`` (CPU)."""
     n = min(cfg["n_images"], len(images))
     device = next(G.parameters()).device
     residuals = codes.residuals(images)[:n] if mixing["add_residual"] else None
     generator = torch_generator(CONSISTENCY_SEED)
-    chunk = max(1, batch_size // cfg["variations"])  # bounds the generator's activations in memory
-    stable = 0.0
-    for start in range(0, n, chunk):
-        part = slice(start, min(start + chunk, n))
-        variations = fine_style_variations(
-            G,
-            codes.ws[part].to(device),
-            donor_bank,
-            variations=cfg["variations"],
-            split_index=mixing["split_index"],
-            residuals=None if residuals is None else residuals[part],
-            generator=generator,
+    chunk = max(1, batch_size // cfg["variations"])
+    parts = []
+    with torch.no_grad():
+        for start in range(0, n, chunk):
+            part = slice(start, min(start + chunk, n))
+            varied = fine_style_variations(
+                G,
+                codes.ws[part].to(device),
+                donor_bank,
+                variations=cfg["variations"],
+                split_index=mixing["split_index"],
+                residuals=None if residuals is None else residuals[part],
+                generator=generator,
+            )
+            parts.append(varied.cpu())
+    return torch.cat(parts) if parts else torch.empty(0, cfg["variations"], *images.shape[1:])
+
+
+def consistency_variations_stage(
+    *, test_path, test_codes_path, train_codes_path, generator_path, variations_path, cfg: dict,
+    mixing: dict, batch_size: int, device,
+) -> None:  # fmt: skip
+    """Rule consistency_variations: render the variations every model of a dataset is judged on
+    (:func:`render_consistency_variations`) once, and save them with the settings that made them."""
+    device = resolve_device(device)
+    test, codes = load_split(test_path), load_codes(test_codes_path)
+    G = load_generator(generator_path, map_location=device)
+    variations = render_consistency_variations(
+        G, images=test.images, codes=codes, donor_bank=load_codes(train_codes_path).ws,
+        cfg=cfg, mixing=mixing, batch_size=batch_size,
+    )  # fmt: skip
+    meta = {**_variation_settings(cfg, mixing), "seed": CONSISTENCY_SEED}
+    save_atomic({"variations": variations, "meta": meta}, variations_path)
+    log.info("rendered %d x %d consistency variations", *variations.shape[:2])
+
+
+def _variation_settings(cfg: dict, mixing: dict) -> dict:
+    return {
+        "n_images": cfg["n_images"],
+        "variations": cfg["variations"],
+        "split_index": mixing["split_index"],
+        "add_residual": mixing["add_residual"],
+    }
+
+
+def load_consistency_variations(path, *, cfg: dict, mixing: dict) -> torch.Tensor:
+    """The variations saved by :func:`consistency_variations_stage`; a clear error when they were
+    made with other settings than ``cfg`` and ``mixing``. Returns ``[n, V, 3, H, W]``."""
+    saved = load_checkpoint(path)
+    expected = _variation_settings(cfg, mixing)
+    made_with = {key: saved["meta"].get(key) for key in expected}
+    if made_with != expected:
+        raise RuntimeError(
+            f"{path} was made with {made_with}, not {expected}; re-run rule consistency_variations"
         )
-        share = prediction_consistency(model, images[part], variations, batch_size=batch_size, device=device)
-        stable += share * (part.stop - part.start)
-    return stable / n if n else float("nan")
+    return saved["variations"]
