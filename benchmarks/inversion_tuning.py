@@ -27,7 +27,7 @@ from admixlib.inversion.invert import refine
 from admixlib.runtime import set_threads
 from admixlib.stylegan import load_generator
 
-OPTIMISATION_GRID = {"lr": [0.1, 0.15, 0.2], "beta1": [0.7, 0.8, 0.9]}
+OPTIMISATION_GRID = {"lr": [0.1, 0.15, 0.2, 0.3], "beta1": [0.7, 0.8, 0.9]}
 HYBRID_GRID = {"lr": [0.05, 0.07, 0.1], "beta1": [0.6, 0.7, 0.8, 0.9]}
 HYBRID_STEPS = 40
 EVERY = 5
@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--dataset", default="faces")
     parser.add_argument("--results", default="results")
     parser.add_argument("--n", type=int, default=128)
-    parser.add_argument("--max-steps", type=int, default=200)
+    parser.add_argument("--max-steps", type=int, default=160)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     set_threads(args.threads)
