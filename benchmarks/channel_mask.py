@@ -1,0 +1,172 @@
+"""A per-channel style mask: can mixing some channels of the last coarse style move lighting and keep the label?
+
+    python benchmarks/channel_mask.py [--dataset faces] [--layer 4] [--n-pairs 512] [--threads 2]
+
+At the default split k = 5 the faces' lighting follows the donor in only about 70% of training pairs,
+and mixing style 4 as a whole moves it but changes the smile too (docs/disentanglement.md). This
+script looks one level finer, at the modulation scales of the convolution that style ``--layer``
+drives (StyleSpace's channels). A forward hook on that convolution's affine layer replaces the
+masked channels' scales by the donor's; styles ``layer+1..L-1`` come from the donor as usual.
+
+Pairs are (source, donor) inverted training images of the default run, with their inversion
+residuals added (what AdvMix trains on). They are split in two halves:
+1. on the first, every channel is mixed alone; channels are then ranked by lighting moved per label
+   flip and added greedily while the label is still kept in at least --min-label-kept of pairs;
+2. on the second (held out), the chosen mask is scored, next to no mask (k = layer + 1; also
+   without the inversion residual), style ``layer`` moved 25%, 50% and 75% of the way to the
+   donor's, and the whole layer (k = layer). Generator-sample pairs are scored too.
+
+Writes results/benchmarks/channel_mask_{dataset}.csv with columns measured_on, mixing, channels,
+label_kept, then one column per nuisance factor (share of pairs that moved to the donor's reading),
+and prints the chosen channels. A measurement only: the perturbation set does not use the mask.
+"""
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from admixlib.analysis import load_oracle, read_factors
+from admixlib.data import load_split
+from admixlib.perturb import mix_styles
+from admixlib.runtime import set_threads, torch_generator
+from admixlib.stages.codes import load_codes
+from admixlib.stylegan import load_generator
+
+PARTIAL = (0.25, 0.5, 0.75)  # style ``layer`` moved only part of the way to the donor's
+
+
+class ChannelMix:
+    """Forward hook on a modulated conv's affine layer: ``s <- s + mask * (s_donor - s)``."""
+
+    def __init__(self, affine: torch.nn.Module):
+        self.affine, self.mask, self.donor_scales = affine, None, None
+        affine.register_forward_hook(self._hook)
+
+    def _hook(self, module, inputs, scales):
+        if self.mask is None:
+            return scales
+        return scales + self.mask * (self.donor_scales - scales)
+
+    def set(self, mask: torch.Tensor | None, donor_w: torch.Tensor | None = None) -> None:
+        """Mix the channels where ``mask [C]`` is 1 towards the scales of ``donor_w [N, w_dim]``."""
+        self.mask = None
+        if mask is not None:
+            with torch.no_grad():
+                self.donor_scales = self.affine(donor_w)
+        self.mask = mask
+
+
+def score(G, oracle, mixer, pairs, *, layer, mask, names, label, layer_coeff=0.0, residual=True) -> dict:
+    """Oracle readings of mixed pairs: ``label_kept`` and, per nuisance, the share moved to the donor's.
+
+    Styles ``layer+1..L-1`` come from the donor; style ``layer`` moves ``layer_coeff`` of the way to
+    the donor's (``mask="layer"`` sets it to 1), or, with a ``[C]`` tensor ``mask``, the masked
+    channels of its scales are the donor's. ``residual=False`` scores the mixed images without the
+    inversion residuals.
+    """
+    source, donor, residual_s, residual_d = pairs
+    read = lambda ws, res: read_factors(oracle, (G.synthesis(ws) + res).clamp(-1, 1))  # noqa: E731
+    coeffs = torch.ones(len(source), 1, G.num_ws - layer)
+    coeffs[:, :, 0] = 1.0 if mask == "layer" else layer_coeff
+    with torch.no_grad():
+        mixer.set(None)
+        src, don = read(source, residual_s), read(donor, residual_d)
+        mixed_ws = mix_styles(source, donor[:, None], coeffs, layer)
+        mixer.set(None if isinstance(mask, str) else mask, donor[:, layer])
+        mixed = read(mixed_ws, residual_s if residual else 0.0)
+        mixer.set(None)
+    s, d, m = (t[label].to_numpy() for t in (src, don, mixed))
+    out = {"label_kept": float((m == s)[s != d].mean())}
+    for f in names:
+        if f != label:
+            differ = src[f].to_numpy() != don[f].to_numpy()
+            out[f] = float((mixed[f].to_numpy() == don[f].to_numpy())[differ].mean())
+    return out
+
+
+def greedy_mask(G, oracle, mixer, pairs, *, layer, channels, min_label_kept, names, label, factor):
+    """Channels ranked by ``factor`` moved per label flip when mixed alone, added while the label is kept."""
+    kw = {"layer": layer, "names": names, "label": label}
+    base = score(G, oracle, mixer, pairs, mask="none", **kw)
+    gains = []
+    for c in range(channels):
+        alone = score(G, oracle, mixer, pairs, mask=torch.eye(channels)[c], **kw)
+        flips = base["label_kept"] - alone["label_kept"]
+        gains.append(((alone[factor] - base[factor]) / (max(flips, 0.0) + 0.01), c))
+    mask = torch.zeros(channels)
+    for _, c in sorted(gains, reverse=True):
+        trial = mask.clone()
+        trial[c] = 1.0
+        if score(G, oracle, mixer, pairs, mask=trial, **kw)["label_kept"] >= min_label_kept:
+            mask = trial
+    return mask
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="faces")
+    parser.add_argument("--results", default="results")
+    parser.add_argument("--layer", type=int, default=4)
+    parser.add_argument("--factor", default="lighting")
+    parser.add_argument("--n-pairs", type=int, default=512)
+    parser.add_argument("--min-label-kept", type=float, default=0.97)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    set_threads(args.threads)
+    root = Path(args.results) / args.dataset
+    G = load_generator(root / "stylegan" / "generator.pt")
+    oracle = load_oracle(root / "oracle" / "oracle.pt")
+    train, codes = load_split(root / "data" / "train.pt"), load_codes(root / "codes" / "train.pt")
+    names, label = list(train.meta["factor_names"]), train.meta["label_name"]
+    conv = G.synthesis.convs[args.layer].conv
+    mixer = ChannelMix(conv.affine)
+    residuals = codes.residuals(train.images)
+    pick = torch.randperm(len(codes.ws), generator=torch_generator(1))[: 2 * args.n_pairs]
+    src, don = pick[: args.n_pairs], pick[args.n_pairs :]
+    half = args.n_pairs // 2
+
+    def pairs(rows: slice):
+        s, d = src[rows], don[rows]
+        return codes.ws[s], codes.ws[d], residuals[s], residuals[d]
+
+    kw = {"layer": args.layer, "names": names, "label": label}
+    mask = greedy_mask(
+        G, oracle, mixer, pairs(slice(0, half)), channels=conv.weight.shape[1],
+        min_label_kept=args.min_label_kept, factor=args.factor, **kw,
+    )  # fmt: skip
+    with torch.no_grad():
+        ws = G.sample_ws(2 * half, mixing_prob=0.0, generator=torch_generator(0)).cpu()
+    zeros = torch.zeros(half, *train.images.shape[1:])
+    evaluations = {
+        "held-out training pairs": pairs(slice(half, args.n_pairs)),
+        "generator samples": (ws[:half], ws[half:], zeros, zeros),
+    }
+    mixings = {
+        f"k = {args.layer + 1}": {"mask": "none"},
+        f"k = {args.layer + 1}, no residual": {"mask": "none", "residual": False},
+        **{
+            f"k = {args.layer + 1}, style {args.layer} x {a}": {"mask": "none", "layer_coeff": a}
+            for a in PARTIAL
+        },
+        f"k = {args.layer}": {"mask": "layer"},
+        "channel mask": {"mask": mask},
+    }
+    rows = [
+        {"measured_on": on, "mixing": name, "channels": int(mask.sum()) if name == "channel mask" else None,
+         **score(G, oracle, mixer, held, **setting, **kw)}
+        for on, held in evaluations.items() for name, setting in mixings.items()
+    ]  # fmt: skip
+    table = pd.DataFrame(rows)
+    out = Path(args.results) / "benchmarks" / f"channel_mask_{args.dataset}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False, float_format="%.4g")
+    print(
+        f"style {args.layer}: {int(mask.sum())} of {len(mask)} channels mixed: {mask.nonzero().flatten().tolist()}"
+    )
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+
+
+if __name__ == "__main__":
+    main()
