@@ -5,8 +5,8 @@
 At the default split k = 5 the faces' lighting follows the donor in only about 70% of training pairs,
 and mixing style 4 as a whole moves it but changes the smile too (docs/disentanglement.md). This
 script looks one level finer, at the modulation scales of the convolution that style ``--layer``
-drives (StyleSpace's channels). A forward hook on that convolution's affine layer replaces the
-masked channels' scales by the donor's; styles ``layer+1..L-1`` come from the donor as usual.
+drives (StyleSpace's channels): ``G.synthesis(ws, channel_mix=ChannelMix(...))`` takes the masked
+channels' scales from the donor's style; styles ``layer+1..L-1`` come from the donor as usual.
 
 Pairs are (source, donor) inverted training images of the default run, with their inversion
 residuals added (what AdvMix trains on). They are split in two halves:
@@ -32,51 +32,30 @@ from admixlib.data import load_split
 from admixlib.perturb import mix_styles
 from admixlib.runtime import set_threads, torch_generator
 from admixlib.stages.codes import load_codes
-from admixlib.stylegan import load_generator
+from admixlib.stylegan import ChannelMix, load_generator
 
 PARTIAL = (0.25, 0.5, 0.75)  # style ``layer`` moved only part of the way to the donor's
 
 
-class ChannelMix:
-    """Forward hook on a modulated conv's affine layer: ``s <- s + mask * (s_donor - s)``."""
-
-    def __init__(self, affine: torch.nn.Module):
-        self.affine, self.mask, self.donor_scales = affine, None, None
-        affine.register_forward_hook(self._hook)
-
-    def _hook(self, module, inputs, scales):
-        if self.mask is None:
-            return scales
-        return scales + self.mask * (self.donor_scales - scales)
-
-    def set(self, mask: torch.Tensor | None, donor_w: torch.Tensor | None = None) -> None:
-        """Mix the channels where ``mask [C]`` is 1 towards the scales of ``donor_w [N, w_dim]``."""
-        self.mask = None
-        if mask is not None:
-            with torch.no_grad():
-                self.donor_scales = self.affine(donor_w)
-        self.mask = mask
-
-
-def score(G, oracle, mixer, pairs, *, layer, mask, names, label, layer_coeff=0.0, residual=True) -> dict:
+def score(G, oracle, pairs, *, layer, mask, names, label, layer_coeff=0.0, residual=True) -> dict:
     """Oracle readings of mixed pairs: ``label_kept`` and, per nuisance, the share moved to the donor's.
 
     Styles ``layer+1..L-1`` come from the donor; style ``layer`` moves ``layer_coeff`` of the way to
     the donor's (``mask="layer"`` sets it to 1), or, with a ``[C]`` tensor ``mask``, the masked
-    channels of its scales are the donor's. ``residual=False`` scores the mixed images without the
-    inversion residuals.
+    channels of its modulation come from the donor's style (:class:`ChannelMix`).
+    ``residual=False`` scores the mixed images without the inversion residuals.
     """
     source, donor, residual_s, residual_d = pairs
-    read = lambda ws, res: read_factors(oracle, (G.synthesis(ws) + res).clamp(-1, 1))  # noqa: E731
+    read = lambda ws, res, mix=None: read_factors(  # noqa: E731
+        oracle, (G.synthesis(ws, channel_mix=mix) + res).clamp(-1, 1)
+    )
     coeffs = torch.ones(len(source), 1, G.num_ws - layer)
     coeffs[:, :, 0] = 1.0 if mask == "layer" else layer_coeff
+    channel_mix = None if isinstance(mask, str) else ChannelMix(layer, mask, donor[:, layer])
     with torch.no_grad():
-        mixer.set(None)
         src, don = read(source, residual_s), read(donor, residual_d)
         mixed_ws = mix_styles(source, donor[:, None], coeffs, layer)
-        mixer.set(None if isinstance(mask, str) else mask, donor[:, layer])
-        mixed = read(mixed_ws, residual_s if residual else 0.0)
-        mixer.set(None)
+        mixed = read(mixed_ws, residual_s if residual else 0.0, channel_mix)
     s, d, m = (t[label].to_numpy() for t in (src, don, mixed))
     out = {"label_kept": float((m == s)[s != d].mean())}
     for f in names:
@@ -86,20 +65,20 @@ def score(G, oracle, mixer, pairs, *, layer, mask, names, label, layer_coeff=0.0
     return out
 
 
-def greedy_mask(G, oracle, mixer, pairs, *, layer, channels, min_label_kept, names, label, factor):
+def greedy_mask(G, oracle, pairs, *, layer, channels, min_label_kept, names, label, factor):
     """Channels ranked by ``factor`` moved per label flip when mixed alone, added while the label is kept."""
     kw = {"layer": layer, "names": names, "label": label}
-    base = score(G, oracle, mixer, pairs, mask="none", **kw)
+    base = score(G, oracle, pairs, mask="none", **kw)
     gains = []
     for c in range(channels):
-        alone = score(G, oracle, mixer, pairs, mask=torch.eye(channels)[c], **kw)
+        alone = score(G, oracle, pairs, mask=torch.eye(channels)[c], **kw)
         flips = base["label_kept"] - alone["label_kept"]
         gains.append(((alone[factor] - base[factor]) / (max(flips, 0.0) + 0.01), c))
     mask = torch.zeros(channels)
     for _, c in sorted(gains, reverse=True):
         trial = mask.clone()
         trial[c] = 1.0
-        if score(G, oracle, mixer, pairs, mask=trial, **kw)["label_kept"] >= min_label_kept:
+        if score(G, oracle, pairs, mask=trial, **kw)["label_kept"] >= min_label_kept:
             mask = trial
     return mask
 
@@ -120,8 +99,7 @@ def main() -> None:
     oracle = load_oracle(root / "oracle" / "oracle.pt")
     train, codes = load_split(root / "data" / "train.pt"), load_codes(root / "codes" / "train.pt")
     names, label = list(train.meta["factor_names"]), train.meta["label_name"]
-    conv = G.synthesis.convs[args.layer].conv
-    mixer = ChannelMix(conv.affine)
+    channels = G.synthesis.convs[args.layer].conv.weight.shape[1]
     residuals = codes.residuals(train.images)
     pick = torch.randperm(len(codes.ws), generator=torch_generator(1))[: 2 * args.n_pairs]
     src, don = pick[: args.n_pairs], pick[args.n_pairs :]
@@ -133,7 +111,7 @@ def main() -> None:
 
     kw = {"layer": args.layer, "names": names, "label": label}
     mask = greedy_mask(
-        G, oracle, mixer, pairs(slice(0, half)), channels=conv.weight.shape[1],
+        G, oracle, pairs(slice(0, half)), channels=channels,
         min_label_kept=args.min_label_kept, factor=args.factor, **kw,
     )  # fmt: skip
     with torch.no_grad():
@@ -155,7 +133,7 @@ def main() -> None:
     }
     rows = [
         {"measured_on": on, "mixing": name, "channels": int(mask.sum()) if name == "channel mask" else None,
-         **score(G, oracle, mixer, held, **setting, **kw)}
+         **score(G, oracle, held, **setting, **kw)}
         for on, held in evaluations.items() for name, setting in mixings.items()
     ]  # fmt: skip
     table = pd.DataFrame(rows)

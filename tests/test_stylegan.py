@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from admixlib.stylegan import (
+    ChannelMix,
     Discriminator,
     Generator,
     load_discriminator,
@@ -78,6 +79,32 @@ def test_run_from_reads_only_fine_styles():
         sub = tuple(torch.cat([s[2:], s[:1]]) for s in state)
         out = G.synthesis.run_from(sub, torch.cat([ws[2:], ws[:1]]), 2)
         torch.testing.assert_close(out, G.synthesis(ws)[[2, 0]], atol=1e-5, rtol=0)
+
+
+def test_channel_mix_takes_masked_channels_from_the_other_code():
+    G = tiny_generator("palette")  # every conv style drives its conv only
+    ws, other = random_ws(G, seed=1), random_ws(G, seed=2)
+    layer = 3
+    channels = G.synthesis.convs[layer].conv.weight.shape[1]
+    with torch.no_grad():
+        plain = G.synthesis(ws)
+        none = G.synthesis(ws, channel_mix=ChannelMix(layer, torch.zeros(channels), other[:, layer]))
+        swapped = ws.clone()
+        swapped[:, layer] = other[:, layer]
+        every = G.synthesis(ws, channel_mix=ChannelMix(layer, torch.ones(channels), other[:, layer]))
+        half = torch.zeros(channels)
+        half[: channels // 2] = 1.0
+        some = G.synthesis(ws, channel_mix=ChannelMix(layer, half, other[:, layer]))
+        state = G.synthesis.run_until(ws, layer)
+        resumed = G.synthesis.run_from(state, ws, layer, channel_mix=ChannelMix(layer, half, other[:, layer]))
+    torch.testing.assert_close(none, plain, atol=1e-6, rtol=0)
+    torch.testing.assert_close(every, G.synthesis(swapped), atol=1e-5, rtol=0)
+    assert not torch.allclose(some, plain, atol=1e-3) and not torch.allclose(some, every, atol=1e-3)
+    torch.testing.assert_close(resumed, some, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="channel_mix"):
+        G.synthesis(ws, channel_mix=ChannelMix(layer, torch.ones(channels + 1), other[:, layer]))
+    with pytest.raises(ValueError, match="channel_mix.layer"):
+        G.synthesis.run_from(state, ws, layer, channel_mix=ChannelMix(layer - 1, half, other[:, layer]))
 
 
 def test_mixing_changes_fine_styles_only():

@@ -22,7 +22,8 @@ from admixlib.runtime import (
     torch_rng_state,
     trim_stats,
 )
-from admixlib.stylegan.networks import Discriminator, Generator
+from admixlib.stylegan.discriminator import Discriminator
+from admixlib.stylegan.networks import Generator
 
 log = logging.getLogger("admix.inversion")
 

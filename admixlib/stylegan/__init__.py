@@ -1,18 +1,18 @@
 """StyleGAN2-style generator with a coarse/fine split point, discriminator and GAN training."""
 
+from admixlib.stylegan.discriminator import Discriminator, load_discriminator, save_discriminator
 from admixlib.stylegan.networks import (
-    Discriminator,
+    ChannelMix,
     Generator,
     MappingNetwork,
     SynthesisNetwork,
-    load_discriminator,
     load_generator,
-    save_discriminator,
     save_generator,
 )
 from admixlib.stylegan.train import mixing_grid, sample_grid, train_generator
 
 __all__ = [
+    "ChannelMix",
     "Discriminator",
     "Generator",
     "MappingNetwork",

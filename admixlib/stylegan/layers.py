@@ -79,7 +79,10 @@ class ModulatedConv2d(nn.Module):
         w_dim: style dimension; an affine layer maps ``w`` to per-input-channel scales ``s``.
         demodulate: normalise each output channel to unit expected variance.
         up: bilinearly upsample the input 2x before the convolution.
-    ``forward(x [N, in, H, W], w [N, w_dim]) -> [N, out, H', W']`` (no bias, no activation).
+    ``forward(x [N, in, H, W], w [N, w_dim], channel_mix=None) -> [N, out, H', W']`` (no bias, no
+    activation). ``channel_mix = (mask [in], other_w [N, w_dim])`` replaces the per-channel scales
+    ``s`` by ``s + mask * (s(other_w) - s)``: with a 0/1 mask, the masked channels are modulated by
+    ``other_w`` (StyleSpace's channels).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, *, w_dim, demodulate=True, up=False):
@@ -91,8 +94,11 @@ class ModulatedConv2d(nn.Module):
         self.demodulate = demodulate
         self.up = up
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, channel_mix=None) -> torch.Tensor:
         styles = self.affine(w)  # [N, in]
+        if channel_mix is not None:  # StyleSpace mixing: the masked channels' scales from another w
+            mask, other_w = channel_mix
+            styles = styles + mask * (self.affine(other_w) - styles)
         weight = self.weight * self.scale
         if self.up:
             x = upsample2x(x)
@@ -132,7 +138,8 @@ class NoiseInjection(nn.Module):
 class StyledConv(nn.Module):
     """Modulated 3x3 conv (optionally upsampling) + noise + bias + lrelu.
 
-    ``forward(x [N, in, H, W], w [N, w_dim], noise_mode) -> [N, out, H', W']``.
+    ``forward(x [N, in, H, W], w [N, w_dim], noise_mode, channel_mix=None) -> [N, out, H', W']``
+    (``channel_mix`` as in :class:`ModulatedConv2d`).
     """
 
     def __init__(self, in_channels, out_channels, *, w_dim, resolution, up=False):
@@ -141,8 +148,10 @@ class StyledConv(nn.Module):
         self.noise = NoiseInjection(resolution)
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
-        out = self.noise(self.conv(x, w), noise_mode)
+    def forward(
+        self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", channel_mix=None
+    ) -> torch.Tensor:
+        out = self.noise(self.conv(x, w, channel_mix), noise_mode)
         return lrelu(out + self.bias[None, :, None, None])
 
 

@@ -1,15 +1,26 @@
-"""StyleGAN2-style generator (mapping + synthesis with a split point) and a residual discriminator."""
+"""StyleGAN2-style generator: mapping + synthesis with a split point (the discriminator is in ``discriminator``)."""
 
 import math
 import os
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from admixlib.runtime import load_checkpoint, save_atomic
-from admixlib.stylegan.layers import EqualConv2d, EqualLinear, PaletteHead, StyledConv, ToRGB, upsample2x
+from admixlib.stylegan.layers import EqualLinear, PaletteHead, StyledConv, ToRGB, upsample2x
 
 TORGB_CHOICES = ("skip", "final", "palette")
+
+
+class ChannelMix(NamedTuple):
+    """Mix single channels of one conv's modulation: at the conv driven by style ``layer``, the
+    scales of the channels where ``mask [in_channels]`` is 1 come from ``w [N, w_dim]`` instead of
+    ``ws[:, layer]`` (a fractional mask interpolates them)."""
+
+    layer: int
+    mask: torch.Tensor
+    w: torch.Tensor
 
 
 def normalise_channels(channels, resolution: int) -> dict[int, int]:
@@ -96,14 +107,17 @@ class SynthesisNetwork(nn.Module):
         img = torch.zeros(ws.shape[0], 3, 4, 4, device=ws.device, dtype=ws.dtype)
         return x, img
 
-    def _run(self, state, ws, lo, hi, noise_mode):
+    def _run(self, state, ws, lo, hi, noise_mode, channel_mix=None):
         x, img = state
         for kind, key, idx in self.program:
             if not lo <= idx < hi:
                 continue
             w = ws[:, idx]
             if kind == "conv":
-                x = self.convs[key](x, w, noise_mode)
+                mix = None
+                if channel_mix is not None and idx == channel_mix.layer:
+                    mix = (channel_mix.mask.to(w), channel_mix.w.to(w))
+                x = self.convs[key](x, w, noise_mode, mix)
             elif kind == "palette":
                 img = self.palette(x, w)
             else:
@@ -114,11 +128,24 @@ class SynthesisNetwork(nn.Module):
                     img = rgb + (upsample2x(img) if img.shape[-1] != rgb.shape[-1] else img)
         return x, img
 
-    def _check(self, ws: torch.Tensor, k: int | None = None) -> None:
+    def _check(self, ws: torch.Tensor, k: int | None = None, channel_mix: ChannelMix | None = None) -> None:
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
         if k is not None and not 0 <= k <= self.num_ws:
             raise ValueError(f"split index k must be in 0..{self.num_ws}, got {k}")
+        if channel_mix is None:
+            return
+        layer = channel_mix.layer
+        if not (0 <= layer < len(self.convs) and (k is None or layer >= k)):
+            raise ValueError(
+                f"channel_mix.layer must be a conv's style in {k or 0}..{len(self.convs) - 1}, got {layer}"
+            )
+        in_channels = self.convs[layer].conv.weight.shape[1]
+        if channel_mix.mask.shape != (in_channels,) or channel_mix.w.shape != (ws.shape[0], self.w_dim):
+            raise ValueError(
+                f"channel_mix needs mask [{in_channels}] and w [{ws.shape[0]}, {self.w_dim}], got "
+                f"{tuple(channel_mix.mask.shape)} and {tuple(channel_mix.w.shape)}"
+            )
 
     def run_until(self, ws: torch.Tensor, k: int, *, noise_mode: str = "const"):
         """Run the coarse part (styles ``0..k-1``).
@@ -133,19 +160,32 @@ class SynthesisNetwork(nn.Module):
         self._check(ws, k)
         return self._run(self._initial_state(ws), ws, 0, k, noise_mode)
 
-    def run_from(self, state, ws: torch.Tensor, k: int, *, noise_mode: str = "const") -> torch.Tensor:
-        """Finish synthesis from ``run_until``'s state using only ``ws[:, k:]``.
+    def run_from(
+        self,
+        state,
+        ws: torch.Tensor,
+        k: int,
+        *,
+        noise_mode: str = "const",
+        channel_mix: ChannelMix | None = None,
+    ) -> torch.Tensor:
+        """Finish synthesis from ``run_until``'s state using only ``ws[:, k:]`` (and ``channel_mix``,
+        whose layer must be ``>= k``).
 
-        Returns ``img [N, 3, resolution, resolution]``, identical to ``self(ws)``.
+        Returns ``img [N, 3, resolution, resolution]``, identical to ``self(ws, channel_mix=...)``.
         """
-        self._check(ws, k)
-        _, img = self._run(tuple(state), ws, k, self.num_ws, noise_mode)
+        self._check(ws, k, channel_mix)
+        _, img = self._run(tuple(state), ws, k, self.num_ws, noise_mode, channel_mix)
         return img
 
-    def forward(self, ws: torch.Tensor, *, noise_mode: str = "const") -> torch.Tensor:
-        """``ws [N, num_ws, w_dim] -> img [N, 3, resolution, resolution]`` (roughly in [-1, 1])."""
-        self._check(ws)
-        _, img = self._run(self._initial_state(ws), ws, 0, self.num_ws, noise_mode)
+    def forward(
+        self, ws: torch.Tensor, *, noise_mode: str = "const", channel_mix: ChannelMix | None = None
+    ) -> torch.Tensor:
+        """``ws [N, num_ws, w_dim] -> img [N, 3, resolution, resolution]`` (roughly in [-1, 1]);
+        ``channel_mix`` (:class:`ChannelMix`) takes single channels of one conv's modulation from
+        another code."""
+        self._check(ws, channel_mix=channel_mix)
+        _, img = self._run(self._initial_state(ws), ws, 0, self.num_ws, noise_mode, channel_mix)
         return img
 
 
@@ -264,94 +304,10 @@ class Generator(nn.Module):
         return (img, ws) if return_ws else img
 
 
-class DiscriminatorBlock(nn.Module):
-    """Residual block: 3x3 conv, strided 3x3 conv (halves the size), plus a pooled 1x1 skip; / sqrt(2).
-
-    ``forward(x [N, in, H, W]) -> [N, out, H / 2, W / 2]``.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int):
-        super().__init__()
-        self.conv1 = EqualConv2d(in_channels, in_channels, 3, activation="lrelu")
-        self.conv2 = EqualConv2d(in_channels, out_channels, 3, stride=2, activation="lrelu")
-        self.skip = EqualConv2d(in_channels, out_channels, 1, bias=False)
-        self.pool = nn.AvgPool2d(2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv2(self.conv1(x))
-        return (out + self.skip(self.pool(x))) / math.sqrt(2.0)
-
-
-class Discriminator(nn.Module):
-    """Residual discriminator with minibatch standard deviation and equalised learning rate.
-
-    ``Discriminator(*, resolution, channels, mbstd_group=4)``;
-    ``forward(img [N, 3, res, res]) -> logits [N]``.
-    """
-
-    def __init__(self, *, resolution: int = 32, channels=None, mbstd_group: int = 4):
-        super().__init__()
-        if channels is None:
-            channels = {4: 96, 8: 96, 16: 64, 32: 32}
-        channels = normalise_channels(channels, resolution)
-        self.kwargs = dict(resolution=resolution, channels=channels, mbstd_group=mbstd_group)
-        self.mbstd_group = mbstd_group
-        self.from_rgb = EqualConv2d(3, channels[resolution], 1, activation="lrelu")
-        res_list = sorted(channels, reverse=True)
-        self.blocks = nn.Sequential(
-            *[DiscriminatorBlock(channels[r], channels[r // 2]) for r in res_list if r > 4]
-        )
-        c4 = channels[4]
-        self.conv = EqualConv2d(c4 + 1, c4, 3, activation="lrelu")
-        self.fc = EqualLinear(c4 * 16, c4, activation="lrelu")
-        self.out = EqualLinear(c4, 1)
-
-    def minibatch_stddev(self, x: torch.Tensor) -> torch.Tensor:
-        """Append the across-group standard deviation as one feature map: ``[N, C, H, W] -> [N, C+1, H, W]``."""
-        n, c, h, w = x.shape
-        g = min(self.mbstd_group, n)
-        while n % g:
-            g -= 1
-        y = x.reshape(g, n // g, c, h, w)
-        y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # [n // g]
-        y = y.reshape(1, n // g, 1, 1, 1).expand(g, -1, 1, h, w).reshape(n, 1, h, w)
-        return torch.cat([x, y], dim=1)
-
-    def features(self, img: torch.Tensor) -> list[torch.Tensor]:
-        """Intermediate activations ``[from_rgb output, block 1 output, ...]`` of ``img [N, 3, res, res]``
-        (a learned perceptual feature space, used by the encoder's feature loss)."""
-        feats = [self.from_rgb(img)]
-        for block in self.blocks:
-            feats.append(block(feats[-1]))
-        return feats
-
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
-        x = self.blocks(self.from_rgb(img))
-        x = self.conv(self.minibatch_stddev(x))
-        return self.out(self.fc(x.flatten(1))).squeeze(1)
-
-
 def save_generator(G: Generator, path: str | os.PathLike) -> None:
     """Write ``{"kwargs": G.kwargs, "state_dict": ...}`` atomically to ``path`` (tensors on CPU)."""
     state = {k: v.detach().cpu() for k, v in G.state_dict().items()}
     save_atomic({"kwargs": dict(G.kwargs), "state_dict": state}, path)
-
-
-def save_discriminator(D: Discriminator, path: str | os.PathLike) -> None:
-    """Write ``{"kwargs": D.kwargs, "state_dict": ...}`` atomically to ``path`` (tensors on CPU)."""
-    state = {k: v.detach().cpu() for k, v in D.state_dict().items()}
-    save_atomic({"kwargs": dict(D.kwargs), "state_dict": state}, path)
-
-
-def load_discriminator(path: str | os.PathLike, map_location="cpu") -> Discriminator:
-    """Load a discriminator written by :func:`save_discriminator`; eval mode, ``requires_grad=False``."""
-    ckpt = load_checkpoint(path, map_location=map_location)
-    if not isinstance(ckpt, dict) or "kwargs" not in ckpt or "state_dict" not in ckpt:
-        raise RuntimeError(f"{path} is not a discriminator file (expected keys 'kwargs', 'state_dict')")
-    D = Discriminator(**ckpt["kwargs"])
-    D.load_state_dict(ckpt["state_dict"])
-    D.to(map_location if not isinstance(map_location, dict) else "cpu")
-    return D.eval().requires_grad_(False)
 
 
 def load_generator(path: str | os.PathLike, map_location="cpu") -> Generator:
