@@ -10,7 +10,7 @@ from admixlib.inversion.encoder import Encoder
 from admixlib.stylegan.networks import Generator
 
 INIT_CHOICES = ("encoder", "mean")
-# a 0.99 second-moment decay adapts to a short run faster than Adam's 0.999 (benchmarks/inversion_tuning.py)
+# 0.99, not Adam's 0.999: the tuning grid (benchmarks/inversion_tuning.py) uses it throughout (docs/inversion.md)
 ADAM_BETA2 = 0.99
 
 
@@ -39,9 +39,8 @@ def invert_images(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Invert images into ``G``'s W+ space.
 
-    ``init="encoder"``: ``ws = E(x)``, then ``refine_steps`` Adam steps (first-moment decay ``beta1``,
-    second 0.99) on ``ws`` minimising each
-    image's pixel MSE (hybrid inversion). ``init="mean"``: optimisation only, starting from
+    ``init="encoder"``: ``ws = E(x)``, then ``refine_steps`` Adam steps (betas ``(beta1, 0.99)``) on
+    ``ws`` minimising each image's pixel MSE (hybrid inversion). ``init="mean"``: optimisation only, starting from
     ``G.w_avg`` (``E`` may be None; needs ``refine_steps > 0``). Each image is optimised
     independently of the others in its batch. ``G`` and ``E`` are moved to ``device``; their
     parameters are never updated and receive no gradients.
