@@ -10,15 +10,17 @@ channels' scales from the donor's style; styles ``layer+1..L-1`` come from the d
 
 Pairs are (source, donor) inverted training images of the default run, with their inversion
 residuals added (what AdvMix trains on). They are split in two halves:
-1. on the first, every channel is mixed alone; channels are then ranked by lighting moved per label
-   flip and added greedily while the label is still kept in at least --min-label-kept of pairs;
+1. on the first, :func:`admixlib.analysis.choose_channel_mask` (what rule channel_mask runs) mixes
+   every channel alone, ranks the channels by the weakest nuisance's gain per label flip and adds
+   them while the label is still kept in at least --min-label-kept of pairs;
 2. on the second (held out), the chosen mask is scored, next to no mask (k = layer + 1; also
    without the inversion residual), style ``layer`` moved 25%, 50% and 75% of the way to the
    donor's, and the whole layer (k = layer). Generator-sample pairs are scored too.
 
 Writes results/benchmarks/channel_mask_{dataset}.csv with columns measured_on, mixing, channels,
 label_kept, then one column per nuisance factor (share of pairs that moved to the donor's reading),
-and prints the chosen channels. A measurement only: the perturbation set does not use the mask.
+and prints the chosen channels. The rows beside the mask's are what this script adds to the rule's
+own ``channel_mask.json``: the other ways of moving style ``layer`` that do not separate the factors.
 """
 
 import argparse
@@ -27,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from admixlib.analysis import load_oracle, read_factors
+from admixlib.analysis import choose_channel_mask, load_oracle, read_factors
 from admixlib.data import load_split
 from admixlib.perturb import mix_styles
 from admixlib.runtime import set_threads, torch_generator
@@ -65,32 +67,14 @@ def score(G, oracle, pairs, *, layer, mask, names, label, layer_coeff=0.0, resid
     return out
 
 
-def greedy_mask(G, oracle, pairs, *, layer, channels, min_label_kept, names, label, factor):
-    """Channels ranked by ``factor`` moved per label flip when mixed alone, added while the label is kept."""
-    kw = {"layer": layer, "names": names, "label": label}
-    base = score(G, oracle, pairs, mask="none", **kw)
-    gains = []
-    for c in range(channels):
-        alone = score(G, oracle, pairs, mask=torch.eye(channels)[c], **kw)
-        flips = base["label_kept"] - alone["label_kept"]
-        gains.append(((alone[factor] - base[factor]) / (max(flips, 0.0) + 0.01), c))
-    mask = torch.zeros(channels)
-    for _, c in sorted(gains, reverse=True):
-        trial = mask.clone()
-        trial[c] = 1.0
-        if score(G, oracle, pairs, mask=trial, **kw)["label_kept"] >= min_label_kept:
-            mask = trial
-    return mask
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="faces")
     parser.add_argument("--results", default="results")
     parser.add_argument("--layer", type=int, default=4)
-    parser.add_argument("--factor", default="lighting")
     parser.add_argument("--n-pairs", type=int, default=512)
     parser.add_argument("--min-label-kept", type=float, default=0.97)
+    parser.add_argument("--nuisance-target", type=float, default=0.9)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     set_threads(args.threads)
@@ -99,7 +83,6 @@ def main() -> None:
     oracle = load_oracle(root / "oracle" / "oracle.pt")
     train, codes = load_split(root / "data" / "train.pt"), load_codes(root / "codes" / "train.pt")
     names, label = list(train.meta["factor_names"]), train.meta["label_name"]
-    channels = G.synthesis.convs[args.layer].conv.weight.shape[1]
     residuals = codes.residuals(train.images)
     pick = torch.randperm(len(codes.ws), generator=torch_generator(1))[: 2 * args.n_pairs]
     src, don = pick[: args.n_pairs], pick[args.n_pairs :]
@@ -110,9 +93,11 @@ def main() -> None:
         return codes.ws[s], codes.ws[d], residuals[s], residuals[d]
 
     kw = {"layer": args.layer, "names": names, "label": label}
-    mask = greedy_mask(
-        G, oracle, pairs(slice(0, half)), channels=channels,
-        min_label_kept=args.min_label_kept, factor=args.factor, **kw,
+    first = pairs(slice(0, half))
+    mask, _ = choose_channel_mask(
+        G, oracle, split_index=args.layer + 1, min_label_kept=args.min_label_kept,
+        nuisance_target=args.nuisance_target, source_ws=first[0], donor_ws=first[1],
+        source_residuals=first[2], factor_names=names, label_name=label,
     )  # fmt: skip
     with torch.no_grad():
         ws = G.sample_ws(2 * half, mixing_prob=0.0, generator=torch_generator(0)).cpu()

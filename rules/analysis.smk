@@ -25,6 +25,40 @@ rule train_oracle:
         "../workflow_scripts/train_oracle.py"
 
 
+rule channel_mask:
+    """Which channels of style k-1 mixing may also take: per-channel map, and the mask (when enabled)."""
+    input:
+        generator=GENERATOR,
+        oracle=ORACLE,
+        train=SPLIT.replace("{split}", "train"),
+        train_codes=CODES.replace("{split}", "train"),
+    output:
+        mask=CHANNEL_MASK,
+        channels=CHANNEL_MAP,
+        figure=report(
+            CHANNEL_FIGURE,
+            caption="../docs/captions/channels.rst",
+            category="Figures",
+        ),
+        provenance=[sidecar(CHANNEL_MAP), sidecar(CHANNEL_FIGURE)],
+    log:
+        log_path("channel_mask", "{dataset}"),
+    benchmark:
+        bench_path("channel_mask", "{dataset}")
+    conda:
+        "../envs/admix.yaml"
+    threads: res("disentanglement", "threads")
+    resources:
+        gpu=1,
+        mem_mb=res("disentanglement", "mem_mb"),
+        runtime=res("disentanglement", "runtime"),
+    params:
+        mixing=lambda w: dataset_cfg(w)["mixing"],
+        device=config["device"],
+    script:
+        "../workflow_scripts/channel_mask.py"
+
+
 rule disentanglement:
     """Which factors move with which styles: the per-layer map and the fine-mixing scores at k."""
     input:
@@ -32,6 +66,7 @@ rule disentanglement:
         oracle=ORACLE,
         train=SPLIT.replace("{split}", "train"),
         train_codes=CODES.replace("{split}", "train"),
+        channel_mask=CHANNEL_MASK,
     output:
         map=DISENTANGLEMENT_MAP,
         figure=report(

@@ -1,6 +1,7 @@
 rule train_classifier:
     """Train one classifier with one method and seed through the shared training loop."""
     input:
+        unpack(mixing_mask_input),
         train=SPLIT.replace("{split}", "train"),
         val=SPLIT.replace("{split}", "val"),
         train_codes=CODES.replace("{split}", "train"),

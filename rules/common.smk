@@ -62,6 +62,9 @@ ORACLE_METRICS = "results/metrics/{dataset}/oracle.json"
 DISENTANGLEMENT_MAP = "results/{dataset}/disentanglement/map.csv"
 DISENTANGLEMENT_FIGURE = "results/figures/{dataset}_disentanglement.png"
 GENERATOR_METRICS = "results/metrics/{dataset}/generator.json"
+CHANNEL_MASK = "results/{dataset}/disentanglement/channel_mask.json"
+CHANNEL_MAP = "results/{dataset}/disentanglement/channels.csv"
+CHANNEL_FIGURE = "results/figures/{dataset}_channels.png"
 CLASSIFIER = "results/{dataset}/classifiers/{method}/seed{seed}/model.pt"
 CLASSIFIER_STATS = "results/{dataset}/classifiers/{method}/seed{seed}/stats.jsonl"
 CLASSIFIER_VAL = "results/{dataset}/classifiers/{method}/seed{seed}/val.json"
@@ -136,6 +139,11 @@ def figure1_models(wildcards):
     }
 
 
+def mixing_mask_input(wildcards):
+    """Methods that mix styles read the channel mask; the others do not wait for it."""
+    return {"channel_mask": CHANNEL_MASK} if wildcards.method in MIXING_METHODS else {}
+
+
 def sweep_train_inputs(wildcards):
     """A bias value trains on its subset of the pool; a split index on the main training split."""
     if wildcards.sweep == "bias":
@@ -199,7 +207,7 @@ def table_targets():
 
 
 def figure_targets():
-    figures = [MIXING_GRID, DISENTANGLEMENT_FIGURE]
+    figures = [MIXING_GRID, DISENTANGLEMENT_FIGURE, CHANNEL_FIGURE]
     if {"nominal", "advmix"} <= set(METHODS):
         figures.append(FIGURE1)
     return expand(with_sidecars(figures), dataset=DATASETS)

@@ -5,6 +5,7 @@ rule consistency_variations:
         test_codes=CODES.replace("{split}", "test"),
         train_codes=CODES.replace("{split}", "train"),
         generator=GENERATOR,
+        channel_mask=CHANNEL_MASK,
     output:
         variations=CONSISTENCY_VARIATIONS,
     log:
@@ -36,6 +37,7 @@ rule evaluate:
         train_codes=CODES.replace("{split}", "train"),
         generator=GENERATOR,
         variations=CONSISTENCY_VARIATIONS,
+        channel_mask=CHANNEL_MASK,
     output:
         metrics=EVAL,
     log:

@@ -8,13 +8,17 @@ import pytest
 import torch
 
 from admixlib.analysis import (
+    channel_scores,
+    choose_channel_mask,
     disentanglement_map,
+    load_channel_mask,
     load_oracle,
     marginal_gap,
     mixing_scores,
     oracle_accuracy,
     plot_map,
     read_factors,
+    save_channel_mask,
     save_oracle,
     train_oracle,
 )
@@ -176,3 +180,64 @@ def test_inception_fid_names_a_missing_weights_file(tmp_path):
     x = torch.zeros(4, 3, 16, 16)
     with pytest.raises(FileNotFoundError, match="inception_weights"):
         inception_fid(x, x, weights_path=tmp_path / "missing.pth")
+
+
+def flat(scores: dict) -> dict:
+    return {"label_kept": scores["label_kept"], **scores["nuisance_moved"]}
+
+
+def pair_kwargs(codes):
+    source, donor = codes
+    return dict(source_ws=source, donor_ws=donor, factor_names=FACTORS, label_name="color", batch_size=16)
+
+
+def test_full_channel_mask_scores_like_the_earlier_split(G, oracle, codes):
+    k = 3
+    channels = G.synthesis.convs[k - 1].conv.weight.shape[1]
+    masked = mixing_scores(G, oracle, split_index=k, channel_mask=torch.ones(channels), **pair_kwargs(codes))
+    earlier = mixing_scores(G, oracle, split_index=k - 1, **pair_kwargs(codes))
+    assert flat(masked) == pytest.approx(flat(earlier), nan_ok=True)
+
+
+def test_choose_channel_mask(G, oracle, codes):
+    k = 3
+    channels = G.synthesis.convs[k - 1].conv.weight.shape[1]
+    table = channel_scores(G, oracle, split_index=k, **pair_kwargs(codes))
+    assert len(table) == channels * len(FACTORS) and set(table["mode"]) == {"channel"}
+    assert sorted(set(table["layer"])) == list(range(channels))
+    mask, summary = choose_channel_mask(
+        G, oracle, split_index=k, min_label_kept=0.5, per_channel=table, **pair_kwargs(codes)
+    )
+    assert mask.shape == (channels,) and set(mask.tolist()) <= {0.0, 1.0}
+    assert summary["target_factor"] == "pos"  # the only nuisance
+    chosen = summary["with_mask"]
+    if mask.any():  # every kept channel kept the label and did not move the nuisance less
+        assert chosen["label_kept"] >= 0.5
+        assert chosen["nuisance_moved"]["pos"] >= summary["without_mask"]["nuisance_moved"]["pos"]
+    again = mixing_scores(G, oracle, split_index=k, channel_mask=mask, **pair_kwargs(codes))
+    assert flat(again) == pytest.approx(flat(chosen), nan_ok=True)
+    # no nuisance below a target of 0: nothing to mix
+    none, why = choose_channel_mask(
+        G,
+        oracle,
+        split_index=k,
+        min_label_kept=0.5,
+        nuisance_target=0.0,
+        per_channel=table,
+        **pair_kwargs(codes),
+    )
+    assert not none.any() and why["target_factor"] is None
+
+
+def test_channel_mask_file(tmp_path):
+    path = tmp_path / "mask.json"
+    mask = torch.tensor([0.0, 1.0, 1.0, 0.0])
+    save_channel_mask(path, mask=mask, split_index=3, enabled=True, target_factor="pos")
+    assert torch.equal(load_channel_mask(path, split_index=3), mask)
+    assert load_channel_mask(path, split_index=4) is None  # made for style 2, not style 3
+    assert load_channel_mask(None, split_index=3) is None
+    save_channel_mask(path, mask=mask, split_index=3, enabled=False)
+    assert load_channel_mask(path, split_index=3) is None
+    path.write_text("{not json")
+    with pytest.raises(RuntimeError, match="re-run rule channel_mask"):
+        load_channel_mask(path, split_index=3)

@@ -16,7 +16,7 @@ STAGES = [
     "sweep_table",
 ]  # fmt: skip
 GPU_RULES = {
-    "train_oracle", "disentanglement", "train_stylegan", "train_encoder", "invert", "inversion_report", "invert_pool",
+    "train_oracle", "channel_mask", "disentanglement", "train_stylegan", "train_encoder", "invert", "inversion_report", "invert_pool",
     "train_classifier", "consistency_variations", "evaluate", "sweep_run", "figure_mixing", "figure1",
 }  # fmt: skip
 
@@ -121,6 +121,15 @@ def test_whole_dag_on_test_config(tmp_path):
         disentanglement = pd.read_csv(results / dataset / "disentanglement" / "map.csv")
         assert set(disentanglement["mode"]) == {"layer", "from"}
         assert (results / "figures" / f"{dataset}_disentanglement.png").stat().st_size > 0
+        mask = json.loads((results / dataset / "disentanglement" / "channel_mask.json").read_text())
+        assert mask["layer"] == generator["split_index"] - 1 and set(mask["held_out"]) == {
+            "without_mask",
+            "with_mask",
+        }
+        assert set(mask["channels"]) <= set(range(mask["num_channels"]))
+        assert generator["channel_mask"]["channels"] == mask["channels"]
+        channels = pd.read_csv(results / dataset / "disentanglement" / "channels.csv")
+        assert sorted(set(channels["layer"])) == list(range(mask["num_channels"]))
     assert any((tmp_path / "logs" / "train_stylegan").iterdir())
     assert any((results / "benchmarks" / "rules" / "evaluate").iterdir())
     report = snakemake(*args, "--report", "report.html", workdir=tmp_path)

@@ -14,4 +14,5 @@ consistency_variations_stage(
     mixing=snakemake.params.mixing,
     batch_size=snakemake.params.batch_size,
     device=snakemake.params.device,
+    channel_mask_path=snakemake.input.channel_mask,
 )

@@ -18,5 +18,6 @@ disentanglement_stage(
     fid_samples=snakemake.params.analysis["fid_samples"],
     inception_weights=snakemake.params.analysis["inception_weights"],
     device=snakemake.params.device,
+    channel_mask_path=snakemake.input.channel_mask,
 )
 finish(snakemake)

@@ -18,4 +18,5 @@ evaluate_stage(
     evaluation=snakemake.params.evaluation,
     mixing=snakemake.params.mixing,
     device=snakemake.params.device,
+    channel_mask_path=snakemake.input.channel_mask,
 )

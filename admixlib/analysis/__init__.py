@@ -1,5 +1,11 @@
 """Analysis tools: a factor oracle and the disentanglement map / mixing scores it makes possible."""
 
+from admixlib.analysis.channel_mask import (
+    channel_scores,
+    choose_channel_mask,
+    load_channel_mask,
+    save_channel_mask,
+)
 from admixlib.analysis.disentangle import disentanglement_map, marginal_gap, mixing_scores, plot_map
 from admixlib.analysis.oracle import (
     FactorOracle,
@@ -12,13 +18,17 @@ from admixlib.analysis.oracle import (
 
 __all__ = [
     "FactorOracle",
+    "channel_scores",
+    "choose_channel_mask",
     "disentanglement_map",
+    "load_channel_mask",
     "load_oracle",
     "marginal_gap",
     "mixing_scores",
     "oracle_accuracy",
     "plot_map",
     "read_factors",
+    "save_channel_mask",
     "save_oracle",
     "train_oracle",
 ]

@@ -16,10 +16,11 @@ import torch
 from torch import Tensor, nn
 
 from admixlib.analysis.oracle import FactorOracle, read_factors
-from admixlib.perturb import mix_styles
+from admixlib.perturb import mix_styles, mixing_start, normalise_mask, render_mixed
 from admixlib.report.plotting import pyplot_and_seaborn
 
 MODES = ("layer", "from")
+PANEL_TITLES = {"layer": "style i only", "from": "styles i..L-1", "channel": "channel c, then styles k..L-1"}
 
 
 def _check_codes(G: nn.Module, source_ws: Tensor, donor_ws: Tensor, residuals: Tensor | None) -> None:
@@ -41,15 +42,26 @@ def _read_codes(
     residuals: Tensor | None,
     batch_size: int,
     device: torch.device,
+    channel_mask: Tensor | None = None,
+    source_ws: Tensor | None = None,
+    mask_layer: int = 0,
 ) -> pd.DataFrame:
     """Render ``ws [N, L, D]`` with ``G.synthesis(noise_mode="const")`` (+ ``residuals [N, 3, H, W]``),
     clamp to ``[-1, 1]`` (always, so source, donor and mixed images are treated alike) in batches and
-    return the oracle's readings (DataFrame, N rows)."""
+    return the oracle's readings (DataFrame, N rows). With ``channel_mask``, style ``mask_layer`` is
+    channel-mixed between ``source_ws`` and ``ws`` (:func:`~admixlib.perturb.mixing.render_mixed`)."""
     G.eval().to(device)
     images = []
     with torch.inference_mode():
         for start in range(0, len(ws), batch_size):
-            img = G.synthesis(ws[start : start + batch_size].to(device), noise_mode="const")
+            rows = slice(start, start + batch_size)
+            if channel_mask is None:
+                img = G.synthesis(ws[rows].to(device), noise_mode="const")
+            else:
+                img = render_mixed(
+                    G, ws[rows].to(device), source_ws=source_ws[rows].to(device), start=mask_layer,
+                    channel_mask=channel_mask.to(device),
+                )  # fmt: skip
             if residuals is not None:
                 img = img + residuals[start : start + batch_size].to(device)
             images.append(img.clamp(-1.0, 1.0).cpu())
@@ -146,16 +158,19 @@ def mixing_scores(
     factor_names: list[str],
     label_name: str,
     source_residuals: Tensor | None = None,
+    channel_mask: Tensor | None = None,
     batch_size: int = 128,
     device: str | torch.device = "cpu",
 ) -> dict:
     """How well full fine-style mixing at split ``k`` keeps the label and moves the nuisances.
 
     The mixed codes are :func:`~admixlib.perturb.mix_styles` with one donor (``donor_ws[i]`` for
-    source ``i``) and all coefficients 1, i.e. styles ``k..L-1`` taken from the donor.
+    source ``i``) and all coefficients 1, i.e. styles ``k..L-1`` taken from the donor, and with
+    ``channel_mask`` also the masked channels of style ``k-1`` (as :class:`~admixlib.perturb.StyleMixSet`).
 
     Args:
         split_index: ``k`` in ``0..L-1``.
+        channel_mask: 0/1 ``[C]`` over style ``k-1``'s modulation channels, or None.
         Others: as in :func:`disentanglement_map`.
 
     Returns:
@@ -168,10 +183,14 @@ def mixing_scores(
     source_ws, donor_ws, src, don, kw = _read_pairs(
         G, oracle, source_ws, donor_ws, source_residuals, factor_names, label_name, batch_size, device
     )
-    k = int(split_index)
-    coeffs = torch.ones(len(source_ws), 1, int(G.num_ws) - k)  # validated by mix_styles
-    mixed_ws = mix_styles(source_ws, donor_ws[:, None], coeffs, k)
-    mixed = _read_codes(G, oracle, mixed_ws, residuals=source_residuals, **kw)
+    mask = normalise_mask(channel_mask)
+    start = mixing_start(int(split_index), mask)
+    coeffs = torch.ones(len(source_ws), 1, int(G.num_ws) - start)  # validated by mix_styles
+    mixed_ws = mix_styles(source_ws, donor_ws[:, None], coeffs, start)
+    mixed = _read_codes(
+        G, oracle, mixed_ws, residuals=source_residuals, channel_mask=mask, source_ws=source_ws,
+        mask_layer=start, **kw,
+    )  # fmt: skip
     s, d, m = (t[label_name].to_numpy() for t in (src, don, mixed))
     label_kept, n_label = _share(m == s, s != d)
     nuisance = {f: _moved(src, don, mixed, f)[0] for f in factor_names if f != label_name}
@@ -204,10 +223,10 @@ def marginal_gap(pred_a: pd.DataFrame, pred_b: pd.DataFrame, factor_names: list[
     return gap
 
 
-def plot_map(map_df: pd.DataFrame, path, *, title: str) -> None:
+def plot_map(map_df: pd.DataFrame, path, *, title: str, ylabel: str = "layer") -> None:
     """Heatmaps of ``moved`` from :func:`disentanglement_map`, one panel per mode, saved as PNG.
 
-    Layers on the y axis, factors (in first-seen order) on the x axis, values annotated with two
+    Layers (column ``layer``, named ``ylabel``) on the y axis, factors (in first-seen order) on the x axis, values annotated with two
     decimals, colour scale fixed to ``[0, 1]``; NaN cells are left blank.
     """
     modes = [m for m in MODES if m in set(map_df["mode"])] or sorted(set(map_df["mode"]))
@@ -228,9 +247,9 @@ def plot_map(map_df: pd.DataFrame, path, *, title: str) -> None:
             .sort_index()
         )
         sns.heatmap(grid, ax=ax, vmin=0.0, vmax=1.0, annot=True, fmt=".2f", cmap="viridis", cbar=True)
-        ax.set_title({"layer": "style i only", "from": "styles i..L-1"}.get(mode, mode))
+        ax.set_title(PANEL_TITLES.get(mode, mode))
         ax.set_xlabel("factor")
-        ax.set_ylabel("layer")
+        ax.set_ylabel(ylabel)
     fig.suptitle(title)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,11 @@ from admixlib.perturb.mixing import (
     StyleMixSet,
     fine_style_variations,
     mix_styles,
+    mixing_start,
+    normalise_mask,
     project_capped_simplex,
     random_coefficients,
+    render_mixed,
 )
 
 __all__ = [
@@ -24,7 +27,10 @@ __all__ = [
     "find_worst_case",
     "fine_style_variations",
     "mix_styles",
+    "mixing_start",
+    "normalise_mask",
     "per_example_loss",
     "project_capped_simplex",
     "random_coefficients",
+    "render_mixed",
 ]

@@ -5,13 +5,17 @@ import logging
 import torch
 
 from admixlib.analysis import (
+    channel_scores,
+    choose_channel_mask,
     disentanglement_map,
+    load_channel_mask,
     load_oracle,
     marginal_gap,
     mixing_scores,
     oracle_accuracy,
     plot_map,
     read_factors,
+    save_channel_mask,
     save_oracle,
     train_oracle,
 )
@@ -50,6 +54,68 @@ def _sample_pairs(G, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return ws[:n], ws[n:]
 
 
+def _training_pairs(codes, train_images, *, n: int, add_residual: bool, seed: int) -> dict:
+    """``n`` (source, donor) pairs of inverted training images, drawn with replacement from
+    ``seed``: ``source_ws``, ``donor_ws`` ``[n, L, D]`` and ``source_residuals`` (or None)."""
+    src, don = torch.randint(len(codes.ws), (2, n), generator=torch_generator(seed))
+    residuals = codes.residuals(train_images)[src] if add_residual else None
+    return {"source_ws": codes.ws[src], "donor_ws": codes.ws[don], "source_residuals": residuals}
+
+
+def channel_mask_stage(
+    *,
+    generator_path,
+    oracle_path,
+    train_path,
+    train_codes_path,
+    mask_path,
+    channels_path,
+    figure_path,
+    split_index: int,
+    add_residual: bool,
+    cfg: dict,
+    device,
+    seed: int = 0,
+) -> dict:
+    """Per-channel map of style ``k-1`` and, when ``cfg["enabled"]``, the channel mask mixing uses.
+
+    Chooses on ``cfg["n_pairs"]`` training pairs (:func:`~admixlib.analysis.choose_channel_mask`) and
+    scores the mask on as many other pairs (``held_out``)."""
+    device = resolve_device(device)
+    G = load_generator(generator_path, map_location=device)
+    oracle = load_oracle(oracle_path, map_location=device)
+    train, codes = load_split(train_path), load_codes(train_codes_path)
+    common = {"factor_names": list(train.meta["factor_names"]), "label_name": train.meta["label_name"]}
+    common["device"] = device
+    draw = lambda s: _training_pairs(codes, train.images, n=cfg["n_pairs"], add_residual=add_residual, seed=s)  # noqa: E731
+    choose, held_out = draw(seed + 11), draw(seed + 12)
+    table = channel_scores(G, oracle, split_index=split_index, **choose, **common)
+    table.to_csv(channels_path, index=False, float_format="%.4f")
+    plot_map(
+        table, figure_path, ylabel="channel",
+        title=f"share of pairs where a factor follows the donor's: one channel of style {split_index - 1} (k = {split_index})",
+    )  # fmt: skip
+    mask, summary = choose_channel_mask(
+        G, oracle, split_index=split_index, min_label_kept=cfg["min_label_kept"],
+        nuisance_target=cfg["nuisance_target"], per_channel=table, **choose, **common,
+    )  # fmt: skip
+    if not cfg["enabled"]:
+        mask = torch.zeros_like(mask)
+    held = {
+        "without_mask": mixing_scores(G, oracle, split_index=split_index, **held_out, **common),
+        "with_mask": mixing_scores(
+            G, oracle, split_index=split_index, channel_mask=mask, **held_out, **common
+        ),
+    }
+    summary = {
+        **summary, "min_label_kept": cfg["min_label_kept"], "nuisance_target": cfg["nuisance_target"], "n_pairs": cfg["n_pairs"], "held_out": held,
+        "measured_on": "inverted training images (residual added as configured), donors from the training set",
+    }  # fmt: skip
+    save_channel_mask(mask_path, mask=mask, split_index=split_index, enabled=cfg["enabled"], **summary)
+    log.info("channel mask of style %d: %d of %d channels", split_index - 1, int(mask.sum()), len(mask))
+    return summary
+
+
 def sample_quality(G, oracle, real: torch.Tensor, *, n: int, inception_weights, seed: int, device) -> dict:
     """``oracle_feature_distance`` of ``n`` samples to ``n`` training images, and ``fid`` (torch-fidelity,
     Inception) when ``inception_weights`` names a file; ``fid`` is null otherwise."""
@@ -78,12 +144,14 @@ def disentanglement_stage(
     add_residual: bool,
     n_pairs: int,
     fid_samples: int,
+    channel_mask_path=None,
     inception_weights=None,
     device,
     seed: int = 0,
 ) -> dict:
-    """Per-layer map of which oracle factors move with which styles, and the fine-mixing scores at ``k``,
-    measured on generator samples and on the inputs AdvMix trains on (inverted training images)."""
+    """Per-layer map of which oracle factors move with which styles, and the fine-mixing scores at ``k``
+    (with the channel mask at ``channel_mask_path`` when it applies), measured on generator samples and
+    on the inputs AdvMix trains on (inverted training images)."""
     device = resolve_device(device)
     G = load_generator(generator_path, map_location=device)
     oracle = load_oracle(oracle_path, map_location=device)
@@ -98,6 +166,8 @@ def disentanglement_stage(
         figure_path,
         title=f"share of pairs where a factor follows the donor's styles (k = {split_index})",
     )
+    mask = load_channel_mask(channel_mask_path, split_index=split_index)
+    common["channel_mask"] = mask
     samples = mixing_scores(G, oracle, split_index=split_index, source_ws=source, donor_ws=donor, **common)
 
     pick = torch.randperm(len(codes.ws), generator=torch_generator(seed + 1))[: 2 * n_pairs]
@@ -126,6 +196,10 @@ def disentanglement_stage(
         "measured_on": "generator samples (source and donor drawn from the mapping network)",
         "training_inputs": {**real, "measured_on": "inverted training images, donors from the training set"},
         "add_residual": add_residual,
+        "channel_mask": {
+            "layer": split_index - 1,
+            "channels": [] if mask is None else mask.nonzero().flatten().tolist(),
+        },
         **quality,
     }
     write_json(metrics, metrics_path)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from admixlib.analysis.channel_mask import load_channel_mask
 from admixlib.classify import (
     evaluate_classifier,
     load_classifier,
@@ -25,8 +26,11 @@ log = logging.getLogger("admix.stages")
 CONSISTENCY_SEED = 0
 
 
-def build_pset(method: str, cfg: dict, *, generator_path, donor_codes, mixing: dict, device):
-    """The perturbation set of a training method (None for nominal), built from its config block."""
+def build_pset(
+    method: str, cfg: dict, *, generator_path, donor_codes, mixing: dict, device, channel_mask=None
+):
+    """The perturbation set of a training method (None for nominal), built from its config block;
+    ``channel_mask`` (0/1 ``[C]`` over style ``k-1``'s channels, or None) goes to :class:`StyleMixSet`."""
     if method == "nominal":
         return None
     if method == "linf_pgd":
@@ -47,6 +51,7 @@ def build_pset(method: str, cfg: dict, *, generator_path, donor_codes, mixing: d
             step_size=cfg.get("step_size", 0.0),
             add_residual=mixing["add_residual"],
             attack=cfg.get("attack", "exact"),
+            channel_mask=channel_mask,
         )
     raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
 
@@ -68,8 +73,10 @@ def train_classifier_stage(
     checkpoint_dir,
     checkpoint_every,
     device,
+    channel_mask_path=None,
 ) -> dict:
-    """Train one classifier (method, seed) and score it on the validation split (model selection only)."""
+    """Train one classifier (method, seed) and score it on the validation split (model selection only).
+    Style mixing uses the channel mask at ``channel_mask_path`` where it applies (rule channel_mask)."""
     device = resolve_device(device)
     train, codes = load_split(train_path), load_codes(train_codes_path)
     settings = {
@@ -79,12 +86,15 @@ def train_classifier_stage(
         "classifier": classifier_cfg,
         "mixing": mixing,
     }
+    mask = load_channel_mask(channel_mask_path, split_index=mixing["split_index"])
+    settings["masked_channels"] = None if mask is None else mask.nonzero().flatten().tolist()
     run_dir = Path(checkpoint_dir) / fingerprint(
         config=settings, files=[train_path, train_codes_path, generator_path]
     )
     pset = build_pset(
-        method, method_cfg, generator_path=generator_path, donor_codes=codes.ws, mixing=mixing, device=device
-    )
+        method, method_cfg, generator_path=generator_path, donor_codes=codes.ws, mixing=mixing,
+        device=device, channel_mask=mask,
+    )  # fmt: skip
     model = train_classifier(
         images=train.images,
         labels=train.labels,
@@ -140,11 +150,13 @@ def evaluate_stage(
     evaluation: dict,
     mixing: dict,
     device,
+    channel_mask_path=None,
 ) -> dict:
     """Score a classifier on the unbiased test split: clean and per-group accuracy on all images,
     accuracy under the AdvMix and l_inf attacks on the first ``evaluation.n_attack`` images, and
     consistency on the first ``evaluation.consistency.n_images``: the share whose prediction is
-    the same on all the image's variations (``variations_path``, from rule consistency_variations)."""
+    the same on all the image's variations (``variations_path``, from rule consistency_variations).
+    The AdvMix attack mixes like training does, with the channel mask at ``channel_mask_path``."""
     device = resolve_device(device)
     model = load_classifier(model_path, map_location=device)
     test, codes = load_split(test_path), load_codes(test_codes_path)
@@ -159,7 +171,10 @@ def evaluate_stage(
         device=device,
         seed=seed,
     )
-    variations = load_consistency_variations(variations_path, cfg=evaluation["consistency"], mixing=mixing)
+    mask = load_channel_mask(channel_mask_path, split_index=mixing["split_index"])
+    variations = load_consistency_variations(
+        variations_path, cfg=evaluation["consistency"], mixing=mixing, channel_mask=mask
+    )
     n = min(evaluation["n_attack"], len(test.images))
     attack_cfg = evaluation["advmix"]
     bank = load_codes(train_codes_path).ws
@@ -170,6 +185,7 @@ def evaluate_stage(
         donor_codes=bank,
         mixing=mixing,
         device=device,
+        channel_mask=mask,
     )
     linf_set = build_pset(
         "linf_pgd", evaluation["linf"], generator_path=None, donor_codes=None, mixing=mixing, device=device
@@ -218,10 +234,11 @@ def evaluate_stage(
 
 
 def render_consistency_variations(
-    G, *, images, codes, donor_bank, cfg: dict, mixing: dict, batch_size: int
+    G, *, images, codes, donor_bank, cfg: dict, mixing: dict, batch_size: int, channel_mask=None
 ) -> torch.Tensor:
     """The first ``cfg["n_images"]`` test images, each with ``cfg["variations"]`` fine-style
-    variations (donors from ``donor_bank``, residual added as ``mixing`` says), drawn from
+    variations (donors from ``donor_bank``, residual added as ``mixing`` says, ``channel_mask``'s
+    channels of style ``k-1`` mixed too), drawn from
     ``CONSISTENCY_SEED``. Rendered in chunks of about ``batch_size`` images to bound the generator's
     activations; the result does not depend on ``batch_size``. Returns ``[n, V, 3, H, W]`` (CPU)."""
     n = min(cfg["n_images"], len(images))
@@ -240,6 +257,7 @@ def render_consistency_variations(
                 variations=cfg["variations"],
                 split_index=mixing["split_index"],
                 residuals=None if residuals is None else residuals[part],
+                channel_mask=channel_mask,
                 generator=generator,
             )
             parts.append(varied.cpu())
@@ -248,36 +266,38 @@ def render_consistency_variations(
 
 def consistency_variations_stage(
     *, test_path, test_codes_path, train_codes_path, generator_path, variations_path, cfg: dict,
-    mixing: dict, batch_size: int, device,
+    mixing: dict, batch_size: int, device, channel_mask_path=None,
 ) -> None:  # fmt: skip
     """Rule consistency_variations: render the variations every model of a dataset is judged on
     (:func:`render_consistency_variations`) once, and save them with the settings that made them."""
     device = resolve_device(device)
     test, codes = load_split(test_path), load_codes(test_codes_path)
     G = load_generator(generator_path, map_location=device)
+    mask = load_channel_mask(channel_mask_path, split_index=mixing["split_index"])
     variations = render_consistency_variations(
         G, images=test.images, codes=codes, donor_bank=load_codes(train_codes_path).ws,
-        cfg=cfg, mixing=mixing, batch_size=batch_size,
+        cfg=cfg, mixing=mixing, batch_size=batch_size, channel_mask=mask,
     )  # fmt: skip
-    meta = {**_variation_settings(cfg, mixing), "seed": CONSISTENCY_SEED}
+    meta = {**_variation_settings(cfg, mixing, mask), "seed": CONSISTENCY_SEED}
     save_atomic({"variations": variations, "meta": meta}, variations_path)
     log.info("rendered %d x %d consistency variations", *variations.shape[:2])
 
 
-def _variation_settings(cfg: dict, mixing: dict) -> dict:
+def _variation_settings(cfg: dict, mixing: dict, channel_mask) -> dict:
     return {
         "n_images": cfg["n_images"],
         "variations": cfg["variations"],
         "split_index": mixing["split_index"],
         "add_residual": mixing["add_residual"],
+        "masked_channels": None if channel_mask is None else channel_mask.nonzero().flatten().tolist(),
     }
 
 
-def load_consistency_variations(path, *, cfg: dict, mixing: dict) -> torch.Tensor:
+def load_consistency_variations(path, *, cfg: dict, mixing: dict, channel_mask=None) -> torch.Tensor:
     """The variations saved by :func:`consistency_variations_stage`; a clear error when they were
-    made with other settings than ``cfg`` and ``mixing``. Returns ``[n, V, 3, H, W]``."""
+    made with other settings than ``cfg``, ``mixing`` and ``channel_mask``. Returns ``[n, V, 3, H, W]``."""
     saved = load_checkpoint(path)
-    expected = _variation_settings(cfg, mixing)
+    expected = _variation_settings(cfg, mixing, channel_mask)
     made_with = {key: saved["meta"].get(key) for key in expected}
     if made_with != expected:
         raise RuntimeError(

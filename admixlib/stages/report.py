@@ -6,9 +6,10 @@ from pathlib import Path
 
 import torch
 
+from admixlib.analysis.channel_mask import load_channel_mask
 from admixlib.classify import load_classifier, predict_proba
 from admixlib.data import load_split
-from admixlib.perturb import fine_style_variations, mix_styles
+from admixlib.perturb import fine_style_variations, mix_styles, mixing_start, render_mixed
 from admixlib.report import plot_variation_panel, save_image_grid, summarise_runs, write_tables
 from admixlib.runtime import resolve_device, torch_generator
 from admixlib.stages.codes import load_codes
@@ -31,19 +32,25 @@ def table_stage(*, dataset: str, run_paths: list, methods: list, csv_path, md_pa
 
 
 @torch.no_grad()
-def mixing_grid_stage(*, generator_path, codes_path, figure_path, split_index: int, n: int, device) -> None:
-    """Grid on inverted test images: cell (i, j) keeps image i's coarse styles and takes j's fine ones."""
+def mixing_grid_stage(
+    *, generator_path, codes_path, figure_path, split_index: int, n: int, device, channel_mask_path=None
+) -> None:
+    """Grid on inverted test images: cell (i, j) keeps image i's coarse styles and takes j's fine ones
+    (and the channels of style ``k-1`` that the channel mask at ``channel_mask_path`` mixes)."""
     device = resolve_device(device)
     G = load_generator(generator_path, map_location=device)
     ws = load_codes(codes_path).ws[:n].to(device)
+    mask = load_channel_mask(channel_mask_path, split_index=split_index)
+    start = mixing_start(split_index, mask)
     sources = G.synthesis(ws)
     cells = [torch.full_like(sources[:1], -1.0), sources]
     for i in range(n):
         coarse = ws[i : i + 1].expand(n, -1, -1)
-        mixed = mix_styles(
-            coarse, ws[:, None], torch.ones(n, 1, ws.shape[1] - split_index, device=device), split_index
-        )
-        cells += [sources[i : i + 1], G.synthesis(mixed)]
+        mixed = mix_styles(coarse, ws[:, None], torch.ones(n, 1, ws.shape[1] - start, device=device), start)
+        cells += [
+            sources[i : i + 1],
+            render_mixed(G, mixed, source_ws=coarse, start=start, channel_mask=mask),
+        ]
     save_image_grid(torch.cat(cells).cpu(), figure_path, nrow=n + 1)
 
 
@@ -62,9 +69,11 @@ def figure1_stage(
     n_images: int = 4,
     device,
     seed: int = 0,
+    channel_mask_path=None,
 ) -> None:
-    """Figure 1: test images under fine-style variations (donors from training codes), each captioned
-    with the probability of the true label under each model in ``model_paths`` (name -> path)."""
+    """Figure 1: test images under fine-style variations (donors from training codes; the channel
+    mask at ``channel_mask_path`` where it applies), each captioned with the probability of the true
+    label under each model in ``model_paths`` (name -> path)."""
     device = resolve_device(device)
     G = load_generator(generator_path, map_location=device)
     test, codes = load_split(test_path), load_codes(test_codes_path)
@@ -74,6 +83,7 @@ def figure1_stage(
     picks = torch.randperm(len(test.images), generator=gen)[:n_images]
     rows, scores, titles = [], [], []
     residuals = codes.residuals(test.images)
+    mask = load_channel_mask(channel_mask_path, split_index=split_index)
     for i in picks.tolist():
         varied = fine_style_variations(
             G,
@@ -82,6 +92,7 @@ def figure1_stage(
             variations=variations - 1,
             split_index=split_index,
             residuals=residuals[i : i + 1] if add_residual else None,
+            channel_mask=mask,
             generator=gen,
         )[0].cpu()
         images = torch.cat([test.images[i : i + 1], varied])
