@@ -8,6 +8,7 @@ Shares over zero pairs are NaN.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -226,18 +227,18 @@ def marginal_gap(pred_a: pd.DataFrame, pred_b: pd.DataFrame, factor_names: list[
 def plot_map(map_df: pd.DataFrame, path, *, title: str, ylabel: str = "layer") -> None:
     """Heatmaps of ``moved`` from :func:`disentanglement_map`, one panel per mode, saved as PNG.
 
-    Layers (column ``layer``, named ``ylabel``) on the y axis, factors (in first-seen order) on the x axis, values annotated with two
-    decimals, colour scale fixed to ``[0, 1]``; NaN cells are left blank.
+    Layers (column ``layer``, named ``ylabel``) on the y axis, factors (in first-seen order) on the x
+    axis, values annotated with two decimals, colour scale fixed to ``[0, 1]``; NaN cells are left
+    blank. The title is wrapped to the figure's width.
     """
     modes = [m for m in MODES if m in set(map_df["mode"])] or sorted(set(map_df["mode"]))
     factors = list(dict.fromkeys(map_df["factor"]))
     n_layers = int(map_df["layer"].nunique()) if len(map_df) else 1
     plt, sns = pyplot_and_seaborn()
+    width = 1.5 + 1.1 * len(factors) * len(modes)
+    row_height = 0.45 if n_layers <= 12 else 0.25  # a per-channel map has dozens of rows
     fig, axes = plt.subplots(
-        1,
-        len(modes),
-        figsize=(1.0 + 1.1 * len(factors) * len(modes), 1.0 + 0.45 * n_layers),
-        squeeze=False,
+        1, len(modes), figsize=(width, 1.5 + row_height * n_layers), squeeze=False, layout="constrained"
     )
     for ax, mode in zip(axes[0], modes):
         grid = (
@@ -250,8 +251,7 @@ def plot_map(map_df: pd.DataFrame, path, *, title: str, ylabel: str = "layer") -
         ax.set_title(PANEL_TITLES.get(mode, mode))
         ax.set_xlabel("factor")
         ax.set_ylabel(ylabel)
-    fig.suptitle(title)
-    fig.tight_layout()
+    fig.suptitle(textwrap.fill(title, width=int(8 * width)))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
