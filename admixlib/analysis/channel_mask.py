@@ -87,8 +87,9 @@ def choose_channel_mask(
 
     Channels are ranked by how much mixing each alone raises that nuisance per label flip it costs
     (``gain / (flips + 0.01)``); only channels with a positive gain are tried. A channel is kept when,
-    with it, the label is still kept in at least ``min_label_kept`` of pairs and the nuisance moves at
-    least as often as without it.
+    with it, the label is still kept in at least ``min_label_kept`` of pairs (or, where whole-style
+    mixing at ``k`` already keeps it less often, at least as often as that does) and the nuisance
+    moves at least as often as without it.
 
     Args:
         G, oracle, split_index: as in :func:`~admixlib.analysis.mixing_scores`.
@@ -107,6 +108,7 @@ def choose_channel_mask(
     if target is not None and base["nuisance_moved"][target] >= nuisance_target:
         target = None
     mask, best = torch.zeros(channels), base
+    label_floor = min(min_label_kept, base["label_kept"])
     if target is not None:
         table = (
             channel_scores(G, oracle, split_index=split_index, **pairs)
@@ -122,7 +124,7 @@ def choose_channel_mask(
             trial[int(c)] = 1.0
             scores = mixing_scores(G, oracle, split_index=split_index, channel_mask=trial, **pairs)
             if (
-                scores["label_kept"] >= min_label_kept
+                scores["label_kept"] >= label_floor
                 and scores["nuisance_moved"][target] >= best["nuisance_moved"][target]
             ):
                 mask, best = trial, scores
