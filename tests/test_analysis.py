@@ -11,6 +11,7 @@ from admixlib.analysis import (
     channel_scores,
     choose_channel_mask,
     disentanglement_map,
+    factor_shares,
     load_channel_mask,
     load_oracle,
     marginal_gap,
@@ -146,6 +147,11 @@ def test_mixing_scores(G, oracle, codes):
             factor_names=FACTORS,
             label_name="color",
         )
+
+
+def test_factor_shares():
+    readings = pd.DataFrame({"color": [2, 0, 2, 2]})
+    assert factor_shares(readings, "color") == {"0": 0.25, "2": 0.75}
 
 
 def test_marginal_gap():

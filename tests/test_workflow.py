@@ -118,6 +118,9 @@ def test_whole_dag_on_test_config(tmp_path):
         gan_stats = [json.loads(line) for line in (results / dataset / "stylegan" / "stats.jsonl").open()]
         assert any("oracle_feature_distance" in row for row in gan_stats)
         assert 0 <= generator["marginal_gap_max"] <= 1 and generator["nuisance_moved"]
+        shares = next(iter(generator["marginals"].values()))
+        assert set(shares) == {"samples", "training images"}
+        assert sum(shares["training images"].values()) == pytest.approx(1.0)
         disentanglement = pd.read_csv(results / dataset / "disentanglement" / "map.csv")
         assert set(disentanglement["mode"]) == {"layer", "from"}
         assert (results / "figures" / f"{dataset}_disentanglement.png").stat().st_size > 0

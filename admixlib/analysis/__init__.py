@@ -6,7 +6,13 @@ from admixlib.analysis.channel_mask import (
     load_channel_mask,
     save_channel_mask,
 )
-from admixlib.analysis.disentangle import disentanglement_map, marginal_gap, mixing_scores, plot_map
+from admixlib.analysis.disentangle import (
+    disentanglement_map,
+    factor_shares,
+    marginal_gap,
+    mixing_scores,
+    plot_map,
+)
 from admixlib.analysis.oracle import (
     FactorOracle,
     load_oracle,
@@ -21,6 +27,7 @@ __all__ = [
     "channel_scores",
     "choose_channel_mask",
     "disentanglement_map",
+    "factor_shares",
     "load_channel_mask",
     "load_oracle",
     "marginal_gap",

@@ -203,6 +203,12 @@ def mixing_scores(
     }
 
 
+def factor_shares(readings: pd.DataFrame, factor: str) -> dict[str, float]:
+    """``{value (as a string): share of rows}`` of one factor's readings, values in ascending order."""
+    shares = readings[factor].value_counts(normalize=True).sort_index()
+    return {str(value): float(share) for value, share in shares.items()}
+
+
 def marginal_gap(pred_a: pd.DataFrame, pred_b: pd.DataFrame, factor_names: list[str]) -> float:
     """``max over factors f and values v of |P_a(f = v) - P_b(f = v)|`` (empirical marginals).
 

@@ -8,6 +8,7 @@ from admixlib.analysis import (
     channel_scores,
     choose_channel_mask,
     disentanglement_map,
+    factor_shares,
     load_channel_mask,
     load_oracle,
     marginal_gap,
@@ -179,11 +180,12 @@ def disentanglement_stage(
     )  # fmt: skip
     with torch.no_grad():
         rendered = G.synthesis(source.to(device)).clamp(-1, 1).cpu()
-    gap = marginal_gap(
-        read_factors(oracle, rendered, device=device),
-        read_factors(oracle, train.images, device=device),
-        names,
-    )
+    readings = {
+        "samples": read_factors(oracle, rendered, device=device),
+        "training images": read_factors(oracle, train.images, device=device),
+    }
+    gap = marginal_gap(readings["samples"], readings["training images"], names)
+    marginals = {f: {on: factor_shares(r, f) for on, r in readings.items()} for f in names}
     quality = sample_quality(
         G, oracle, train.images, n=fid_samples, inception_weights=inception_weights, seed=seed, device=device
     )
@@ -192,6 +194,7 @@ def disentanglement_stage(
         "label_kept": samples["label_kept"],
         "nuisance_moved": samples["nuisance_moved"],
         "marginal_gap_max": gap,
+        "marginals": marginals,
         "n_pairs": samples["n_pairs"],
         "measured_on": "generator samples (source and donor drawn from the mapping network)",
         "training_inputs": {**real, "measured_on": "inverted training images, donors from the training set"},
