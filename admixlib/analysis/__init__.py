@@ -4,6 +4,7 @@ from admixlib.analysis.channel_mask import (
     channel_scores,
     choose_channel_mask,
     load_channel_mask,
+    masked_channels,
     save_channel_mask,
 )
 from admixlib.analysis.disentangle import (
@@ -31,6 +32,7 @@ __all__ = [
     "load_channel_mask",
     "load_oracle",
     "marginal_gap",
+    "masked_channels",
     "mixing_scores",
     "oracle_accuracy",
     "plot_map",

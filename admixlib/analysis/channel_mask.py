@@ -131,10 +131,15 @@ def choose_channel_mask(
     return mask, {"target_factor": target, "without_mask": base, "with_mask": best}
 
 
+def masked_channels(mask: Tensor | None) -> list[int] | None:
+    """The indices where a 0/1 mask ``[C]`` is 1 (None for no mask): how files record a mask."""
+    return None if mask is None else mask.nonzero().flatten().tolist()
+
+
 def save_channel_mask(path, *, mask: Tensor, split_index: int, enabled: bool, **summary) -> None:
     """Write the mask as JSON: ``enabled``, ``layer`` (``k - 1``), ``split_index``, ``num_channels``,
     ``channels`` (the mixed channel indices; empty when disabled) and the ``summary`` entries."""
-    chosen = mask.nonzero().flatten().tolist() if enabled else []
+    chosen = masked_channels(mask) if enabled else []
     record = {
         "enabled": bool(enabled),
         "layer": int(split_index) - 1,

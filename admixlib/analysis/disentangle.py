@@ -64,7 +64,7 @@ def _read_codes(
                     channel_mask=channel_mask.to(device),
                 )  # fmt: skip
             if residuals is not None:
-                img = img + residuals[start : start + batch_size].to(device)
+                img = img + residuals[rows].to(device)
             images.append(img.clamp(-1.0, 1.0).cpu())
     stacked = torch.cat(images) if images else torch.zeros(0, 3, G.resolution, G.resolution)
     return read_factors(oracle, stacked, batch_size=batch_size, device=device)

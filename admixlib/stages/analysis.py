@@ -12,6 +12,7 @@ from admixlib.analysis import (
     load_channel_mask,
     load_oracle,
     marginal_gap,
+    masked_channels,
     mixing_scores,
     oracle_accuracy,
     plot_map,
@@ -86,8 +87,8 @@ def channel_mask_stage(
     G = load_generator(generator_path, map_location=device)
     oracle = load_oracle(oracle_path, map_location=device)
     train, codes = load_split(train_path), load_codes(train_codes_path)
-    common = {"factor_names": list(train.meta["factor_names"]), "label_name": train.meta["label_name"]}
-    common["device"] = device
+    names, label = list(train.meta["factor_names"]), train.meta["label_name"]
+    common = {"factor_names": names, "label_name": label, "device": device}
     draw = lambda s: _training_pairs(codes, train.images, n=cfg["n_pairs"], add_residual=add_residual, seed=s)  # noqa: E731
     choose, held_out = draw(seed + 11), draw(seed + 12)
     table = channel_scores(G, oracle, split_index=split_index, **choose, **common)
@@ -108,10 +109,11 @@ def channel_mask_stage(
             G, oracle, split_index=split_index, channel_mask=mask, **held_out, **common
         ),
     }
-    summary = {
-        **summary, "min_label_kept": cfg["min_label_kept"], "nuisance_target": cfg["nuisance_target"], "n_pairs": cfg["n_pairs"], "held_out": held,
-        "measured_on": "inverted training images (residual added as configured), donors from the training set",
-    }  # fmt: skip
+    summary.update(
+        {key: cfg[key] for key in ("min_label_kept", "nuisance_target", "n_pairs")},
+        held_out=held,
+        measured_on="inverted training images (residual added as configured), donors from the training set",
+    )
     save_channel_mask(mask_path, mask=mask, split_index=split_index, enabled=cfg["enabled"], **summary)
     log.info("channel mask of style %d: %d of %d channels", split_index - 1, int(mask.sum()), len(mask))
     return summary
@@ -201,7 +203,7 @@ def disentanglement_stage(
         "add_residual": add_residual,
         "channel_mask": {
             "layer": split_index - 1,
-            "channels": [] if mask is None else mask.nonzero().flatten().tolist(),
+            "channels": masked_channels(mask) or [],
         },
         **quality,
     }

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from admixlib.analysis.channel_mask import load_channel_mask
+from admixlib.analysis.channel_mask import load_channel_mask, masked_channels
 from admixlib.classify import (
     evaluate_classifier,
     load_classifier,
@@ -87,7 +87,7 @@ def train_classifier_stage(
         "mixing": mixing,
     }
     mask = load_channel_mask(channel_mask_path, split_index=mixing["split_index"])
-    settings["masked_channels"] = None if mask is None else mask.nonzero().flatten().tolist()
+    settings["masked_channels"] = masked_channels(mask)
     run_dir = Path(checkpoint_dir) / fingerprint(
         config=settings, files=[train_path, train_codes_path, generator_path]
     )
@@ -289,7 +289,7 @@ def _variation_settings(cfg: dict, mixing: dict, channel_mask) -> dict:
         "variations": cfg["variations"],
         "split_index": mixing["split_index"],
         "add_residual": mixing["add_residual"],
-        "masked_channels": None if channel_mask is None else channel_mask.nonzero().flatten().tolist(),
+        "masked_channels": masked_channels(channel_mask),
     }
 
 
