@@ -22,8 +22,7 @@ import pandas as pd
 import torch
 
 from admixlib.data import load_split
-from admixlib.inversion import load_encoder, psnr
-from admixlib.inversion.invert import refine
+from admixlib.inversion import load_encoder, refine_psnr_curve
 from admixlib.runtime import set_threads
 from admixlib.stylegan import load_generator
 
@@ -31,19 +30,6 @@ OPTIMISATION_GRID = {"lr": [0.1, 0.15, 0.2, 0.3], "beta1": [0.7, 0.8, 0.9]}
 HYBRID_GRID = {"lr": [0.05, 0.07, 0.1], "beta1": [0.6, 0.7, 0.8, 0.9]}
 HYBRID_STEPS = 40
 EVERY = 5
-
-
-def psnr_curve(G, ws: torch.Tensor, images: torch.Tensor, *, steps: int, lr: float, beta1: float) -> list:
-    """``[(step, mean PSNR)]`` every ``EVERY`` steps of :func:`refine` from ``ws``."""
-    curve = []
-
-    def record(step: int, current: torch.Tensor) -> None:
-        if step % EVERY == 0:
-            with torch.no_grad():
-                curve.append((step, float(psnr(images, G.synthesis(current, noise_mode="const")).mean())))
-
-    refine(G, ws, images, steps=steps, lr=lr, beta1=beta1, callback=record)
-    return curve
 
 
 def steps_to_reach(curves: pd.DataFrame, target: float) -> float:
@@ -74,7 +60,7 @@ def main() -> None:
     for method, grid in (("optimisation", OPTIMISATION_GRID), ("hybrid", HYBRID_GRID)):
         ws, steps = starts[method]
         for lr, beta1 in itertools.product(grid["lr"], grid["beta1"]):
-            curve = psnr_curve(G, ws, images, steps=steps, lr=lr, beta1=beta1)
+            curve = refine_psnr_curve(G, ws, images, steps=steps, lr=lr, beta1=beta1, every=EVERY)[1:]
             rows += [dict(method=method, lr=lr, beta1=beta1, steps=s, psnr_val=p) for s, p in curve]
             print(method, lr, beta1, [round(p, 2) for _, p in curve], flush=True)
     table = pd.DataFrame(rows)

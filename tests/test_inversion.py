@@ -14,6 +14,7 @@ from admixlib.inversion import (
     optimise_to_psnr,
     psnr,
     refine,
+    refine_psnr_curve,
     save_encoder,
     train_encoder,
 )
@@ -109,6 +110,17 @@ def test_invert_shapes_and_refinement_improves(tiny_g):
     assert psnr(rec2, x).mean() > psnr(tiny_g.synthesis(tiny_g.w_avg.expand_as(ws2)), x).mean()
     with pytest.raises(ValueError):
         invert_images(tiny_g, None, x, init="mean", progress=False)
+
+
+def test_refine_psnr_curve_starts_at_the_codes_and_records_every_n_steps(tiny_g):
+    x = samples(tiny_g, 4, seed=7)
+    start = tiny_g.w_avg.expand(4, tiny_g.num_ws, 16).clone()
+    curve = refine_psnr_curve(tiny_g, start, x, steps=20, lr=0.1, beta1=0.7, every=5)
+    assert [step for step, _ in curve] == [0, 5, 10, 15, 20]
+    assert curve[0][1] == pytest.approx(float(psnr(tiny_g.synthesis(start), x).mean()))
+    final = refine(tiny_g, start, x, steps=20, lr=0.1, beta1=0.7)
+    assert curve[-1][1] == pytest.approx(float(psnr(tiny_g.synthesis(final), x).mean()))
+    assert curve[-1][1] > curve[0][1]
 
 
 def test_refine_reports_every_step_and_uses_beta1(tiny_g):

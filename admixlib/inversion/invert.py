@@ -107,6 +107,26 @@ def refine(
     return ws.detach()
 
 
+def refine_psnr_curve(
+    G: Generator, ws: torch.Tensor, x: torch.Tensor, *, steps: int, lr: float, beta1: float, every: int = 5
+) -> list[tuple[int, float]]:
+    """The mean PSNR of ``x [N, 3, H, W]`` every ``every`` steps of :func:`refine` from ``ws
+    [N, L, w_dim]``, with ``(0, PSNR of ws itself)`` first: ``[(steps so far, mean PSNR in dB)]``."""
+
+    def mean_psnr(current: torch.Tensor) -> float:
+        with torch.no_grad():
+            return float(psnr(x, G.synthesis(current, noise_mode="const")).mean())
+
+    curve = [(0, mean_psnr(ws))]
+
+    def record(step: int, current: torch.Tensor) -> None:
+        if step % every == 0:
+            curve.append((step, mean_psnr(current)))
+
+    refine(G, ws, x, steps=steps, lr=lr, beta1=beta1, callback=record)
+    return curve
+
+
 def optimise_to_psnr(
     G: Generator,
     x: torch.Tensor,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from admixlib.analysis import load_oracle
+from admixlib.analysis import load_oracle, marginal_gap, read_factors
 from admixlib.analysis.fidelity import frechet_distance, generator_samples, oracle_features
 from admixlib.data import load_split
 from admixlib.runtime import fingerprint, load_checkpoint, resolve_device, torch_generator
@@ -23,16 +23,22 @@ ARCH_KEYS = ("z_dim", "w_dim", "mapping_layers", "channels", "torgb", "palette_s
 
 
 def _distance_monitor(oracle_path, real: torch.Tensor, *, n_samples: int, seed: int, device):
-    """A ``monitor`` for :func:`train_generator`: the oracle feature distance of ``n_samples``
-    samples (fixed latents) to ``n_samples`` real training images."""
+    """A ``monitor`` for :func:`train_generator`: the oracle feature distance and the oracle's
+    marginal gap (as in ``generator.json``) of ``n_samples`` samples (fixed latents) to
+    ``n_samples`` real training images."""
     oracle = load_oracle(oracle_path, map_location=device)
     real = real[torch.randperm(len(real), generator=torch_generator(seed))[:n_samples]]
     real_features = oracle_features(oracle, real, device=device)
+    real_factors = read_factors(oracle, real, device=device)
 
     def monitor(G) -> dict:
         fake = generator_samples(G, n_samples, seed=seed + 1)
         fake_features = oracle_features(oracle, fake, device=device)
-        return {"oracle_feature_distance": frechet_distance(real_features, fake_features)}
+        fake_factors = read_factors(oracle, fake, device=device)
+        return {
+            "oracle_feature_distance": frechet_distance(real_features, fake_features),
+            "oracle_marginal_gap": marginal_gap(fake_factors, real_factors, oracle.factor_names),
+        }
 
     return monitor
 
