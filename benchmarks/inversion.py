@@ -29,6 +29,7 @@ from admixlib.stylegan import load_generator
 METHODS = [
     ("encoder", "encoder", 0),
     ("hybrid", "encoder", 8),
+    ("hybrid", "encoder", 15),
     ("hybrid", "encoder", 20),
     ("hybrid", "encoder", 50),
     ("optimisation", "mean", 100),
