@@ -22,7 +22,7 @@ log = logging.getLogger("admix.stages")
 ARCH_KEYS = ("z_dim", "w_dim", "mapping_layers", "channels", "torgb", "palette_size")
 
 
-def _distance_monitor(oracle_path, real: torch.Tensor, *, n_samples: int, seed: int, device):
+def _oracle_monitor(oracle_path, real: torch.Tensor, *, n_samples: int, seed: int, device):
     """A ``monitor`` for :func:`train_generator`: the oracle feature distance and the oracle's
     marginal gap (as in ``generator.json``) of ``n_samples`` samples (fixed latents) to
     ``n_samples`` real training images."""
@@ -83,7 +83,7 @@ def train_stylegan_stage(
         checkpoint_dir=run_dir,
         checkpoint_every=checkpoint_every,
         stats_path=stats_path,
-        monitor=_distance_monitor(
+        monitor=_oracle_monitor(
             oracle_path, train.images, n_samples=cfg["monitor_samples"], seed=seed, device=device
         ),
         # Progress grids sit beside the resumable checkpoint: they are not rule outputs.
