@@ -162,6 +162,23 @@ def test_palette_head_style_recolours_without_moving_regions():
         assert not torch.allclose(G.synthesis(ws), G.synthesis(recoloured))  # the last style colours
 
 
+def test_palette_gain_hardens_regions_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    G = Generator(**TINY, torgb="palette", palette_size=3, palette_gain=50.0).eval()
+    ws = random_ws(G, n=2)
+    with torch.no_grad():
+        G.synthesis(ws)
+        hard_blend = float(G.synthesis.palette.last_blend)
+        G.synthesis.palette.gain = 1.0
+        G.synthesis(ws)
+        soft_blend = float(G.synthesis.palette.last_blend)
+    assert hard_blend < 0.05 < soft_blend  # same logits: the gain alone makes most pixels one region
+    G.synthesis.palette.gain = 50.0
+    save_generator(G, tmp_path / "g.pt")
+    H = load_generator(tmp_path / "g.pt")
+    assert H.synthesis.palette.gain == 50.0 and torch.equal(H.synthesis(ws), G.synthesis(ws))
+
+
 def test_discriminator_features_and_round_trip(tmp_path):
     torch.manual_seed(0)
     D = Discriminator(resolution=16, channels=TINY["channels"]).eval()

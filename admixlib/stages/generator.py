@@ -19,7 +19,7 @@ from admixlib.stylegan import (
 
 log = logging.getLogger("admix.stages")
 
-ARCH_KEYS = ("z_dim", "w_dim", "mapping_layers", "channels", "torgb", "palette_size")
+ARCH_KEYS = ("z_dim", "w_dim", "mapping_layers", "channels", "torgb", "palette_size", "palette_gain")
 
 
 def _oracle_monitor(oracle_path, real: torch.Tensor, *, n_samples: int, seed: int, device):

@@ -174,7 +174,8 @@ class PaletteHead(nn.Module):
     """Output head that renders features as soft regions coloured by the style.
 
     An unmodulated 1x1 conv turns the features into ``palette_size`` region logits (softmax over
-    regions); the style picks each region's colour and its linear gradients along x and y. Every
+    regions, after multiplying them by ``gain``); the style picks each region's colour and its linear
+    gradients along x and y. Every
     pixel is thus a blend of the image's ``palette_size`` palette colours: with as few regions as the
     data has colour regions, the features (earlier styles) decide where the regions are and only this
     head's style decides their colours and shading, which is what fine-style mixing needs at small
@@ -182,9 +183,12 @@ class PaletteHead(nn.Module):
     ``forward(x [N, C, H, W], w [N, w_dim]) -> [N, 3, H, W]``.
     """
 
-    def __init__(self, in_channels, *, w_dim, palette_size, resolution):
+    def __init__(self, in_channels, *, w_dim, palette_size, resolution, gain: float = 1.0):
         super().__init__()
         self.palette_size = palette_size
+        # with equalised learning rate the 1x1 conv's logits move slowly; a gain lets regions become
+        # hard (one colour per pixel) without the features learning large weights first
+        self.gain = gain
         self.segment = EqualConv2d(in_channels, palette_size, 1)
         self.palette = EqualLinear(w_dim, palette_size * 9)
         with torch.no_grad():  # gradients start flat: regions begin as plain colours
@@ -194,7 +198,7 @@ class PaletteHead(nn.Module):
         self.register_buffer("grid", torch.stack([torch.ones_like(xx), xx, yy]), persistent=False)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        masks = torch.softmax(self.segment(x), dim=1)  # [N, K, H, W]
+        masks = torch.softmax(self.gain * self.segment(x), dim=1)  # [N, K, H, W]
         # share of each pixel not in its main region, kept for the training loss that penalises
         # blends (a blend of palette colours would let the features paint colours themselves)
         self.last_blend = 1.0 - masks.amax(dim=1).mean()

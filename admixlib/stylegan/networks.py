@@ -69,7 +69,16 @@ class SynthesisNetwork(nn.Module):
     ``num_ws = number of convs + 1`` (8 at 32x32).
     """
 
-    def __init__(self, *, w_dim: int, resolution: int, channels, torgb: str = "skip", palette_size: int = 8):
+    def __init__(
+        self,
+        *,
+        w_dim: int,
+        resolution: int,
+        channels,
+        torgb: str = "skip",
+        palette_size: int = 8,
+        palette_gain: float = 1.0,
+    ):
         super().__init__()
         if torgb not in TORGB_CHOICES:
             raise ValueError(f"torgb must be one of {TORGB_CHOICES}, got {torgb!r}")
@@ -94,7 +103,9 @@ class SynthesisNetwork(nn.Module):
             prev = ch
             if torgb == "palette" and res == resolution:
                 program.append(("palette", "head", len(self.convs)))
-                self.palette = PaletteHead(ch, w_dim=w_dim, palette_size=palette_size, resolution=res)
+                self.palette = PaletteHead(
+                    ch, w_dim=w_dim, palette_size=palette_size, resolution=res, gain=palette_gain
+                )
             elif torgb == "skip" or res == resolution:
                 # the style of the next conv (or the extra last style at the final resolution)
                 program.append(("rgb", str(res), len(self.convs)))
@@ -194,7 +205,7 @@ class Generator(nn.Module):
 
     Args (keyword-only): ``z_dim``, ``w_dim``, ``mapping_layers``, ``resolution``, ``channels``
     (``{res: ch}`` or list for 4, 8, ...), ``torgb`` (one of TORGB_CHOICES), ``palette_size``
-    (regions of the palette head), ``w_avg_beta``.
+    (regions of the palette head), ``palette_gain`` (its region-logit gain), ``w_avg_beta``.
     Attributes: ``num_ws``, ``w_dim``, ``z_dim``, ``resolution``, ``kwargs`` (for checkpoints).
     """
 
@@ -208,6 +219,7 @@ class Generator(nn.Module):
         channels=None,
         torgb: str = "skip",
         palette_size: int = 8,
+        palette_gain: float = 1.0,
         w_avg_beta: float = 0.995,
     ):
         super().__init__()
@@ -222,13 +234,19 @@ class Generator(nn.Module):
             channels=channels,
             torgb=torgb,
             palette_size=palette_size,
+            palette_gain=palette_gain,
             w_avg_beta=w_avg_beta,
         )
         self.z_dim, self.w_dim, self.resolution = z_dim, w_dim, resolution
         self.w_avg_beta = w_avg_beta
         self.mapping = MappingNetwork(z_dim=z_dim, w_dim=w_dim, num_layers=mapping_layers)
         self.synthesis = SynthesisNetwork(
-            w_dim=w_dim, resolution=resolution, channels=channels, torgb=torgb, palette_size=palette_size
+            w_dim=w_dim,
+            resolution=resolution,
+            channels=channels,
+            torgb=torgb,
+            palette_size=palette_size,
+            palette_gain=palette_gain,
         )
         self.num_ws = self.synthesis.num_ws
         self.register_buffer("w_avg", torch.zeros(w_dim))
