@@ -175,19 +175,19 @@ class PaletteHead(nn.Module):
 
     An unmodulated 1x1 conv turns the features into ``palette_size`` region logits (softmax over
     regions, after multiplying them by ``gain``); the style picks each region's colour and its linear
-    gradients along x and y. Every
-    pixel is thus a blend of the image's ``palette_size`` palette colours: with as few regions as the
-    data has colour regions, the features (earlier styles) decide where the regions are and only this
-    head's style decides their colours and shading, which is what fine-style mixing needs at small
-    resolutions (measured in docs/disentanglement.md).
+    gradients along x and y. Every pixel is thus a blend of the image's ``palette_size`` palette
+    colours: with as few regions as the data has colour regions, the features (earlier styles) decide
+    where the regions are and only this head's style decides their colours and shading, which is what
+    fine-style mixing needs at small resolutions (measured in docs/disentanglement.md).
     ``forward(x [N, C, H, W], w [N, w_dim]) -> [N, 3, H, W]``.
     """
 
     def __init__(self, in_channels, *, w_dim, palette_size, resolution, gain: float = 1.0):
         super().__init__()
         self.palette_size = palette_size
-        # with equalised learning rate the 1x1 conv's logits move slowly; a gain lets regions become
-        # hard (one colour per pixel) without the features learning large weights first
+        # with equalised learning rate the 1x1 conv's logits grow slowly; a gain lets one region win
+        # a pixel outright without large weights (whether a GAN then draws harder regions is
+        # measured in docs/disentanglement.md: on faces it did not)
         self.gain = gain
         self.segment = EqualConv2d(in_channels, palette_size, 1)
         self.palette = EqualLinear(w_dim, palette_size * 9)
