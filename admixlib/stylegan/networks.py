@@ -240,14 +240,8 @@ class Generator(nn.Module):
         self.z_dim, self.w_dim, self.resolution = z_dim, w_dim, resolution
         self.w_avg_beta = w_avg_beta
         self.mapping = MappingNetwork(z_dim=z_dim, w_dim=w_dim, num_layers=mapping_layers)
-        self.synthesis = SynthesisNetwork(
-            w_dim=w_dim,
-            resolution=resolution,
-            channels=channels,
-            torgb=torgb,
-            palette_size=palette_size,
-            palette_gain=palette_gain,
-        )
+        synthesis_keys = ("w_dim", "resolution", "channels", "torgb", "palette_size", "palette_gain")
+        self.synthesis = SynthesisNetwork(**{key: self.kwargs[key] for key in synthesis_keys})
         self.num_ws = self.synthesis.num_ws
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
