@@ -14,7 +14,7 @@ YAML. Repeat a key to sweep it; several keys give their product, e.g.
 ``--set palette_sharpness=0 --set palette_sharpness=1 --set lr_d=0.001``. No channel mask: choosing
 one needs inverted training images for each generator. About 4 minutes per generator on 2 CPU
 cores. Writes results/benchmarks/{name}_{dataset}.csv, and the training monitor of every generator
-(``oracle_feature_distance`` and ``oracle_marginal_gap`` every ``sample_every`` steps) to
+(the ``oracle_*`` columns of ``stats.jsonl``, every ``sample_every`` steps) to
 {name}_{dataset}_monitor.csv.
 """
 
@@ -27,10 +27,9 @@ import pandas as pd
 import torch
 import yaml
 
-from admixlib.analysis import load_oracle, marginal_gap, mixing_scores, read_factors
+from admixlib.analysis import load_oracle, marginal_gap, mixing_scores, read_factors, sample_pairs
 from admixlib.data import load_split
 from admixlib.runtime import set_threads
-from admixlib.stages.analysis import _sample_pairs
 from admixlib.stages.generator import train_stylegan_stage
 from admixlib.stylegan import load_generator
 
@@ -39,7 +38,7 @@ def score(generator_path, oracle, train, *, split_index: int) -> dict:
     """Whole-style mixing scores at ``split_index`` on 256 sample pairs, and the marginal gap."""
     G = load_generator(generator_path)
     names, label = list(train.meta["factor_names"]), train.meta["label_name"]
-    source, donor = _sample_pairs(G, 256, 0)
+    source, donor = sample_pairs(G, 256, seed=0)
     scores = mixing_scores(
         G,
         oracle,
@@ -95,7 +94,7 @@ def train_and_score(root: Path, block: dict, setting: dict, oracle, train) -> tu
             seed=setting.get("seed", block["data"]["seed"]),
         )  # fmt: skip
         stats = pd.read_json(out / "stats.jsonl", lines=True).dropna(subset=["oracle_feature_distance"])
-        monitor = stats[["step", "oracle_feature_distance", "oracle_marginal_gap"]].assign(**_label(setting))
+        monitor = stats.filter(regex="^(step|oracle_.*)$").assign(**_label(setting))
         scores = score(out / "G.pt", oracle, train, split_index=block["mixing"]["split_index"])
     return {**_label(setting), "steps": cfg["steps"], **scores}, monitor
 

@@ -19,6 +19,7 @@ from admixlib.analysis import (
     oracle_accuracy,
     plot_map,
     read_factors,
+    sample_pairs,
     save_channel_mask,
     save_oracle,
     train_oracle,
@@ -147,6 +148,14 @@ def test_mixing_scores(G, oracle, codes):
             factor_names=FACTORS,
             label_name="color",
         )
+
+
+def test_sample_pairs_are_seeded_unmixed_and_distinct(G):
+    source, donor = sample_pairs(G, 5, seed=3)
+    assert source.shape == donor.shape == (5, G.num_ws, G.w_dim)
+    assert torch.equal(source, sample_pairs(G, 5, seed=3)[0])
+    assert torch.equal(source, source[:, :1].expand_as(source))  # one w per code: no style mixing
+    assert not torch.allclose(source, donor)
 
 
 def test_factor_shares():

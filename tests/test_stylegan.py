@@ -15,6 +15,7 @@ from admixlib.stylegan import (
     sample_grid,
     save_discriminator,
     save_generator,
+    split_mix,
     train_generator,
 )
 
@@ -179,6 +180,29 @@ def test_palette_gain_hardens_regions_and_round_trips(tmp_path):
     assert H.synthesis.palette.gain == 50.0 and torch.equal(H.synthesis(ws), G.synthesis(ws))
 
 
+def test_palette_without_shading_paints_flat_regions_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    G = Generator(**TINY, torgb="palette", palette_size=2, palette_gain=50.0, palette_shading=False).eval()
+    ws = random_ws(G, n=2)
+    head = G.synthesis.palette
+    with torch.no_grad():  # any palette weights: a flat-only head has no gradient terms to set
+        head.palette.weight.normal_()
+    captured = {}
+    head.register_forward_hook(lambda module, args, out: captured.update(x=args[0]))
+    with torch.no_grad():
+        img = G.synthesis(ws)
+        owner = torch.softmax(head.gain * head.segment(captured["x"]), dim=1)
+    for n in range(2):
+        for k in range(2):
+            pure = owner[n, k] > 0.999  # pixels painted by region k alone
+            if pure.sum() > 1:  # one flat colour there: no gradient along x or y
+                colours = img[n][:, pure]
+                torch.testing.assert_close(colours, colours[:, :1].expand_as(colours), atol=1e-2, rtol=0)
+    save_generator(G, tmp_path / "g.pt")
+    H = load_generator(tmp_path / "g.pt")
+    assert H.kwargs["palette_shading"] is False and torch.equal(H.synthesis(ws), img)
+
+
 def test_discriminator_features_and_round_trip(tmp_path):
     torch.manual_seed(0)
     D = Discriminator(resolution=16, channels=TINY["channels"]).eval()
@@ -269,3 +293,18 @@ def test_palette_sharpness_penalises_blends(tmp_path):
         G.synthesis(random_ws(G))
     blend = G.synthesis.palette.last_blend
     assert blend.ndim == 0 and 0.0 <= float(blend) <= 2 / 3  # 1 - max over 3 regions
+
+
+def test_split_mix_swaps_only_the_fine_styles_of_chosen_rows():
+    torch.manual_seed(0)
+    G = Generator(**TINY).eval()
+    ws = random_ws(G, n=64)
+    w_avg = G.w_avg.clone()
+    mixed = split_mix(G, ws, 2, prob=0.5, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(mixed[:, :2], ws[:, :2])  # coarse styles always kept
+    swapped = (mixed[:, 2:] != ws[:, 2:]).any(dim=(1, 2))
+    assert 10 < int(swapped.sum()) < 54  # about half the rows
+    assert torch.equal(G.w_avg, w_avg)
+    assert torch.equal(split_mix(G, ws, 2, prob=0.0, generator=None), ws)
+    with pytest.raises(ValueError, match="split_index"):
+        split_mix(G, ws, G.num_ws, prob=0.5, generator=None)

@@ -13,6 +13,7 @@ from admixlib.analysis.disentangle import (
     marginal_gap,
     mixing_scores,
     plot_map,
+    sample_pairs,
 )
 from admixlib.analysis.oracle import (
     FactorOracle,
@@ -37,6 +38,7 @@ __all__ = [
     "oracle_accuracy",
     "plot_map",
     "read_factors",
+    "sample_pairs",
     "save_channel_mask",
     "save_oracle",
     "train_oracle",

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from admixlib.analysis.oracle import FactorOracle, read_factors
 from admixlib.perturb import mix_styles, mixing_start, normalise_mask, render_mixed
 from admixlib.report.plotting import pyplot_and_seaborn
+from admixlib.runtime import torch_generator
 
 MODES = ("layer", "from")
 PANEL_TITLES = {"layer": "style i only", "from": "styles i..L-1", "channel": "channel c, then styles k..L-1"}
@@ -83,6 +84,15 @@ def _read_pairs(G, oracle, source_ws, donor_ws, residuals, factor_names, label_n
     src = _read_codes(G, oracle, source_ws, residuals=residuals, **kw)
     don = _read_codes(G, oracle, donor_ws, residuals=None, **kw)
     return source_ws, donor_ws, src, don, kw
+
+
+def sample_pairs(G: nn.Module, n: int, *, seed: int) -> tuple[Tensor, Tensor]:
+    """``n`` (source, donor) pairs of unmixed W+ codes drawn from ``G`` with ``seed`` on ``G``'s
+    device: two ``[n, L, D]`` tensors on the CPU."""
+    gen = torch_generator(seed, G.w_avg.device)
+    with torch.no_grad():
+        ws = G.sample_ws(2 * n, mixing_prob=0.0, generator=gen).cpu()
+    return ws[:n], ws[n:]
 
 
 def _share(hit: np.ndarray, mask: np.ndarray) -> tuple[float, int]:

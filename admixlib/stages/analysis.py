@@ -17,6 +17,7 @@ from admixlib.analysis import (
     oracle_accuracy,
     plot_map,
     read_factors,
+    sample_pairs,
     save_channel_mask,
     save_oracle,
     train_oracle,
@@ -46,14 +47,6 @@ def train_oracle_stage(
     accuracy = oracle_accuracy(oracle, val.images, val.factors, device=device)
     write_json({"split": "val", "accuracy": accuracy, "factor_names": names}, metrics_path)
     log.info("oracle val accuracy: %s", accuracy)
-
-
-def _sample_pairs(G, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` (source, donor) pairs of unmixed W+ codes drawn from the generator."""
-    gen = torch_generator(seed)
-    with torch.no_grad():
-        ws = G.sample_ws(2 * n, mixing_prob=0.0, generator=gen).cpu()
-    return ws[:n], ws[n:]
 
 
 def _training_pairs(codes, train_images, *, n: int, add_residual: bool, seed: int) -> dict:
@@ -161,7 +154,7 @@ def disentanglement_stage(
     train, codes = load_split(train_path), load_codes(train_codes_path)
     names, label = list(train.meta["factor_names"]), train.meta["label_name"]
     common = {"factor_names": names, "label_name": label, "device": device}
-    source, donor = _sample_pairs(G, n_pairs, seed)
+    source, donor = sample_pairs(G, n_pairs, seed=seed)
     table = disentanglement_map(G, oracle, source_ws=source, donor_ws=donor, **common)
     table.to_csv(map_path, index=False, float_format="%.4f")
     plot_map(

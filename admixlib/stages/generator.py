@@ -5,7 +5,7 @@ from pathlib import Path
 
 import torch
 
-from admixlib.analysis import load_oracle, marginal_gap, read_factors
+from admixlib.analysis import load_oracle, marginal_gap, mixing_scores, read_factors, sample_pairs
 from admixlib.analysis.fidelity import frechet_distance, generator_samples, oracle_features
 from admixlib.data import load_split
 from admixlib.runtime import fingerprint, load_checkpoint, resolve_device, torch_generator
@@ -19,15 +19,21 @@ from admixlib.stylegan import (
 
 log = logging.getLogger("admix.stages")
 
-ARCH_KEYS = ("z_dim", "w_dim", "mapping_layers", "channels", "torgb", "palette_size", "palette_gain")
+ARCH_KEYS = (
+    *("z_dim", "w_dim", "mapping_layers", "channels", "torgb"),
+    *("palette_size", "palette_gain", "palette_shading"),
+)
 
 
-def _oracle_monitor(oracle_path, real: torch.Tensor, *, n_samples: int, seed: int, device):
-    """A ``monitor`` for :func:`train_generator`: the oracle feature distance and the oracle's
-    marginal gap (as in ``generator.json``) of ``n_samples`` samples (fixed latents) to
-    ``n_samples`` real training images."""
+def _oracle_monitor(oracle_path, train, *, n_samples: int, split_index: int, seed: int, device):
+    """A ``monitor`` for :func:`train_generator` on the training split ``train``. Of ``n_samples``
+    samples (fixed latents): the oracle feature distance and the oracle's marginal gap (as in
+    ``generator.json``) to ``n_samples`` real training images, and whole-style mixing at
+    ``split_index`` on ``n_samples // 2`` fixed sample pairs: ``oracle_label_kept`` and
+    ``oracle_moved_{factor}`` per nuisance (as ``label_kept`` and ``nuisance_moved`` there)."""
     oracle = load_oracle(oracle_path, map_location=device)
-    real = real[torch.randperm(len(real), generator=torch_generator(seed))[:n_samples]]
+    names, label = list(train.meta["factor_names"]), train.meta["label_name"]
+    real = train.images[torch.randperm(len(train.images), generator=torch_generator(seed))[:n_samples]]
     real_features = oracle_features(oracle, real, device=device)
     real_factors = read_factors(oracle, real, device=device)
 
@@ -35,9 +41,16 @@ def _oracle_monitor(oracle_path, real: torch.Tensor, *, n_samples: int, seed: in
         fake = generator_samples(G, n_samples, seed=seed + 1)
         fake_features = oracle_features(oracle, fake, device=device)
         fake_factors = read_factors(oracle, fake, device=device)
+        source, donor = sample_pairs(G, n_samples // 2, seed=seed + 2)
+        mixing = mixing_scores(
+            G, oracle, split_index=split_index, source_ws=source, donor_ws=donor, factor_names=names,
+            label_name=label, device=device,
+        )  # fmt: skip
         return {
             "oracle_feature_distance": frechet_distance(real_features, fake_features),
             "oracle_marginal_gap": marginal_gap(fake_factors, real_factors, oracle.factor_names),
+            "oracle_label_kept": mixing["label_kept"],
+            **{f"oracle_moved_{f}": share for f, share in mixing["nuisance_moved"].items()},
         }
 
     return monitor
@@ -76,6 +89,7 @@ def train_stylegan_stage(
         r1_gamma=cfg["r1_gamma"],
         r1_every=cfg["r1_every"],
         mixing_prob=cfg["mixing_prob"],
+        split_mixing_prob=cfg["split_mixing_prob"],
         palette_sharpness=cfg["palette_sharpness"],
         ema_half_life_images=cfg["ema_half_life_images"],
         device=device,
@@ -84,7 +98,12 @@ def train_stylegan_stage(
         checkpoint_every=checkpoint_every,
         stats_path=stats_path,
         monitor=_oracle_monitor(
-            oracle_path, train.images, n_samples=cfg["monitor_samples"], seed=seed, device=device
+            oracle_path,
+            train,
+            n_samples=cfg["monitor_samples"],
+            split_index=split_index,
+            seed=seed,
+            device=device,
         ),
         # Progress grids sit beside the resumable checkpoint: they are not rule outputs.
         sample_every=cfg["sample_every"],

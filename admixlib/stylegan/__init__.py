@@ -9,7 +9,7 @@ from admixlib.stylegan.networks import (
     load_generator,
     save_generator,
 )
-from admixlib.stylegan.train import mixing_grid, sample_grid, train_generator
+from admixlib.stylegan.train import mixing_grid, sample_grid, split_mix, train_generator
 
 __all__ = [
     "ChannelMix",
@@ -23,5 +23,6 @@ __all__ = [
     "sample_grid",
     "save_discriminator",
     "save_generator",
+    "split_mix",
     "train_generator",
 ]

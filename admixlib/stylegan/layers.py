@@ -174,15 +174,18 @@ class PaletteHead(nn.Module):
     """Output head that renders features as soft regions coloured by the style.
 
     An unmodulated 1x1 conv turns the features into ``palette_size`` region logits (softmax over
-    regions, after multiplying them by ``gain``); the style picks each region's colour and its linear
-    gradients along x and y. Every pixel is thus a blend of the image's ``palette_size`` palette
-    colours: with as few regions as the data has colour regions, the features (earlier styles) decide
-    where the regions are and only this head's style decides their colours and shading, which is what
-    fine-style mixing needs at small resolutions (measured in docs/disentanglement.md).
+    regions, after multiplying them by ``gain``); the style picks each region's colour and, with
+    ``shading``, its linear gradients along x and y (without, each region is one flat colour). Every
+    pixel is thus a blend of the image's ``palette_size`` palette colours: with as few regions as the
+    data has colour regions, the features (earlier styles) decide where the regions are and only this
+    head's style decides their colours and shading, which is what fine-style mixing needs at small
+    resolutions (measured in docs/disentanglement.md).
     ``forward(x [N, C, H, W], w [N, w_dim]) -> [N, 3, H, W]``.
     """
 
-    def __init__(self, in_channels, *, w_dim, palette_size, resolution, gain: float = 1.0):
+    def __init__(
+        self, in_channels, *, w_dim, palette_size, resolution, gain: float = 1.0, shading: bool = True
+    ):
         super().__init__()
         self.palette_size = palette_size
         # with equalised learning rate the 1x1 conv's logits grow slowly; a gain lets one region win
@@ -190,18 +193,20 @@ class PaletteHead(nn.Module):
         # measured in docs/disentanglement.md: on faces it did not)
         self.gain = gain
         self.segment = EqualConv2d(in_channels, palette_size, 1)
-        self.palette = EqualLinear(w_dim, palette_size * 9)
+        self.terms = 3 if shading else 1  # (colour, dx, dy) or the colour alone
+        self.palette = EqualLinear(w_dim, palette_size * 3 * self.terms)
         with torch.no_grad():  # gradients start flat: regions begin as plain colours
-            self.palette.weight.view(palette_size, 3, 3, w_dim)[:, :, 1:] = 0.0
+            self.palette.weight.view(palette_size, 3, self.terms, w_dim)[:, :, 1:] = 0.0
         coords = torch.linspace(-1.0, 1.0, resolution)
         yy, xx = torch.meshgrid(coords, coords, indexing="ij")
-        self.register_buffer("grid", torch.stack([torch.ones_like(xx), xx, yy]), persistent=False)
+        grid = torch.stack([torch.ones_like(xx), xx, yy])[: self.terms]
+        self.register_buffer("grid", grid, persistent=False)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         masks = torch.softmax(self.gain * self.segment(x), dim=1)  # [N, K, H, W]
         # share of each pixel not in its main region, kept for the training loss that penalises
         # blends (a blend of palette colours would let the features paint colours themselves)
         self.last_blend = 1.0 - masks.amax(dim=1).mean()
-        params = self.palette(w).view(-1, self.palette_size, 3, 3)  # [N, K, rgb, (colour, dx, dy)]
+        params = self.palette(w).view(-1, self.palette_size, 3, self.terms)  # [N, K, rgb, terms]
         colour = torch.einsum("nkcb,bhw->nkchw", params, self.grid)
         return torch.einsum("nkhw,nkchw->nchw", masks, colour)

@@ -78,6 +78,7 @@ class SynthesisNetwork(nn.Module):
         torgb: str = "skip",
         palette_size: int = 8,
         palette_gain: float = 1.0,
+        palette_shading: bool = True,
     ):
         super().__init__()
         if torgb not in TORGB_CHOICES:
@@ -104,8 +105,9 @@ class SynthesisNetwork(nn.Module):
             if torgb == "palette" and res == resolution:
                 program.append(("palette", "head", len(self.convs)))
                 self.palette = PaletteHead(
-                    ch, w_dim=w_dim, palette_size=palette_size, resolution=res, gain=palette_gain
-                )
+                    ch, w_dim=w_dim, palette_size=palette_size, resolution=res, gain=palette_gain,
+                    shading=palette_shading,
+                )  # fmt: skip
             elif torgb == "skip" or res == resolution:
                 # the style of the next conv (or the extra last style at the final resolution)
                 program.append(("rgb", str(res), len(self.convs)))
@@ -205,7 +207,8 @@ class Generator(nn.Module):
 
     Args (keyword-only): ``z_dim``, ``w_dim``, ``mapping_layers``, ``resolution``, ``channels``
     (``{res: ch}`` or list for 4, 8, ...), ``torgb`` (one of TORGB_CHOICES), ``palette_size``
-    (regions of the palette head), ``palette_gain`` (its region-logit gain), ``w_avg_beta``.
+    (regions of the palette head), ``palette_gain`` (its region-logit gain), ``palette_shading``
+    (whether its regions get linear shading), ``w_avg_beta``.
     Attributes: ``num_ws``, ``w_dim``, ``z_dim``, ``resolution``, ``kwargs`` (for checkpoints).
     """
 
@@ -220,6 +223,7 @@ class Generator(nn.Module):
         torgb: str = "skip",
         palette_size: int = 8,
         palette_gain: float = 1.0,
+        palette_shading: bool = True,
         w_avg_beta: float = 0.995,
     ):
         super().__init__()
@@ -235,12 +239,16 @@ class Generator(nn.Module):
             torgb=torgb,
             palette_size=palette_size,
             palette_gain=palette_gain,
+            palette_shading=palette_shading,
             w_avg_beta=w_avg_beta,
         )
         self.z_dim, self.w_dim, self.resolution = z_dim, w_dim, resolution
         self.w_avg_beta = w_avg_beta
         self.mapping = MappingNetwork(z_dim=z_dim, w_dim=w_dim, num_layers=mapping_layers)
-        synthesis_keys = ("w_dim", "resolution", "channels", "torgb", "palette_size", "palette_gain")
+        synthesis_keys = (
+            *("w_dim", "resolution", "channels", "torgb"),
+            *("palette_size", "palette_gain", "palette_shading"),
+        )
         self.synthesis = SynthesisNetwork(**{key: self.kwargs[key] for key in synthesis_keys})
         self.num_ws = self.synthesis.num_ws
         self.register_buffer("w_avg", torch.zeros(w_dim))

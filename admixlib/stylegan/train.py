@@ -36,6 +36,20 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, beta: float) -> Non
         b_ema.copy_(b)
 
 
+def split_mix(G: Generator, ws: torch.Tensor, split_index: int, *, prob: float, generator) -> torch.Tensor:
+    """``ws [N, L, D]`` where each row, with probability ``prob``, takes styles ``split_index..L-1``
+    from a freshly drawn latent (drawn with ``generator``, without updating ``w_avg``)."""
+    if not 1 <= split_index < ws.shape[1]:
+        raise ValueError(f"split_index must be in 1..{ws.shape[1] - 1}, got {split_index}")
+    n, device = ws.shape[0], ws.device
+    z = torch.randn(n, G.z_dim, device=device, generator=generator)
+    donor = G.mix_ws(z, update_w_avg=False)
+    chosen = torch.rand(n, device=device, generator=generator) < prob
+    fine = torch.zeros(ws.shape[1], dtype=torch.bool, device=device)
+    fine[split_index:] = True
+    return torch.where(chosen[:, None, None] & fine[None, :, None], donor, ws)
+
+
 def train_generator(
     images: torch.Tensor,
     *,
@@ -49,6 +63,7 @@ def train_generator(
     r1_gamma: float = 1.0,
     r1_every: int = 16,
     mixing_prob: float = 0.9,
+    split_mixing_prob: float = 0.0,
     palette_sharpness: float = 0.0,
     ema_half_life_images: float = 10_000,
     ema_rampup: float | None = 0.05,
@@ -75,6 +90,9 @@ def train_generator(
         batch_size, lr_g, lr_d, betas: Adam settings (the D's are rescaled for lazy R1).
         r1_gamma, r1_every: R1 penalty weight on real images and its lazy interval.
         mixing_prob: style-mixing regularisation probability.
+        split_mixing_prob: share of generated images whose styles ``mixing_split_index..L-1`` then
+            come from a second latent, so the discriminator also judges the mixes AdvMix makes;
+            0 turns it off (and draws nothing extra).
         palette_sharpness: weight of the palette head's blend penalty (the mean share of each pixel
             outside its main region) in the generator loss; 0 turns it off.
         ema_half_life_images: half-life of the generator EMA, in images; with ``ema_rampup`` the
@@ -88,7 +106,8 @@ def train_generator(
         sample_every, samples_path: write a sample grid of the EMA generator every ``sample_every``
             steps (``{step}`` in the path is formatted, otherwise it is overwritten).
         mixing_split_index: when set, a style-mixing grid at this split index is written beside
-            each sample grid (``mixing_{step}.png`` in the same folder).
+            each sample grid (``mixing_{step}.png`` in the same folder); required by
+            ``split_mixing_prob``.
         monitor: called with the EMA generator every ``sample_every`` steps and at the end; the
             numbers it returns (e.g. a feature distance) join that step's stats row.
         progress: show a tqdm bar.
@@ -99,6 +118,8 @@ def train_generator(
     stats_path.parent.mkdir(parents=True, exist_ok=True)
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be [N, 3, H, W], got {tuple(images.shape)}")
+    if split_mixing_prob > 0 and mixing_split_index is None:
+        raise ValueError("split_mixing_prob > 0 needs mixing_split_index (the styles to mix)")
 
     torch.manual_seed(seed)
     G = Generator(**generator_kwargs).to(device)
@@ -175,7 +196,12 @@ def train_generator(
                 real = torch.where(flip_mask[:, None, None, None], real.flip(3), real)
 
             # one generator forward per step: its detached output trains D, then D's update trains G
-            fake = G(batch_size, mixing_prob=mixing_prob, generator=latent_gen)
+            if split_mixing_prob > 0:
+                ws = G.sample_ws(batch_size, mixing_prob=mixing_prob, generator=latent_gen)
+                ws = split_mix(G, ws, mixing_split_index, prob=split_mixing_prob, generator=latent_gen)
+                fake = G.synthesis(ws)
+            else:
+                fake = G(batch_size, mixing_prob=mixing_prob, generator=latent_gen)
 
             # discriminator step (with the lazy R1 penalty on reals every r1_every steps)
             D.requires_grad_(True)
