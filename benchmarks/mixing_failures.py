@@ -8,8 +8,9 @@ mask) and reads every image with the default run's oracle, as ``generator.json``
 pairs (source and donor readings differ) are binned by the oracle's top probability on the image
 whose reading should survive: the source for the label (label kept), the donor for a nuisance
 (nuisance moved). A low share only in the unsure bins means the misses are samples the oracle itself
-cannot read, not styles that carry the wrong factor. Also splits the label's pairs by each nuisance
-value of the donor. Writes results/benchmarks/mixing_failures_{dataset}.csv.
+cannot read, not styles that carry the wrong factor. Also gives the share of pairs whose mix reads
+as the source's value, the donor's, or another (a third digit or colour), and splits the label's
+pairs by each nuisance value of the donor. Writes results/benchmarks/mixing_failures_{dataset}.csv.
 """
 
 import argparse
@@ -77,6 +78,13 @@ def main() -> None:
             "all_pairs": hit[s != d].mean(),
         }
         rows += binned(hit, s != d, sure, **keys)
+        for group, reads in (
+            ("source's", m == s),
+            ("donor's", m == d),
+            ("another value", (m != s) & (m != d)),
+        ):
+            rows.append({**keys, "by": "mix reads", "group": group, "n_pairs": int((s != d).sum()),
+                         "share": float(reads[s != d].mean())})  # fmt: skip
         if is_label:
             for nuisance in oracle.factor_names[1:]:
                 value = don[nuisance].argmax(1)
