@@ -20,8 +20,14 @@ from admixlib.stylegan import (
 log = logging.getLogger("admix.stages")
 
 ARCH_KEYS = (
-    *("z_dim", "w_dim", "mapping_layers", "channels", "torgb"),
-    *("palette_size", "palette_gain", "palette_shading"),
+    "z_dim",
+    "w_dim",
+    "mapping_layers",
+    "channels",
+    "torgb",
+    "palette_size",
+    "palette_gain",
+    "palette_shading",
 )
 
 

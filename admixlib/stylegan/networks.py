@@ -246,8 +246,13 @@ class Generator(nn.Module):
         self.w_avg_beta = w_avg_beta
         self.mapping = MappingNetwork(z_dim=z_dim, w_dim=w_dim, num_layers=mapping_layers)
         synthesis_keys = (
-            *("w_dim", "resolution", "channels", "torgb"),
-            *("palette_size", "palette_gain", "palette_shading"),
+            "w_dim",
+            "resolution",
+            "channels",
+            "torgb",
+            "palette_size",
+            "palette_gain",
+            "palette_shading",
         )
         self.synthesis = SynthesisNetwork(**{key: self.kwargs[key] for key in synthesis_keys})
         self.num_ws = self.synthesis.num_ws

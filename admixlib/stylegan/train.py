@@ -45,9 +45,9 @@ def split_mix(G: Generator, ws: torch.Tensor, split_index: int, *, prob: float, 
     z = torch.randn(n, G.z_dim, device=device, generator=generator)
     donor = G.mix_ws(z, update_w_avg=False)
     chosen = torch.rand(n, device=device, generator=generator) < prob
-    fine = torch.zeros(ws.shape[1], dtype=torch.bool, device=device)
-    fine[split_index:] = True
-    return torch.where(chosen[:, None, None] & fine[None, :, None], donor, ws)
+    mixed = ws.clone()
+    mixed[chosen, split_index:] = donor[chosen, split_index:]
+    return mixed
 
 
 def train_generator(
