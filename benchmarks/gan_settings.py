@@ -1,7 +1,7 @@
 """Generator settings against the sample-side targets: label kept, nuisances moved, marginal gap.
 
     python benchmarks/gan_settings.py [--dataset faces] --set KEY=VALUE [--set KEY=VALUE ...]
-                                      [--name gan_settings] [--threads 2]
+                                      [--name gan_settings] [--threads 2] [--unbiased]
 
 Trains the dataset's configured generator once per combination of the ``--set`` values (same
 training images, oracle and seed as the default run's, read from its ``results/{dataset}``) and
@@ -16,6 +16,10 @@ one needs inverted training images for each generator. About 4 minutes per gener
 cores. Writes results/benchmarks/{name}_{dataset}.csv, and the training monitor of every generator
 (the ``oracle_*`` columns of ``stats.jsonl``, every ``sample_every`` steps) to
 {name}_{dataset}_monitor.csv.
+
+``--unbiased`` trains every generator on an unbiased training split instead (``build_dataset`` with
+``bias=None``: the same size, kind and seed, every factor independent); the marginal gap is then
+measured against it.
 """
 
 import argparse
@@ -28,7 +32,7 @@ import torch
 import yaml
 
 from admixlib.analysis import load_oracle, marginal_gap, mixing_scores, read_factors, sample_pairs
-from admixlib.data import load_split
+from admixlib.data import build_dataset, load_split
 from admixlib.runtime import set_threads
 from admixlib.stages.generator import train_stylegan_stage
 from admixlib.stylegan import load_generator
@@ -80,14 +84,32 @@ def _label(setting: dict) -> dict:
     }
 
 
-def train_and_score(root: Path, block: dict, setting: dict, oracle, train) -> tuple[dict, pd.DataFrame]:
-    """Train one generator with ``setting`` over the configured ``stylegan`` block; score it.
-    Returns (scores row, monitor rows)."""
+def unbiased_train_split(data_cfg: dict, folder: Path) -> Path:
+    """Write an unbiased training split like the configured one (same kind, size, seed) under ``folder``;
+    returns its ``.pt`` path."""
+    pt = folder / "train.pt"
+    build_dataset(
+        data_cfg["kind"],
+        outputs={"train": (pt, folder / "train_factors.csv")},
+        sizes={key: data_cfg[key] for key in ("n_train", "n_val", "n_test")},
+        bias=None,
+        spurious_factor=None,
+        seed=data_cfg["seed"],
+        resolution=data_cfg["resolution"],
+    )
+    return pt
+
+
+def train_and_score(
+    train_path: Path, oracle_path: Path, block: dict, setting: dict, oracle, train
+) -> tuple[dict, pd.DataFrame]:
+    """Train one generator on ``train_path`` with ``setting`` over the configured ``stylegan`` block;
+    score it. Returns (scores row, monitor rows)."""
     cfg = {**block["stylegan"], **{k: v for k, v in setting.items() if k != "seed"}}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         train_stylegan_stage(
-            train_path=root / "data" / "train.pt", oracle_path=root / "oracle" / "oracle.pt",
+            train_path=train_path, oracle_path=oracle_path,
             generator_path=out / "G.pt", discriminator_path=out / "D.pt", samples_path=out / "samples.png",
             stats_path=out / "stats.jsonl", cfg=cfg, split_index=block["mixing"]["split_index"],
             checkpoint_dir=out / "ckpt", checkpoint_every=500, device="cpu",
@@ -107,18 +129,24 @@ def main() -> None:
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--name", default="gan_settings", help="file-name stem of the CSVs")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--unbiased", action="store_true", help="train on an unbiased training split")
     args = parser.parse_args()
     set_threads(args.threads)
     block = yaml.safe_load(Path(args.config).read_text())["datasets"][args.dataset]
     settings = parse_settings(args.settings, {*block["stylegan"], "seed"}) or [{}]
     root = Path(args.results) / args.dataset
-    train, oracle = load_split(root / "data" / "train.pt"), load_oracle(root / "oracle" / "oracle.pt")
+    oracle_path = root / "oracle" / "oracle.pt"
     rows, monitor = [], []
-    for setting in settings:
-        row, trajectory = train_and_score(root, block, setting, oracle, train)
-        rows.append(row)
-        monitor.append(trajectory)
-        print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"), flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        train_path = (
+            unbiased_train_split(block["data"], Path(tmp)) if args.unbiased else root / "data" / "train.pt"
+        )
+        train, oracle = load_split(train_path), load_oracle(oracle_path)
+        for setting in settings:
+            row, trajectory = train_and_score(train_path, oracle_path, block, setting, oracle, train)
+            rows.append({**row, "unbiased": args.unbiased})
+            monitor.append(trajectory)
+            print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"), flush=True)
     out = Path(args.results) / "benchmarks" / f"{args.name}_{args.dataset}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(out, index=False, float_format="%.4g")

@@ -18,6 +18,7 @@ from admixlib.stylegan import (
     split_mix,
     train_generator,
 )
+from admixlib.stylegan.train import lr_scale
 
 TINY = dict(z_dim=16, w_dim=16, mapping_layers=2, resolution=16, channels={4: 32, 8: 16, 16: 16})
 
@@ -275,6 +276,30 @@ def test_train_writes_stats_checkpoint_and_resumes(tmp_path):
         torch.testing.assert_close(G5.synthesis(ws), G5b.synthesis(ws), atol=1e-4, rtol=0)
 
 
+def test_interrupted_run_resumes_its_learning_rate_schedule(tmp_path):
+    images = torch.rand(32, 3, 16, 16) * 2 - 1
+    kw = dict(generator_kwargs=TINY, steps=5, batch_size=8, lr_decay_start=0.4, seed=1, progress=False)
+
+    def interrupt(G):
+        raise KeyboardInterrupt
+
+    run = dict(checkpoint_dir=tmp_path / "a", stats_path=tmp_path / "a.jsonl", checkpoint_every=2)
+    with pytest.raises(KeyboardInterrupt):  # killed at step 3, after the checkpoint of step 2
+        train_generator(images, **kw, **run, sample_every=3, monitor=interrupt)
+    resumed = train_generator(images, **kw, **run)
+    whole = train_generator(images, **kw, checkpoint_dir=tmp_path / "b", stats_path=tmp_path / "b.jsonl")
+    ws = random_ws(whole)
+    with torch.no_grad():
+        torch.testing.assert_close(resumed.synthesis(ws), whole.synthesis(ws), atol=1e-4, rtol=0)
+
+
+def test_lr_scale_is_constant_then_linear_to_zero():
+    assert [lr_scale(s, steps=10, decay_start=0.6) for s in (0, 5, 6, 8, 10)] == [1.0, 1.0, 1.0, 0.5, 0.0]
+    assert lr_scale(9, steps=10, decay_start=1.0) == 1.0
+    with pytest.raises(ValueError, match="lr_decay_start"):
+        lr_scale(0, steps=10, decay_start=0.0)
+
+
 def test_grids(tmp_path):
     G = tiny_generator()
     img = sample_grid(G, n=4, seed=0, path=tmp_path / "s.png")
@@ -308,3 +333,43 @@ def test_split_mix_swaps_only_the_fine_styles_of_chosen_rows():
     assert torch.equal(split_mix(G, ws, 2, prob=0.0, generator=None), ws)
     with pytest.raises(ValueError, match="split_index"):
         split_mix(G, ws, G.num_ws, prob=0.5, generator=None)
+
+
+def test_conditional_mapping_draws_classes_at_their_rates_from_the_latent():
+    torch.manual_seed(0)
+    G = Generator(**TINY, num_classes=3, class_probs=[0.2, 0.3, 0.5]).eval()
+    z = torch.randn(20_000, TINY["z_dim"])
+    labels = G.mapping.labels_of(z)
+    shares = torch.bincount(labels, minlength=3) / len(z)
+    torch.testing.assert_close(shares, torch.tensor([0.2, 0.3, 0.5]), atol=0.02, rtol=0)
+    with torch.no_grad():
+        w = G.mapping(z[:8])
+        assert torch.equal(w, G.mapping(z[:8], labels[:8]))  # no label given = the latent's label
+        assert not torch.allclose(w, G.mapping(z[:8], (labels[:8] + 1) % 3))
+    assert Generator(**TINY).mapping.labels_of(z) is None
+    with pytest.raises(ValueError, match="class_probs"):
+        Generator(**TINY, num_classes=2, class_probs=[0.5, 0.6])
+
+
+def test_conditional_generator_and_discriminator_train_and_round_trip(tmp_path):
+    images, labels = torch.rand(32, 3, 16, 16) * 2 - 1, torch.randint(0, 2, (32,))
+    arch = {**TINY, "num_classes": 2, "class_probs": [0.25, 0.75]}
+    kw = dict(generator_kwargs=arch, steps=2, batch_size=8, progress=False, stats_path=tmp_path / "s.jsonl")
+    with pytest.raises(ValueError, match="one label per image"):
+        train_generator(images, checkpoint_dir=tmp_path / "a", **kw)
+    G = train_generator(images, labels=labels, checkpoint_dir=tmp_path / "b", **kw)
+    save_generator(G, tmp_path / "g.pt")
+    H = load_generator(tmp_path / "g.pt")
+    z = torch.randn(4, TINY["z_dim"])
+    assert torch.equal(H.mapping(z), G.mapping(z))
+
+    ckpt = torch.load(tmp_path / "b" / "latest.pt", weights_only=True)
+    D = Discriminator(**ckpt["D_kwargs"]).eval()
+    D.load_state_dict(ckpt["D"])
+    x = torch.rand(2, 3, 16, 16)
+    with pytest.raises(ValueError, match="labels"):
+        D(x)
+    save_discriminator(D, tmp_path / "d.pt")
+    E = load_discriminator(tmp_path / "d.pt")
+    assert E.num_classes == 2 and torch.equal(E(x, torch.tensor([0, 1])), D(x, torch.tensor([0, 1])).detach())
+    assert not torch.equal(D(x, torch.tensor([0, 0])), D(x, torch.tensor([1, 1])))

@@ -85,8 +85,12 @@ def train_stylegan_stage(
     arch = {key: cfg[key] for key in ARCH_KEYS}
     arch["channels"] = {int(res): ch for res, ch in arch["channels"].items()}
     arch["resolution"] = train.images.shape[-1]
+    if cfg["conditional"]:  # classes drawn at the training split's rates
+        counts = torch.bincount(train.labels, minlength=int(train.meta["num_classes"]))
+        arch |= {"num_classes": len(counts), "class_probs": (counts / counts.sum()).tolist()}
     G = train_generator(
         train.images,
+        labels=train.labels,
         generator_kwargs=arch,
         steps=cfg["steps"],
         batch_size=cfg["batch_size"],
@@ -97,7 +101,9 @@ def train_stylegan_stage(
         mixing_prob=cfg["mixing_prob"],
         split_mixing_prob=cfg["split_mixing_prob"],
         palette_sharpness=cfg["palette_sharpness"],
+        lr_decay_start=cfg["lr_decay_start"],
         ema_half_life_images=cfg["ema_half_life_images"],
+        ema_rampup=cfg["ema_rampup"],
         device=device,
         seed=seed,
         checkpoint_dir=run_dir,

@@ -32,16 +32,21 @@ class DiscriminatorBlock(nn.Module):
 class Discriminator(nn.Module):
     """Residual discriminator with minibatch standard deviation and equalised learning rate.
 
-    ``Discriminator(*, resolution, channels, mbstd_group=4)``;
-    ``forward(img [N, 3, res, res]) -> logits [N]``.
+    ``Discriminator(*, resolution, channels, mbstd_group=4, num_classes=0)``;
+    ``forward(img [N, 3, res, res], labels [N] int64 | None = None) -> logits [N]``. With
+    ``num_classes > 0`` it is a projection discriminator: the logit adds the inner product of its last
+    features with a class embedding, and ``labels`` are required.
     """
 
-    def __init__(self, *, resolution: int = 32, channels=None, mbstd_group: int = 4):
+    def __init__(self, *, resolution: int = 32, channels=None, mbstd_group: int = 4, num_classes: int = 0):
         super().__init__()
         if channels is None:
             channels = {4: 96, 8: 96, 16: 64, 32: 32}
         channels = normalise_channels(channels, resolution)
         self.kwargs = dict(resolution=resolution, channels=channels, mbstd_group=mbstd_group)
+        if num_classes:  # absent from an unconditional D's kwargs, so older files still load
+            self.kwargs["num_classes"] = num_classes
+        self.num_classes = num_classes
         self.mbstd_group = mbstd_group
         self.from_rgb = EqualConv2d(3, channels[resolution], 1, activation="lrelu")
         res_list = sorted(channels, reverse=True)
@@ -52,6 +57,8 @@ class Discriminator(nn.Module):
         self.conv = EqualConv2d(c4 + 1, c4, 3, activation="lrelu")
         self.fc = EqualLinear(c4 * 16, c4, activation="lrelu")
         self.out = EqualLinear(c4, 1)
+        if num_classes:
+            self.embed = EqualLinear(num_classes, c4)
 
     def minibatch_stddev(self, x: torch.Tensor) -> torch.Tensor:
         """Append the across-group standard deviation as one feature map: ``[N, C, H, W] -> [N, C+1, H, W]``."""
@@ -72,10 +79,16 @@ class Discriminator(nn.Module):
             feats.append(block(feats[-1]))
         return feats
 
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
+    def forward(self, img: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         x = self.blocks(self.from_rgb(img))
-        x = self.conv(self.minibatch_stddev(x))
-        return self.out(self.fc(x.flatten(1))).squeeze(1)
+        h = self.fc(self.conv(self.minibatch_stddev(x)).flatten(1))
+        logits = self.out(h).squeeze(1)
+        if not self.num_classes:
+            return logits
+        if labels is None:
+            raise ValueError("a class-conditional discriminator needs the images' labels")
+        cmap = self.embed(torch.nn.functional.one_hot(labels, self.num_classes).to(h.dtype))
+        return logits + (h * cmap).sum(dim=1) / math.sqrt(h.shape[1])
 
 
 def save_discriminator(D: Discriminator, path: str | os.PathLike) -> None:

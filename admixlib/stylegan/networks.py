@@ -42,19 +42,59 @@ def normalise_channels(channels, resolution: int) -> dict[int, int]:
 class MappingNetwork(nn.Module):
     """z -> w: normalise z to unit second moment, then ``num_layers`` FC layers with lrelu (lr x0.01).
 
-    ``forward(z [N, z_dim]) -> w [N, w_dim]``.
+    With ``num_classes > 0`` it is class-conditional: a class embedding (normalised like z) joins z.
+    The class is given, or else read off z itself (:meth:`labels_of`), so every z keeps one image.
+    ``forward(z [N, z_dim], labels [N] int64 | None = None) -> w [N, w_dim]``.
     """
 
-    def __init__(self, *, z_dim: int, w_dim: int, num_layers: int, lr_mul: float = 0.01):
+    def __init__(
+        self,
+        *,
+        z_dim: int,
+        w_dim: int,
+        num_layers: int,
+        lr_mul: float = 0.01,
+        num_classes: int = 0,
+        class_probs: list[float] | None = None,
+    ):
         super().__init__()
-        dims = [z_dim] + [w_dim] * num_layers
+        self.num_classes = num_classes
+        dims = [z_dim * (2 if num_classes else 1)] + [w_dim] * num_layers
         self.layers = nn.Sequential(
             *[EqualLinear(dims[i], dims[i + 1], lr_mul=lr_mul, activation="lrelu") for i in range(num_layers)]
         )
+        if num_classes:
+            probs = torch.full((num_classes,), 1.0 / num_classes) if class_probs is None else class_probs
+            probs = torch.as_tensor(probs, dtype=torch.float32)
+            if (
+                probs.shape != (num_classes,)
+                or (probs < 0).any()
+                or not torch.isclose(probs.sum(), torch.tensor(1.0))
+            ):
+                raise ValueError(f"class_probs must be {num_classes} shares summing to 1, got {class_probs}")
+            self.embed = EqualLinear(num_classes, z_dim)
+            self.register_buffer("class_cdf", probs.cumsum(0)[:-1], persistent=False)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        z = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)
-        return self.layers(z)
+    def labels_of(self, z: torch.Tensor) -> torch.Tensor | None:
+        """The class a latent ``z [N, z_dim]`` draws when none is given: the bin of ``Phi(z[:, 0])`` in
+        the cumulative ``class_probs``, so classes come at the training data's rates. ``[N]`` int64,
+        or None for an unconditional network."""
+        if not self.num_classes:
+            return None
+        u = torch.special.ndtr(z[:, 0])
+        return torch.bucketize(u, self.class_cdf.to(u.device), right=True)
+
+    @staticmethod
+    def _normalise(x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x = self._normalise(z)
+        if self.num_classes:
+            labels = self.labels_of(z) if labels is None else labels
+            onehot = nn.functional.one_hot(labels, self.num_classes).to(z.dtype)
+            x = torch.cat([x, self._normalise(self.embed(onehot))], dim=1)
+        return self.layers(x)
 
 
 class SynthesisNetwork(nn.Module):
@@ -208,7 +248,8 @@ class Generator(nn.Module):
     Args (keyword-only): ``z_dim``, ``w_dim``, ``mapping_layers``, ``resolution``, ``channels``
     (``{res: ch}`` or list for 4, 8, ...), ``torgb`` (one of TORGB_CHOICES), ``palette_size``
     (regions of the palette head), ``palette_gain`` (its region-logit gain), ``palette_shading``
-    (whether its regions get linear shading), ``w_avg_beta``.
+    (whether its regions get linear shading), ``w_avg_beta``, ``num_classes`` (0: unconditional;
+    otherwise the mapping is class-conditional, see :class:`MappingNetwork`) and ``class_probs``.
     Attributes: ``num_ws``, ``w_dim``, ``z_dim``, ``resolution``, ``kwargs`` (for checkpoints).
     """
 
@@ -225,6 +266,8 @@ class Generator(nn.Module):
         palette_gain: float = 1.0,
         palette_shading: bool = True,
         w_avg_beta: float = 0.995,
+        num_classes: int = 0,
+        class_probs: list[float] | None = None,
     ):
         super().__init__()
         if channels is None:
@@ -241,10 +284,18 @@ class Generator(nn.Module):
             palette_gain=palette_gain,
             palette_shading=palette_shading,
             w_avg_beta=w_avg_beta,
+            num_classes=num_classes,
+            class_probs=None if class_probs is None else [float(p) for p in class_probs],
         )
         self.z_dim, self.w_dim, self.resolution = z_dim, w_dim, resolution
         self.w_avg_beta = w_avg_beta
-        self.mapping = MappingNetwork(z_dim=z_dim, w_dim=w_dim, num_layers=mapping_layers)
+        self.mapping = MappingNetwork(
+            z_dim=z_dim,
+            w_dim=w_dim,
+            num_layers=mapping_layers,
+            num_classes=num_classes,
+            class_probs=self.kwargs["class_probs"],
+        )
         synthesis_keys = (
             "w_dim",
             "resolution",
@@ -283,17 +334,19 @@ class Generator(nn.Module):
         With probability ``mixing_prob`` a sample takes styles ``c..L-1`` from a second, freshly drawn
         z, with the cut ``c`` uniform in ``1..L-1``. ``generator`` (on the model's device) drives the
         draws. ``w_avg`` is updated from the first z's w when ``update_w_avg`` (default:
-        ``self.training``).
+        ``self.training``). A class-conditional mapping gives the second z the first one's class, so
+        every style of a sample agrees on its class.
         """
         n, device = z.shape[0], z.device
-        w = self.mapping(z)
+        labels = self.mapping.labels_of(z)
+        w = self.mapping(z, labels)
         if update_w_avg if update_w_avg is not None else self.training:
             with torch.no_grad():
                 self.w_avg.lerp_(w.detach().mean(dim=0), 1.0 - self.w_avg_beta)
         ws = w.unsqueeze(1).repeat(1, self.num_ws, 1)
         if mixing_prob > 0:
             z2 = torch.randn(n, self.z_dim, device=device, generator=generator)
-            w2 = self.mapping(z2)
+            w2 = self.mapping(z2, labels)
             cut = torch.randint(1, self.num_ws, (n,), device=device, generator=generator)
             mix = torch.rand(n, device=device, generator=generator) < mixing_prob
             cut = torch.where(mix, cut, torch.full_like(cut, self.num_ws))

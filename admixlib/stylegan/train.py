@@ -36,6 +36,19 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, beta: float) -> Non
         b_ema.copy_(b)
 
 
+def lr_scale(step: int, *, steps: int, decay_start: float) -> float:
+    """Learning-rate factor at ``step``: 1 until ``decay_start * steps``, then linear to 0 at ``steps``.
+
+    ``decay_start`` in ``(0, 1]``; 1 keeps the learning rates constant.
+    """
+    if not 0.0 < decay_start <= 1.0:
+        raise ValueError(f"lr_decay_start must be in (0, 1], got {decay_start}")
+    start = decay_start * steps
+    if step < start or start >= steps:
+        return 1.0
+    return max(0.0, (steps - step) / (steps - start))
+
+
 def split_mix(G: Generator, ws: torch.Tensor, split_index: int, *, prob: float, generator) -> torch.Tensor:
     """``ws [N, L, D]`` where each row, with probability ``prob``, takes styles ``split_index..L-1``
     from a freshly drawn latent (drawn with ``generator``, without updating ``w_avg``)."""
@@ -53,6 +66,7 @@ def split_mix(G: Generator, ws: torch.Tensor, split_index: int, *, prob: float, 
 def train_generator(
     images: torch.Tensor,
     *,
+    labels: torch.Tensor | None = None,
     generator_kwargs: dict,
     discriminator_kwargs: dict | None = None,
     steps: int,
@@ -65,6 +79,7 @@ def train_generator(
     mixing_prob: float = 0.9,
     split_mixing_prob: float = 0.0,
     palette_sharpness: float = 0.0,
+    lr_decay_start: float = 1.0,
     ema_half_life_images: float = 10_000,
     ema_rampup: float | None = 0.05,
     flip: bool = False,
@@ -84,6 +99,9 @@ def train_generator(
 
     Args:
         images: ``float32 [N, 3, H, W]`` in ``[-1, 1]``, ``H == generator_kwargs["resolution"]``.
+        labels: ``int64 [N]`` class of each image; required by (and only used by) a class-conditional
+            generator (``generator_kwargs["num_classes"] > 0``), whose discriminator then judges each
+            image with its class (fakes with the class their latent drew).
         generator_kwargs: :class:`Generator` keyword arguments.
         discriminator_kwargs: :class:`Discriminator` kwargs; default: same resolution and channels.
         steps: total optimisation steps (a resumed run continues up to this number).
@@ -95,6 +113,10 @@ def train_generator(
             0 turns it off (and draws nothing extra).
         palette_sharpness: weight of the palette head's blend penalty (the mean share of each pixel
             outside its main region) in the generator loss; 0 turns it off.
+        lr_decay_start: share of ``steps`` after which both learning rates decay linearly to 0 at
+            ``steps`` (:func:`lr_scale`: a function of the step and ``steps``, so a resumed run
+            needs no extra state, but resuming with a larger ``steps`` moves the decay); 1 keeps
+            them constant.
         ema_half_life_images: half-life of the generator EMA, in images; with ``ema_rampup`` the
             half-life is capped at ``ema_rampup * images_seen`` early on.
         flip: random horizontal flips of the real images (off by default).
@@ -125,8 +147,12 @@ def train_generator(
     G = Generator(**generator_kwargs).to(device)
     if images.shape[-1] != G.resolution:
         raise ValueError(f"images are {images.shape[-1]}px but the generator makes {G.resolution}px")
+    num_classes = G.kwargs["num_classes"]
+    if num_classes and (labels is None or labels.shape != images.shape[:1]):
+        raise ValueError(f"a class-conditional generator needs one label per image, got {labels!r:.60}")
     if discriminator_kwargs is None:
         discriminator_kwargs = {"resolution": G.resolution, "channels": G.kwargs["channels"]}
+        discriminator_kwargs |= {"num_classes": num_classes} if num_classes else {}
     D = Discriminator(**discriminator_kwargs).to(device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     c = r1_every / (r1_every + 1) if r1_every > 0 else 1.0
@@ -182,6 +208,7 @@ def train_generator(
         )
 
     images = images.to(device)
+    labels = labels.to(device) if num_classes else None
     G.train()
     D.train()
     r1_value = float("nan")
@@ -189,25 +216,30 @@ def train_generator(
     bar = tqdm(total=steps, initial=step, disable=not progress, desc="GAN", dynamic_ncols=True)
     with stats_path.open("a") as stats_file:
         while step < steps:
+            scale = lr_scale(step, steps=steps, decay_start=lr_decay_start)
+            for opt, base in ((opt_g, lr_g), (opt_d, lr_d * c)):
+                for group in opt.param_groups:
+                    group["lr"] = base * scale
             idx = torch.randint(len(images), (batch_size,), generator=data_gen).to(device)
             real = images[idx]
+            real_labels = labels[idx] if num_classes else None
             if flip:
                 flip_mask = torch.rand(batch_size, generator=data_gen).to(device) < 0.5
                 real = torch.where(flip_mask[:, None, None, None], real.flip(3), real)
 
             # one generator forward per step: its detached output trains D, then D's update trains G
+            z = torch.randn(batch_size, G.z_dim, device=device, generator=latent_gen)
+            fake_labels = G.mapping.labels_of(z)  # None for an unconditional generator
+            ws = G.mix_ws(z, mixing_prob=mixing_prob, generator=latent_gen)
             if split_mixing_prob > 0:
-                ws = G.sample_ws(batch_size, mixing_prob=mixing_prob, generator=latent_gen)
                 ws = split_mix(G, ws, mixing_split_index, prob=split_mixing_prob, generator=latent_gen)
-                fake = G.synthesis(ws)
-            else:
-                fake = G(batch_size, mixing_prob=mixing_prob, generator=latent_gen)
+            fake = G.synthesis(ws, noise_mode="random")
 
             # discriminator step (with the lazy R1 penalty on reals every r1_every steps)
             D.requires_grad_(True)
             do_r1 = r1_every > 0 and r1_gamma > 0 and step % r1_every == 0
             real = real.detach().requires_grad_(do_r1)
-            d_real, d_fake = D(real), D(fake.detach())
+            d_real, d_fake = D(real, real_labels), D(fake.detach(), fake_labels)
             loss_d = F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
             total_d = loss_d
             if do_r1:
@@ -221,7 +253,7 @@ def train_generator(
 
             # generator step
             D.requires_grad_(False)
-            loss_g = F.softplus(-D(fake)).mean()
+            loss_g = F.softplus(-D(fake, fake_labels)).mean()
             if palette_sharpness > 0:
                 loss_g = loss_g + palette_sharpness * G.synthesis.palette.last_blend
             opt_g.zero_grad(set_to_none=True)
