@@ -2,6 +2,7 @@
 
     python benchmarks/gan_settings.py [--dataset faces] --set KEY=VALUE [--set KEY=VALUE ...]
                                       [--name gan_settings] [--threads 2] [--unbiased]
+                                      [--smile LOW HIGH --frown LOW HIGH]
 
 Trains the dataset's configured generator once per combination of the ``--set`` values (same
 training images, oracle and seed as the default run's, read from its ``results/{dataset}``) and
@@ -20,6 +21,11 @@ cores. Writes results/benchmarks/{name}_{dataset}.csv, and the training monitor 
 ``--unbiased`` trains every generator on an unbiased training split instead (``build_dataset`` with
 ``bias=None``: the same size, kind and seed, every factor independent); the marginal gap is then
 measured against it.
+
+``--smile``/``--frown`` (faces only) redraw the faces with other mouth-corner heights (32-px units;
+default 1.0 2.5 and -2.0 -0.5, ``admixlib.data.faces``), as ``benchmarks/shortcut.py`` does: the
+training split and a fresh oracle (trained on a fresh oracle split, as rule ``train_oracle`` does)
+are made under a temporary folder, so the default run's files are not touched.
 """
 
 import argparse
@@ -32,8 +38,9 @@ import torch
 import yaml
 
 from admixlib.analysis import load_oracle, marginal_gap, mixing_scores, read_factors, sample_pairs
-from admixlib.data import build_dataset, load_split
+from admixlib.data import build_dataset, faces, load_split
 from admixlib.runtime import set_threads
+from admixlib.stages.analysis import train_oracle_stage
 from admixlib.stages.generator import train_stylegan_stage
 from admixlib.stylegan import load_generator
 
@@ -84,20 +91,40 @@ def _label(setting: dict) -> dict:
     }
 
 
-def unbiased_train_split(data_cfg: dict, folder: Path) -> Path:
-    """Write an unbiased training split like the configured one (same kind, size, seed) under ``folder``;
-    returns its ``.pt`` path."""
-    pt = folder / "train.pt"
+def write_splits(
+    data_cfg: dict, folder: Path, *, splits: tuple[str, ...], unbiased: bool, n_oracle: int
+) -> None:
+    """Write ``splits`` of the configured data set under ``folder`` (same kind, sizes, seed); with
+    ``unbiased`` the training split has every factor independent."""
     build_dataset(
         data_cfg["kind"],
-        outputs={"train": (pt, folder / "train_factors.csv")},
-        sizes={key: data_cfg[key] for key in ("n_train", "n_val", "n_test")},
-        bias=None,
-        spurious_factor=None,
+        outputs={split: (folder / f"{split}.pt", folder / f"{split}_factors.csv") for split in splits},
+        sizes={**{key: data_cfg[key] for key in ("n_train", "n_val", "n_test")}, "n_oracle": n_oracle},
+        bias=None if unbiased else data_cfg["bias"],
+        spurious_factor=None if unbiased else data_cfg["spurious_factor"],
         seed=data_cfg["seed"],
         resolution=data_cfg["resolution"],
     )
-    return pt
+
+
+def redrawn_faces(block: dict, folder: Path, *, smile, frown, unbiased: bool) -> tuple[Path, Path]:
+    """Faces with mouth corners ``smile``/``frown`` (each (low, high)): write the training, val and
+    oracle splits under ``folder`` and train an oracle on them. Returns (train .pt, oracle .pt)."""
+    saved = faces.SMILE_DEPTH, faces.FROWN_DEPTH
+    faces.SMILE_DEPTH, faces.FROWN_DEPTH = tuple(smile), tuple(frown)
+    try:
+        splits = ("train", "val", "oracle")
+        write_splits(
+            block["data"], folder, splits=splits, unbiased=unbiased, n_oracle=block["oracle"]["n_images"]
+        )
+    finally:
+        faces.SMILE_DEPTH, faces.FROWN_DEPTH = saved
+    train_oracle_stage(
+        oracle_split_path=folder / "oracle.pt", val_path=folder / "val.pt", oracle_path=folder / "oracle_model.pt",
+        metrics_path=folder / "oracle.json", cfg=block["oracle"], device="cpu", seed=block["data"]["seed"],
+    )  # fmt: skip
+    print("oracle on the redrawn faces:", (folder / "oracle.json").read_text(), flush=True)
+    return folder / "train.pt", folder / "oracle_model.pt"
 
 
 def train_and_score(
@@ -130,21 +157,30 @@ def main() -> None:
     parser.add_argument("--name", default="gan_settings", help="file-name stem of the CSVs")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--unbiased", action="store_true", help="train on an unbiased training split")
+    parser.add_argument("--smile", type=float, nargs=2, metavar=("LOW", "HIGH"), help="faces: smile corners")
+    parser.add_argument("--frown", type=float, nargs=2, metavar=("LOW", "HIGH"), help="faces: frown corners")
     args = parser.parse_args()
     set_threads(args.threads)
     block = yaml.safe_load(Path(args.config).read_text())["datasets"][args.dataset]
     settings = parse_settings(args.settings, {*block["stylegan"], "seed"}) or [{}]
+    if (args.smile is None) != (args.frown is None) or (args.smile and block["data"]["kind"] != "faces"):
+        raise SystemExit("--smile and --frown go together, and only with procedural faces")
     root = Path(args.results) / args.dataset
-    oracle_path = root / "oracle" / "oracle.pt"
+    train_path, oracle_path = root / "data" / "train.pt", root / "oracle" / "oracle.pt"
     rows, monitor = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        train_path = (
-            unbiased_train_split(block["data"], Path(tmp)) if args.unbiased else root / "data" / "train.pt"
-        )
+        if args.smile:
+            redrawn = redrawn_faces(
+                block, Path(tmp), smile=args.smile, frown=args.frown, unbiased=args.unbiased
+            )
+            train_path, oracle_path = redrawn
+        elif args.unbiased:
+            write_splits(block["data"], Path(tmp), splits=("train",), unbiased=True, n_oracle=0)
+            train_path = Path(tmp) / "train.pt"
         train, oracle = load_split(train_path), load_oracle(oracle_path)
         for setting in settings:
             row, trajectory = train_and_score(train_path, oracle_path, block, setting, oracle, train)
-            rows.append({**row, "unbiased": args.unbiased})
+            rows.append({**row, "unbiased": args.unbiased, "smile": args.smile, "frown": args.frown})
             monitor.append(trajectory)
             print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"), flush=True)
     out = Path(args.results) / "benchmarks" / f"{args.name}_{args.dataset}.csv"
