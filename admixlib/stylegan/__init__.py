@@ -1,14 +1,8 @@
 """StyleGAN2-style generator with a coarse/fine split point, discriminator and GAN training."""
 
 from admixlib.stylegan.discriminator import Discriminator, load_discriminator, save_discriminator
-from admixlib.stylegan.networks import (
-    ChannelMix,
-    Generator,
-    MappingNetwork,
-    SynthesisNetwork,
-    load_generator,
-    save_generator,
-)
+from admixlib.stylegan.mapping import MappingNetwork
+from admixlib.stylegan.networks import ChannelMix, Generator, SynthesisNetwork, load_generator, save_generator
 from admixlib.stylegan.train import mixing_grid, sample_grid, split_mix, train_generator
 
 __all__ = [
