@@ -3,6 +3,7 @@
     python benchmarks/gan_settings.py [--dataset faces] --set KEY=VALUE [--set KEY=VALUE ...]
                                       [--name gan_settings] [--threads 2] [--unbiased]
                                       [--smile LOW HIGH --frown LOW HIGH]
+                                      [--resolution R] [--split-index K]
 
 Trains the dataset's configured generator once per combination of the ``--set`` values (same
 training images, oracle and seed as the default run's, read from its ``results/{dataset}``) and
@@ -25,7 +26,9 @@ measured against it.
 ``--smile``/``--frown`` (faces only) redraw the faces with other mouth-corner heights (32-px units;
 default 1.0 2.5 and -2.0 -0.5, ``admixlib.data.faces``), as ``benchmarks/shortcut.py`` does: the
 training split and a fresh oracle (trained on a fresh oracle split, as rule ``train_oracle`` does)
-are made under a temporary folder, so the default run's files are not touched.
+are made under a temporary folder, so the default run's files are not touched. ``--resolution``
+redraws the data the same way at another resolution (give ``--set channels=...`` an entry for it),
+and ``--split-index`` mixes at another k (a 32-px generator has two more styles than a 16-px one).
 """
 
 import argparse
@@ -107,11 +110,13 @@ def write_splits(
     )
 
 
-def redrawn_faces(block: dict, folder: Path, *, smile, frown, unbiased: bool) -> tuple[Path, Path]:
-    """Faces with mouth corners ``smile``/``frown`` (each (low, high)): write the training, val and
-    oracle splits under ``folder`` and train an oracle on them. Returns (train .pt, oracle .pt)."""
+def redrawn_data(block: dict, folder: Path, *, smile=None, frown=None, unbiased: bool) -> tuple[Path, Path]:
+    """The configured data (faces with mouth corners ``smile``/``frown``, each (low, high), when
+    given): write the training, val and oracle splits under ``folder`` and train an oracle on them.
+    Returns (train .pt, oracle .pt)."""
     saved = faces.SMILE_DEPTH, faces.FROWN_DEPTH
-    faces.SMILE_DEPTH, faces.FROWN_DEPTH = tuple(smile), tuple(frown)
+    if smile is not None:
+        faces.SMILE_DEPTH, faces.FROWN_DEPTH = tuple(smile), tuple(frown)
     try:
         splits = ("train", "val", "oracle")
         write_splits(
@@ -123,7 +128,7 @@ def redrawn_faces(block: dict, folder: Path, *, smile, frown, unbiased: bool) ->
         oracle_split_path=folder / "oracle.pt", val_path=folder / "val.pt", oracle_path=folder / "oracle_model.pt",
         metrics_path=folder / "oracle.json", cfg=block["oracle"], device="cpu", seed=block["data"]["seed"],
     )  # fmt: skip
-    print("oracle on the redrawn faces:", (folder / "oracle.json").read_text(), flush=True)
+    print("oracle on the redrawn data:", (folder / "oracle.json").read_text(), flush=True)
     return folder / "train.pt", folder / "oracle_model.pt"
 
 
@@ -159,9 +164,15 @@ def main() -> None:
     parser.add_argument("--unbiased", action="store_true", help="train on an unbiased training split")
     parser.add_argument("--smile", type=float, nargs=2, metavar=("LOW", "HIGH"), help="faces: smile corners")
     parser.add_argument("--frown", type=float, nargs=2, metavar=("LOW", "HIGH"), help="faces: frown corners")
+    parser.add_argument("--resolution", type=int, help="redraw the data at this resolution")
+    parser.add_argument("--split-index", type=int, help="mix at this k instead of the configured one")
     args = parser.parse_args()
     set_threads(args.threads)
     block = yaml.safe_load(Path(args.config).read_text())["datasets"][args.dataset]
+    if args.resolution:
+        block["data"]["resolution"] = args.resolution
+    if args.split_index:
+        block["mixing"]["split_index"] = args.split_index
     settings = parse_settings(args.settings, {*block["stylegan"], "seed"}) or [{}]
     if (args.smile is None) != (args.frown is None) or (args.smile and block["data"]["kind"] != "faces"):
         raise SystemExit("--smile and --frown go together, and only with procedural faces")
@@ -169,8 +180,8 @@ def main() -> None:
     train_path, oracle_path = root / "data" / "train.pt", root / "oracle" / "oracle.pt"
     rows, monitor = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        if args.smile:
-            redrawn = redrawn_faces(
+        if args.smile or args.resolution:
+            redrawn = redrawn_data(
                 block, Path(tmp), smile=args.smile, frown=args.frown, unbiased=args.unbiased
             )
             train_path, oracle_path = redrawn
@@ -180,7 +191,10 @@ def main() -> None:
         train, oracle = load_split(train_path), load_oracle(oracle_path)
         for setting in settings:
             row, trajectory = train_and_score(train_path, oracle_path, block, setting, oracle, train)
-            rows.append({**row, "unbiased": args.unbiased, "smile": args.smile, "frown": args.frown})
+            rows.append(
+                {**row, "unbiased": args.unbiased, "smile": args.smile, "frown": args.frown}
+                | {"resolution": block["data"]["resolution"], "split_index": block["mixing"]["split_index"]}
+            )
             monitor.append(trajectory)
             print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"), flush=True)
     out = Path(args.results) / "benchmarks" / f"{args.name}_{args.dataset}.csv"
