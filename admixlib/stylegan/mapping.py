@@ -49,7 +49,7 @@ class MappingNetwork(nn.Module):
         if not self.num_classes:
             return None
         u = torch.special.ndtr(z[:, 0])
-        return torch.bucketize(u, self.class_cdf.to(u.device), right=True)
+        return torch.bucketize(u, self.class_cdf, right=True)
 
     @staticmethod
     def _normalise(x: torch.Tensor) -> torch.Tensor:
