@@ -105,6 +105,13 @@ def test_cross_key_checks_name_the_key(key, value, named):
         check_config(config)
 
 
+def test_conditional_and_latent_modes_exclude_each_other():
+    config = set_key(load("config.yaml"), "datasets.faces.stylegan.latent_modes", 2)
+    check_config(config)  # latent modes alone are fine
+    with pytest.raises(ConfigError, match="latent_modes"):
+        check_config(set_key(config, "datasets.faces.stylegan.conditional", True))
+
+
 def test_num_styles_matches_the_generator():
     from admixlib.stylegan import Generator
 

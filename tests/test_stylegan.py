@@ -356,7 +356,11 @@ def test_conditional_generator_and_discriminator_train_and_round_trip(tmp_path):
     arch = {**TINY, "num_classes": 2, "class_probs": [0.25, 0.75]}
     kw = dict(generator_kwargs=arch, steps=2, batch_size=8, progress=False, stats_path=tmp_path / "s.jsonl")
     with pytest.raises(ValueError, match="one label per image"):
-        train_generator(images, checkpoint_dir=tmp_path / "a", **kw)
+        train_generator(images, labels=labels[:5], checkpoint_dir=tmp_path / "a", **kw)
+    with pytest.raises(ValueError, match="num_classes > 0"):
+        train_generator(
+            images, labels=labels, checkpoint_dir=tmp_path / "a", **{**kw, "generator_kwargs": TINY}
+        )
     G = train_generator(images, labels=labels, checkpoint_dir=tmp_path / "b", **kw)
     save_generator(G, tmp_path / "g.pt")
     H = load_generator(tmp_path / "g.pt")
@@ -373,3 +377,20 @@ def test_conditional_generator_and_discriminator_train_and_round_trip(tmp_path):
     E = load_discriminator(tmp_path / "d.pt")
     assert E.num_classes == 2 and torch.equal(E(x, torch.tensor([0, 1])), D(x, torch.tensor([0, 1])).detach())
     assert not torch.equal(D(x, torch.tensor([0, 0])), D(x, torch.tensor([1, 1])))
+
+
+def test_latent_modes_train_with_an_unconditional_discriminator(tmp_path):
+    """A generator with classes but no labels: its modes come from z, the D never sees a label."""
+    images = torch.rand(32, 3, 16, 16) * 2 - 1
+    arch = {**TINY, "num_classes": 2, "class_probs": None}
+    kw = dict(generator_kwargs=arch, steps=2, batch_size=8, progress=False, stats_path=tmp_path / "s.jsonl")
+    G = train_generator(images, checkpoint_dir=tmp_path / "m", **kw)
+    ckpt = torch.load(tmp_path / "m" / "latest.pt", weights_only=True)
+    assert "num_classes" not in ckpt["D_kwargs"]
+    z = torch.randn(4000, TINY["z_dim"])
+    assert abs(G.mapping.labels_of(z).float().mean().item() - 0.5) < 0.05
+    with torch.no_grad():  # the mode is an input: flipping it changes w
+        assert not torch.allclose(
+            G.mapping(z[:4], torch.zeros(4, dtype=torch.long)),
+            G.mapping(z[:4], torch.ones(4, dtype=torch.long)),
+        )

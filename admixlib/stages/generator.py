@@ -88,9 +88,11 @@ def train_stylegan_stage(
     if cfg["conditional"]:  # classes drawn at the training split's rates
         counts = torch.bincount(train.labels, minlength=int(train.meta["num_classes"]))
         arch |= {"num_classes": len(counts), "class_probs": (counts / counts.sum()).tolist()}
+    elif cfg["latent_modes"]:  # equally likely modes; the discriminator sees no label
+        arch |= {"num_classes": cfg["latent_modes"], "class_probs": None}
     G = train_generator(
         train.images,
-        labels=train.labels,
+        labels=train.labels if cfg["conditional"] else None,
         generator_kwargs=arch,
         steps=cfg["steps"],
         batch_size=cfg["batch_size"],

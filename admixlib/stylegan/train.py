@@ -99,9 +99,10 @@ def train_generator(
 
     Args:
         images: ``float32 [N, 3, H, W]`` in ``[-1, 1]``, ``H == generator_kwargs["resolution"]``.
-        labels: ``int64 [N]`` class of each image; required by (and only used by) a class-conditional
-            generator (``generator_kwargs["num_classes"] > 0``), whose discriminator then judges each
-            image with its class (fakes with the class their latent drew).
+        labels: ``int64 [N]`` class of each image, for a class-conditional GAN: the generator needs
+            ``generator_kwargs["num_classes"] > 0``, and the discriminator then judges each image
+            with its class (fakes with the class their latent drew). Without labels, a generator
+            with classes treats them as latent modes and the discriminator is unconditional.
         generator_kwargs: :class:`Generator` keyword arguments.
         discriminator_kwargs: :class:`Discriminator` kwargs; default: same resolution and channels.
         steps: total optimisation steps (a resumed run continues up to this number).
@@ -147,9 +148,12 @@ def train_generator(
     G = Generator(**generator_kwargs).to(device)
     if images.shape[-1] != G.resolution:
         raise ValueError(f"images are {images.shape[-1]}px but the generator makes {G.resolution}px")
-    num_classes = G.kwargs["num_classes"]
-    if num_classes and (labels is None or labels.shape != images.shape[:1]):
-        raise ValueError(f"a class-conditional generator needs one label per image, got {labels!r:.60}")
+    # labelled: a class-conditional GAN; a generator with classes but no labels has latent modes
+    num_classes = G.kwargs["num_classes"] if labels is not None else 0
+    if labels is not None and (not num_classes or labels.shape != images.shape[:1]):
+        raise ValueError(
+            f"labels need a generator with classes (num_classes > 0) and one label per image, got {labels!r:.60}"
+        )
     if discriminator_kwargs is None:
         discriminator_kwargs = {"resolution": G.resolution, "channels": G.kwargs["channels"]}
         discriminator_kwargs |= {"num_classes": num_classes} if num_classes else {}
@@ -229,7 +233,7 @@ def train_generator(
 
             # one generator forward per step: its detached output trains D, then D's update trains G
             z = torch.randn(batch_size, G.z_dim, device=device, generator=latent_gen)
-            fake_labels = G.mapping.labels_of(z)  # None for an unconditional generator
+            fake_labels = G.mapping.labels_of(z) if num_classes else None  # what the D judges them as
             ws = G.mix_ws(z, mixing_prob=mixing_prob, generator=latent_gen)
             if split_mixing_prob > 0:
                 ws = split_mix(G, ws, mixing_split_index, prob=split_mixing_prob, generator=latent_gen)
