@@ -181,6 +181,30 @@ def test_palette_gain_hardens_regions_and_round_trips(tmp_path):
     assert H.synthesis.palette.gain == 50.0 and torch.equal(H.synthesis(ws), G.synthesis(ws))
 
 
+def test_supersampled_palette_blends_only_across_boundaries_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    plain = Generator(**TINY, torgb="palette", palette_size=3, palette_gain=4.0).eval()
+    fine = Generator(**TINY, torgb="palette", palette_size=3, palette_gain=4.0, palette_supersample=4).eval()
+    fine.load_state_dict(plain.state_dict())
+    ws = random_ws(plain, n=2)
+    with torch.no_grad():
+        head_p, head_f = plain.synthesis.palette, fine.synthesis.palette
+        for head in (head_p, head_f):  # shading gradients on, so sub-pixel coordinates matter
+            head.palette.weight.normal_(generator=torch.Generator().manual_seed(1))
+        x = torch.randn(2, 16, 16, 16)
+        assert head_f(x, ws[:, -1]).shape == (2, 3, 16, 16)
+        # one region everywhere: no boundary, so the average of sub-pixels is the plain pixel
+        for head in (head_p, head_f):
+            head.segment.bias.copy_(torch.tensor([5.0, 0.0, 0.0]))
+            head.segment.weight.zero_()
+        torch.testing.assert_close(head_f(x, ws[:, -1]), head_p(x, ws[:, -1]))
+    save_generator(fine, tmp_path / "g.pt")
+    H = load_generator(tmp_path / "g.pt")
+    assert H.synthesis.palette.supersample == 4 and torch.equal(H.synthesis(ws), fine.synthesis(ws))
+    with pytest.raises(ValueError, match="supersample"):
+        Generator(**TINY, torgb="palette", palette_supersample=0)
+
+
 def test_palette_without_shading_paints_flat_regions_and_round_trips(tmp_path):
     torch.manual_seed(0)
     G = Generator(**TINY, torgb="palette", palette_size=2, palette_gain=50.0, palette_shading=False).eval()

@@ -28,6 +28,7 @@ ARCH_KEYS = (
     "palette_size",
     "palette_gain",
     "palette_shading",
+    "palette_supersample",
 )
 
 

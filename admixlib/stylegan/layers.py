@@ -179,15 +179,29 @@ class PaletteHead(nn.Module):
     pixel is thus a blend of the image's ``palette_size`` palette colours: with as few regions as the
     data has colour regions, the features (earlier styles) decide where the regions are and only this
     head's style decides their colours and shading, which is what fine-style mixing needs at small
-    resolutions (measured in docs/disentanglement.md).
+    resolutions (measured in docs/disentanglement.md). With ``supersample`` s > 1 the region logits
+    are upsampled bilinearly s times, coloured there and the image is average-pooled back, so a
+    pixel blends regions where a region boundary crosses it (anti-aliasing, as the procedural data
+    draw), and a blend anywhere else needs a pattern of boundaries.
     ``forward(x [N, C, H, W], w [N, w_dim]) -> [N, 3, H, W]``.
     """
 
     def __init__(
-        self, in_channels, *, w_dim, palette_size, resolution, gain: float = 1.0, shading: bool = True
+        self,
+        in_channels,
+        *,
+        w_dim,
+        palette_size,
+        resolution,
+        gain: float = 1.0,
+        shading: bool = True,
+        supersample: int = 1,
     ):
         super().__init__()
+        if supersample < 1:
+            raise ValueError(f"supersample must be >= 1, got {supersample}")
         self.palette_size = palette_size
+        self.supersample = supersample
         # with equalised learning rate the 1x1 conv's logits grow slowly; a gain lets one region win
         # a pixel outright without large weights (whether a GAN then draws harder regions is
         # measured in docs/disentanglement.md: on faces it did not)
@@ -197,16 +211,28 @@ class PaletteHead(nn.Module):
         self.palette = EqualLinear(w_dim, palette_size * 3 * self.terms)
         with torch.no_grad():  # gradients start flat: regions begin as plain colours
             self.palette.weight.view(palette_size, 3, self.terms, w_dim)[:, :, 1:] = 0.0
+        # pixel centres run from -1 to 1; a sub-pixel's coordinate is where it sits between them, so
+        # averaging the sub-pixels of a linear gradient gives back the pixel's own value
+        # (linspace itself without sub-pixels, so older generators load and run bit for bit)
         coords = torch.linspace(-1.0, 1.0, resolution)
+        if supersample > 1:
+            pos = (torch.arange(resolution * supersample) + 0.5) / supersample - 0.5
+            coords = pos * 2.0 / max(resolution - 1, 1) - 1.0
         yy, xx = torch.meshgrid(coords, coords, indexing="ij")
         grid = torch.stack([torch.ones_like(xx), xx, yy])[: self.terms]
         self.register_buffer("grid", grid, persistent=False)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        masks = torch.softmax(self.gain * self.segment(x), dim=1)  # [N, K, H, W]
+        logits = self.segment(x)
+        if self.supersample > 1:  # a pixel blends regions only where a boundary crosses it
+            logits = F.interpolate(
+                logits, scale_factor=self.supersample, mode="bilinear", align_corners=False
+            )
+        masks = torch.softmax(self.gain * logits, dim=1)  # [N, K, sH, sW]
         # share of each pixel not in its main region, kept for the training loss that penalises
         # blends (a blend of palette colours would let the features paint colours themselves)
         self.last_blend = 1.0 - masks.amax(dim=1).mean()
         params = self.palette(w).view(-1, self.palette_size, 3, self.terms)  # [N, K, rgb, terms]
         colour = torch.einsum("nkcb,bhw->nkchw", params, self.grid)
-        return torch.einsum("nkhw,nkchw->nchw", masks, colour)
+        img = torch.einsum("nkhw,nkchw->nchw", masks, colour)
+        return F.avg_pool2d(img, self.supersample) if self.supersample > 1 else img

@@ -62,6 +62,7 @@ class SynthesisNetwork(nn.Module):
         palette_size: int = 8,
         palette_gain: float = 1.0,
         palette_shading: bool = True,
+        palette_supersample: int = 1,
     ):
         super().__init__()
         if torgb not in TORGB_CHOICES:
@@ -89,7 +90,7 @@ class SynthesisNetwork(nn.Module):
                 program.append(("palette", "head", len(self.convs)))
                 self.palette = PaletteHead(
                     ch, w_dim=w_dim, palette_size=palette_size, resolution=res, gain=palette_gain,
-                    shading=palette_shading,
+                    shading=palette_shading, supersample=palette_supersample,
                 )  # fmt: skip
             elif torgb == "skip" or res == resolution:
                 # the style of the next conv (or the extra last style at the final resolution)
@@ -191,7 +192,8 @@ class Generator(nn.Module):
     Args (keyword-only): ``z_dim``, ``w_dim``, ``mapping_layers``, ``resolution``, ``channels``
     (``{res: ch}`` or list for 4, 8, ...), ``torgb`` (one of TORGB_CHOICES), ``palette_size``
     (regions of the palette head), ``palette_gain`` (its region-logit gain), ``palette_shading``
-    (whether its regions get linear shading), ``w_avg_beta``, ``num_classes`` (0: unconditional;
+    (whether its regions get linear shading), ``palette_supersample`` (the head renders its regions
+    at this many times the resolution and averages them down), ``w_avg_beta``, ``num_classes`` (0: unconditional;
     otherwise the mapping is class-conditional, see :class:`MappingNetwork`) and ``class_probs``.
     Attributes: ``num_ws``, ``w_dim``, ``z_dim``, ``resolution``, ``kwargs`` (for checkpoints).
     """
@@ -208,6 +210,7 @@ class Generator(nn.Module):
         palette_size: int = 8,
         palette_gain: float = 1.0,
         palette_shading: bool = True,
+        palette_supersample: int = 1,
         w_avg_beta: float = 0.995,
         num_classes: int = 0,
         class_probs: list[float] | None = None,
@@ -226,6 +229,7 @@ class Generator(nn.Module):
             palette_size=palette_size,
             palette_gain=palette_gain,
             palette_shading=palette_shading,
+            palette_supersample=palette_supersample,
             w_avg_beta=w_avg_beta,
             num_classes=num_classes,
             class_probs=None if class_probs is None else [float(p) for p in class_probs],
@@ -247,6 +251,7 @@ class Generator(nn.Module):
             "palette_size",
             "palette_gain",
             "palette_shading",
+            "palette_supersample",
         )
         self.synthesis = SynthesisNetwork(**{key: self.kwargs[key] for key in synthesis_keys})
         self.num_ws = self.synthesis.num_ws
