@@ -3,7 +3,7 @@
     python benchmarks/gan_settings.py [--dataset faces] --set KEY=VALUE [--set KEY=VALUE ...]
                                       [--name gan_settings] [--threads 2] [--unbiased]
                                       [--smile LOW HIGH --frown LOW HIGH]
-                                      [--resolution R] [--split-index K]
+                                      [--resolution R] [--split-index K] [--keep]
 
 Trains the dataset's configured generator once per combination of the ``--set`` values (same
 training images, oracle and seed as the default run's, read from its ``results/{dataset}``) and
@@ -29,10 +29,13 @@ training split and a fresh oracle (trained on a fresh oracle split, as rule ``tr
 are made under a temporary folder, so the default run's files are not touched. ``--resolution``
 redraws the data the same way at another resolution (give ``--set channels=...`` an entry for it),
 and ``--split-index`` mixes at another k (a 32-px generator has two more styles than a 16-px one).
+``--keep`` keeps each trained generator as ``results/benchmarks/{name}_{dataset}_G{i}.pt`` (i: the
+setting's row in the CSV), for a closer look.
 """
 
 import argparse
 import itertools
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -133,10 +136,17 @@ def redrawn_data(block: dict, folder: Path, *, smile=None, frown=None, unbiased:
 
 
 def train_and_score(
-    train_path: Path, oracle_path: Path, block: dict, setting: dict, oracle, train
+    train_path: Path,
+    oracle_path: Path,
+    block: dict,
+    setting: dict,
+    oracle,
+    train,
+    *,
+    keep: Path | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """Train one generator on ``train_path`` with ``setting`` over the configured ``stylegan`` block;
-    score it. Returns (scores row, monitor rows)."""
+    score it (and copy its weights to ``keep`` when given). Returns (scores row, monitor rows)."""
     cfg = {**block["stylegan"], **{k: v for k, v in setting.items() if k != "seed"}}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
@@ -150,6 +160,8 @@ def train_and_score(
         stats = pd.read_json(out / "stats.jsonl", lines=True).dropna(subset=["oracle_feature_distance"])
         monitor = stats.filter(regex="^(step|oracle_.*)$").assign(**_label(setting))
         scores = score(out / "G.pt", oracle, train, split_index=block["mixing"]["split_index"])
+        if keep is not None:
+            shutil.copyfile(out / "G.pt", keep)
     return {**_label(setting), "steps": cfg["steps"], **scores}, monitor
 
 
@@ -166,6 +178,7 @@ def main() -> None:
     parser.add_argument("--frown", type=float, nargs=2, metavar=("LOW", "HIGH"), help="faces: frown corners")
     parser.add_argument("--resolution", type=int, help="redraw the data at this resolution")
     parser.add_argument("--split-index", type=int, help="mix at this k instead of the configured one")
+    parser.add_argument("--keep", action="store_true", help="keep each generator: {name}_{dataset}_G{i}.pt")
     args = parser.parse_args()
     set_threads(args.threads)
     block = yaml.safe_load(Path(args.config).read_text())["datasets"][args.dataset]
@@ -179,6 +192,8 @@ def main() -> None:
     root = Path(args.results) / args.dataset
     train_path, oracle_path = root / "data" / "train.pt", root / "oracle" / "oracle.pt"
     rows, monitor = [], []
+    out = Path(args.results) / "benchmarks" / f"{args.name}_{args.dataset}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         if args.smile or args.resolution:
             redrawn = redrawn_data(
@@ -189,16 +204,17 @@ def main() -> None:
             write_splits(block["data"], Path(tmp), splits=("train",), unbiased=True, n_oracle=0)
             train_path = Path(tmp) / "train.pt"
         train, oracle = load_split(train_path), load_oracle(oracle_path)
-        for setting in settings:
-            row, trajectory = train_and_score(train_path, oracle_path, block, setting, oracle, train)
+        for i, setting in enumerate(settings):
+            keep = out.with_name(f"{out.stem}_G{i}.pt") if args.keep else None
+            row, trajectory = train_and_score(
+                train_path, oracle_path, block, setting, oracle, train, keep=keep
+            )
             rows.append(
                 {**row, "unbiased": args.unbiased, "smile": args.smile, "frown": args.frown}
                 | {"resolution": block["data"]["resolution"], "split_index": block["mixing"]["split_index"]}
             )
             monitor.append(trajectory)
             print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"), flush=True)
-    out = Path(args.results) / "benchmarks" / f"{args.name}_{args.dataset}.csv"
-    out.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(out, index=False, float_format="%.4g")
     pd.concat(monitor).to_csv(out.with_name(f"{out.stem}_monitor.csv"), index=False, float_format="%.4g")
 
