@@ -43,11 +43,12 @@ def _dataset_errors(name: str, block: dict) -> list[str]:
     if missing:
         errors.append(f"{where}.stylegan.channels lacks resolutions {missing} (needs {needed})")
     gan = block["stylegan"]
-    if gan.get("palette_sharpness", 0) > 0 and gan["torgb"] != "palette":
-        errors.append(
-            f"{where}.stylegan.palette_sharpness is {gan['palette_sharpness']}, but it only applies when "
-            f"torgb is palette (torgb is {gan['torgb']!r}); set it to 0"
-        )
+    for key in ("palette_sharpness", "palette_role_weight"):
+        if gan.get(key, 0) > 0 and gan["torgb"] != "palette":
+            errors.append(
+                f"{where}.stylegan.{key} is {gan[key]}, but it only applies when "
+                f"torgb is palette (torgb is {gan['torgb']!r}); set it to 0"
+            )
     if gan.get("conditional") and gan.get("latent_modes"):
         errors.append(
             f"{where}.stylegan: conditional and latent_modes exclude each other; set latent_modes to 0"

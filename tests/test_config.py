@@ -105,6 +105,13 @@ def test_cross_key_checks_name_the_key(key, value, named):
         check_config(config)
 
 
+def test_palette_role_weight_needs_a_palette_head():
+    config = set_key(load("config.yaml"), "datasets.colored_digits.stylegan.palette_role_weight", 1.0)
+    check_config(config)
+    with pytest.raises(ConfigError, match="palette_role_weight"):
+        check_config(set_key(config, "datasets.colored_digits.stylegan.torgb", "skip"))
+
+
 def test_conditional_and_latent_modes_exclude_each_other():
     config = set_key(load("config.yaml"), "datasets.faces.stylegan.latent_modes", 2)
     check_config(config)  # latent modes alone are fine

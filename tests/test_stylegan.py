@@ -205,6 +205,24 @@ def test_supersampled_palette_blends_only_across_boundaries_and_round_trips(tmp_
         Generator(**TINY, torgb="palette", palette_supersample=0)
 
 
+def test_palette_role_penalty_is_zero_only_when_regions_cover_the_same_share_of_every_image(tmp_path):
+    torch.manual_seed(0)
+    head = Generator(**TINY, torgb="palette", palette_size=3, palette_supersample=2).synthesis.palette
+    w = torch.randn(4, TINY["w_dim"])
+    with torch.no_grad():
+        head(torch.randn(1, 16, 16, 16).expand(4, -1, -1, -1), w)  # same regions, other colours
+        assert head.last_area.shape == (4, 3) and float(head.last_area.var(dim=0).sum()) < 1e-10
+        torch.testing.assert_close(head.last_area.sum(dim=1), torch.ones(4))
+        head(torch.randn(4, 16, 16, 16) * 3, w)
+        assert float(head.last_area.var(dim=0).sum()) > 1e-4
+    images = torch.rand(16, 3, 16, 16) * 2 - 1
+    G = train_generator(
+        images, generator_kwargs={**TINY, "torgb": "palette", "palette_size": 3}, steps=2, batch_size=8,
+        palette_role_weight=10.0, progress=False, stats_path=tmp_path / "s.jsonl", checkpoint_dir=tmp_path / "c",
+    )  # fmt: skip
+    assert torch.isfinite(G(torch.randn(2, TINY["z_dim"]))).all()
+
+
 def test_palette_without_shading_paints_flat_regions_and_round_trips(tmp_path):
     torch.manual_seed(0)
     G = Generator(**TINY, torgb="palette", palette_size=2, palette_gain=50.0, palette_shading=False).eval()

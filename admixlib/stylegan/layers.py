@@ -232,6 +232,9 @@ class PaletteHead(nn.Module):
         # share of each pixel not in its main region, kept for the training loss that penalises
         # blends (a blend of palette colours would let the features paint colours themselves)
         self.last_blend = 1.0 - masks.amax(dim=1).mean()
+        # share of each image each region covers [N, K], for the training loss that keeps the
+        # regions' roles fixed (a region painting light faces only would let the features set skin)
+        self.last_area = masks.mean(dim=(2, 3))
         params = self.palette(w).view(-1, self.palette_size, 3, self.terms)  # [N, K, rgb, terms]
         colour = torch.einsum("nkcb,bhw->nkchw", params, self.grid)
         img = torch.einsum("nkhw,nkchw->nchw", masks, colour)

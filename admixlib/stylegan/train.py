@@ -79,6 +79,7 @@ def train_generator(
     mixing_prob: float = 0.9,
     split_mixing_prob: float = 0.0,
     palette_sharpness: float = 0.0,
+    palette_role_weight: float = 0.0,
     lr_decay_start: float = 1.0,
     ema_half_life_images: float = 10_000,
     ema_rampup: float | None = 0.05,
@@ -114,6 +115,9 @@ def train_generator(
             0 turns it off (and draws nothing extra).
         palette_sharpness: weight of the palette head's blend penalty (the mean share of each pixel
             outside its main region) in the generator loss; 0 turns it off.
+        palette_role_weight: weight of the palette head's role penalty in the generator loss: the
+            batch variance of the share of the image each region covers, summed over regions. A
+            region that paints the face in some images and not in others pays it; 0 turns it off.
         lr_decay_start: share of ``steps`` after which both learning rates decay linearly to 0 at
             ``steps`` (:func:`lr_scale`: a function of the step and ``steps``, so a resumed run
             needs no extra state, but resuming with a larger ``steps`` moves the decay); 1 keeps
@@ -260,6 +264,8 @@ def train_generator(
             loss_g = F.softplus(-D(fake, fake_labels)).mean()
             if palette_sharpness > 0:
                 loss_g = loss_g + palette_sharpness * G.synthesis.palette.last_blend
+            if palette_role_weight > 0:  # each region covers about as much of every image
+                loss_g = loss_g + palette_role_weight * G.synthesis.palette.last_area.var(dim=0).sum()
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
