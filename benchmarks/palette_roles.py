@@ -31,12 +31,7 @@ def face_regions(G, ws: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch
     head, res = G.synthesis.palette, G.resolution
     with torch.no_grad():
         features, _ = G.synthesis.run_until(ws, G.num_ws - 1)
-        logits = head.segment(features)
-        if head.supersample > 1:
-            logits = F.interpolate(
-                logits, scale_factor=head.supersample, mode="bilinear", align_corners=False
-            )
-        cover = F.avg_pool2d(torch.softmax(head.gain * logits, dim=1), head.supersample)  # [N, K, H, W]
+        cover = F.avg_pool2d(head.region_masks(features), head.supersample)  # [N, K, H, W]
         lo, hi = res * 6 // 16, res * 10 // 16
         region = cover[:, :, lo:hi, lo:hi].mean(dim=(2, 3)).argmax(dim=1)
         params = head.palette(ws[:, -1]).view(len(ws), head.palette_size, 3, head.terms)

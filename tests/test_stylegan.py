@@ -149,103 +149,6 @@ def test_load_corrupt_or_missing_gives_clear_error(tmp_path):
         load_generator(tmp_path / "missing.pt")
 
 
-def test_palette_head_style_recolours_without_moving_regions():
-    G = tiny_generator("palette")
-    ws = random_ws(G, n=2)
-    recoloured = ws.clone()
-    recoloured[:, -1] = random_ws(G, n=2, seed=7)[:, -1]
-    head = G.synthesis.palette
-    with torch.no_grad():
-        features, _ = G.synthesis.run_until(ws, G.num_ws - 1)
-        features_b, _ = G.synthesis.run_until(recoloured, G.num_ws - 1)
-        torch.testing.assert_close(features, features_b)  # regions come from earlier styles only
-        masks = torch.softmax(head.segment(features), dim=1)
-        torch.testing.assert_close(masks.sum(1), torch.ones(2, 16, 16))
-        assert not torch.allclose(G.synthesis(ws), G.synthesis(recoloured))  # the last style colours
-
-
-def test_palette_gain_hardens_regions_and_round_trips(tmp_path):
-    torch.manual_seed(0)
-    G = Generator(**TINY, torgb="palette", palette_size=3, palette_gain=50.0).eval()
-    ws = random_ws(G, n=2)
-    with torch.no_grad():
-        G.synthesis(ws)
-        hard_blend = float(G.synthesis.palette.last_blend)
-        G.synthesis.palette.gain = 1.0
-        G.synthesis(ws)
-        soft_blend = float(G.synthesis.palette.last_blend)
-    assert hard_blend < 0.05 < soft_blend  # same logits: the gain alone makes most pixels one region
-    G.synthesis.palette.gain = 50.0
-    save_generator(G, tmp_path / "g.pt")
-    H = load_generator(tmp_path / "g.pt")
-    assert H.synthesis.palette.gain == 50.0 and torch.equal(H.synthesis(ws), G.synthesis(ws))
-
-
-def test_supersampled_palette_blends_only_across_boundaries_and_round_trips(tmp_path):
-    torch.manual_seed(0)
-    plain = Generator(**TINY, torgb="palette", palette_size=3, palette_gain=4.0).eval()
-    fine = Generator(**TINY, torgb="palette", palette_size=3, palette_gain=4.0, palette_supersample=4).eval()
-    fine.load_state_dict(plain.state_dict())
-    ws = random_ws(plain, n=2)
-    with torch.no_grad():
-        head_p, head_f = plain.synthesis.palette, fine.synthesis.palette
-        for head in (head_p, head_f):  # shading gradients on, so sub-pixel coordinates matter
-            head.palette.weight.normal_(generator=torch.Generator().manual_seed(1))
-        x = torch.randn(2, 16, 16, 16)
-        assert head_f(x, ws[:, -1]).shape == (2, 3, 16, 16)
-        # one region everywhere: no boundary, so the average of sub-pixels is the plain pixel
-        for head in (head_p, head_f):
-            head.segment.bias.copy_(torch.tensor([5.0, 0.0, 0.0]))
-            head.segment.weight.zero_()
-        torch.testing.assert_close(head_f(x, ws[:, -1]), head_p(x, ws[:, -1]))
-    save_generator(fine, tmp_path / "g.pt")
-    H = load_generator(tmp_path / "g.pt")
-    assert H.synthesis.palette.supersample == 4 and torch.equal(H.synthesis(ws), fine.synthesis(ws))
-    with pytest.raises(ValueError, match="supersample"):
-        Generator(**TINY, torgb="palette", palette_supersample=0)
-
-
-def test_palette_role_penalty_is_zero_only_when_regions_cover_the_same_share_of_every_image(tmp_path):
-    torch.manual_seed(0)
-    head = Generator(**TINY, torgb="palette", palette_size=3, palette_supersample=2).synthesis.palette
-    w = torch.randn(4, TINY["w_dim"])
-    with torch.no_grad():
-        head(torch.randn(1, 16, 16, 16).expand(4, -1, -1, -1), w)  # same regions, other colours
-        assert head.last_area.shape == (4, 3) and float(head.last_area.var(dim=0).sum()) < 1e-10
-        torch.testing.assert_close(head.last_area.sum(dim=1), torch.ones(4))
-        head(torch.randn(4, 16, 16, 16) * 3, w)
-        assert float(head.last_area.var(dim=0).sum()) > 1e-4
-    images = torch.rand(16, 3, 16, 16) * 2 - 1
-    G = train_generator(
-        images, generator_kwargs={**TINY, "torgb": "palette", "palette_size": 3}, steps=2, batch_size=8,
-        palette_role_weight=10.0, progress=False, stats_path=tmp_path / "s.jsonl", checkpoint_dir=tmp_path / "c",
-    )  # fmt: skip
-    assert torch.isfinite(G(torch.randn(2, TINY["z_dim"]))).all()
-
-
-def test_palette_without_shading_paints_flat_regions_and_round_trips(tmp_path):
-    torch.manual_seed(0)
-    G = Generator(**TINY, torgb="palette", palette_size=2, palette_gain=50.0, palette_shading=False).eval()
-    ws = random_ws(G, n=2)
-    head = G.synthesis.palette
-    with torch.no_grad():  # any palette weights: a flat-only head has no gradient terms to set
-        head.palette.weight.normal_()
-    captured = {}
-    head.register_forward_hook(lambda module, args, out: captured.update(x=args[0]))
-    with torch.no_grad():
-        img = G.synthesis(ws)
-        owner = torch.softmax(head.gain * head.segment(captured["x"]), dim=1)
-    for n in range(2):
-        for k in range(2):
-            pure = owner[n, k] > 0.999  # pixels painted by region k alone
-            if pure.sum() > 1:  # one flat colour there: no gradient along x or y
-                colours = img[n][:, pure]
-                torch.testing.assert_close(colours, colours[:, :1].expand_as(colours), atol=1e-2, rtol=0)
-    save_generator(G, tmp_path / "g.pt")
-    H = load_generator(tmp_path / "g.pt")
-    assert H.kwargs["palette_shading"] is False and torch.equal(H.synthesis(ws), img)
-
-
 def test_discriminator_features_and_round_trip(tmp_path):
     torch.manual_seed(0)
     D = Discriminator(resolution=16, channels=TINY["channels"]).eval()
@@ -348,18 +251,6 @@ def test_grids(tmp_path):
     assert img.shape == (4, 3, 16, 16) and (tmp_path / "s.png").is_file()
     grid = mixing_grid(G, split_index=2, n=3, seed=0, path=tmp_path / "m.png")
     assert grid.shape == (16, 3, 16, 16) and (tmp_path / "m.png").is_file()
-
-
-def test_palette_sharpness_penalises_blends(tmp_path):
-    images = torch.rand(32, 3, 16, 16) * 2 - 1
-    kw = dict(generator_kwargs={**TINY, "torgb": "palette", "palette_size": 3}, batch_size=8, progress=False)
-    G = train_generator(
-        images, steps=2, palette_sharpness=1.0, checkpoint_dir=tmp_path, stats_path=tmp_path / "s.jsonl", **kw
-    )
-    with torch.no_grad():
-        G.synthesis(random_ws(G))
-    blend = G.synthesis.palette.last_blend
-    assert blend.ndim == 0 and 0.0 <= float(blend) <= 2 / 3  # 1 - max over 3 regions
 
 
 def test_split_mix_swaps_only_the_fine_styles_of_chosen_rows():

@@ -222,13 +222,17 @@ class PaletteHead(nn.Module):
         grid = torch.stack([torch.ones_like(xx), xx, yy])[: self.terms]
         self.register_buffer("grid", grid, persistent=False)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def region_masks(self, x: torch.Tensor) -> torch.Tensor:
+        """Soft regions of features ``x [N, C, H, W]``: ``[N, K, sH, sW]``, summing to 1 over K."""
         logits = self.segment(x)
         if self.supersample > 1:  # a pixel blends regions only where a boundary crosses it
             logits = F.interpolate(
                 logits, scale_factor=self.supersample, mode="bilinear", align_corners=False
             )
-        masks = torch.softmax(self.gain * logits, dim=1)  # [N, K, sH, sW]
+        return torch.softmax(self.gain * logits, dim=1)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        masks = self.region_masks(x)  # [N, K, sH, sW]
         # share of each pixel not in its main region, kept for the training loss that penalises
         # blends (a blend of palette colours would let the features paint colours themselves)
         self.last_blend = 1.0 - masks.amax(dim=1).mean()
