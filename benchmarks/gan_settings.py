@@ -10,7 +10,7 @@ training images, oracle and seed as the default run's, read from its ``results/{
 scores whole-style mixing at the configured k on 256 generator-sample pairs with the default run's
 oracle: label kept, the share of pairs each nuisance follows the donor and the marginal gap to the
 training images (``admixlib.analysis.mixing_scores`` and ``marginal_gap``, as in
-``generator.json``), and the palette head's blend (the mean share of a pixel outside its main
+``generator.json``; also per factor, ``gap_{factor}``), and the palette head's blend (the mean share of a pixel outside its main
 region; 0 = hard regions). ``KEY`` is any ``stylegan`` key, or ``seed`` (the GAN's seed); ``VALUE`` is
 YAML. Repeat a key to sweep it; several keys give their product, e.g.
 ``--set palette_sharpness=0 --set palette_sharpness=1 --set lr_d=0.001``. No channel mask: choosing
@@ -68,10 +68,12 @@ def score(generator_path, oracle, train, *, split_index: int) -> dict:
     with torch.no_grad():
         samples = read_factors(oracle, G.synthesis(source).clamp(-1, 1))
     head = getattr(G.synthesis, "palette", None)
+    data = read_factors(oracle, train.images)
     return {
         "label_kept": scores["label_kept"],
         **scores["nuisance_moved"],
-        "marginal_gap_max": marginal_gap(samples, read_factors(oracle, train.images), names),
+        "marginal_gap_max": marginal_gap(samples, data, names),
+        **{f"gap_{f}": marginal_gap(samples, data, [f]) for f in names},
         f"{label}_share_samples": float((samples[label] == 1).mean()),
         # mean share of a pixel outside its main palette region: 0 = hard regions
         "palette_blend": float(head.last_blend) if head is not None else float("nan"),
