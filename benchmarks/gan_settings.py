@@ -8,10 +8,12 @@
 Trains the dataset's configured generator once per combination of the ``--set`` values (same
 training images, oracle and seed as the default run's, read from its ``results/{dataset}``) and
 scores whole-style mixing at the configured k on 256 generator-sample pairs with the default run's
-oracle: label kept, the share of pairs each nuisance follows the donor and the marginal gap to the
-training images (``admixlib.analysis.mixing_scores`` and ``marginal_gap``, as in
-``generator.json``; also per factor, ``gap_{factor}``), and the palette head's blend (the mean share of a pixel outside its main
-region; 0 = hard regions). ``KEY`` is any ``stylegan`` key, or ``seed`` (the GAN's seed); ``VALUE`` is
+oracle: label kept, the share of pairs each nuisance follows the donor
+(``admixlib.analysis.mixing_scores``), the marginal gap to the training images on the 256 sources
+(``marginal_gap_max``, per factor ``gap_{factor}``; ``generator.json`` read it so until it moved to
+``analysis.marginal_samples``) and on 2,048 separate samples (``marginal_gap_max_2048``, as
+``generator.json`` now does), and the palette head's blend (the mean share of a pixel outside its
+main region; 0 = hard regions). ``KEY`` is any ``stylegan`` key, or ``seed`` (the GAN's seed); ``VALUE`` is
 YAML. Repeat a key to sweep it; several keys give their product, e.g.
 ``--set palette_sharpness=0 --set palette_sharpness=1 --set lr_d=0.001``. No channel mask: choosing
 one needs inverted training images for each generator. About 4 minutes per generator on 2 CPU
@@ -44,11 +46,14 @@ import torch
 import yaml
 
 from admixlib.analysis import load_oracle, marginal_gap, mixing_scores, read_factors, sample_pairs
+from admixlib.analysis.fidelity import generator_samples
 from admixlib.data import build_dataset, faces, load_split
 from admixlib.runtime import set_threads
 from admixlib.stages.analysis import train_oracle_stage
 from admixlib.stages.generator import train_stylegan_stage
 from admixlib.stylegan import load_generator
+
+MARGINAL_SAMPLES = 2048
 
 
 def score(generator_path, oracle, train, *, split_index: int) -> dict:
@@ -65,14 +70,17 @@ def score(generator_path, oracle, train, *, split_index: int) -> dict:
         factor_names=names,
         label_name=label,
     )
+    data = read_factors(oracle, train.images)
+    # as generator.json (analysis.marginal_samples): 2,048 samples apart from the pairs
+    many = read_factors(oracle, generator_samples(G, MARGINAL_SAMPLES, seed=4))
     with torch.no_grad():
         samples = read_factors(oracle, G.synthesis(source).clamp(-1, 1))
     head = getattr(G.synthesis, "palette", None)
-    data = read_factors(oracle, train.images)
     return {
         "label_kept": scores["label_kept"],
         **scores["nuisance_moved"],
         "marginal_gap_max": marginal_gap(samples, data, names),
+        f"marginal_gap_max_{MARGINAL_SAMPLES}": marginal_gap(many, data, names),
         **{f"gap_{f}": marginal_gap(samples, data, [f]) for f in names},
         f"{label}_share_samples": float((samples[label] == 1).mean()),
         # mean share of a pixel outside its main palette region: 0 = hard regions

@@ -119,10 +119,13 @@ def test_whole_dag_on_test_config(tmp_path):
         gan_stats = [json.loads(line) for line in (results / dataset / "stylegan" / "stats.jsonl").open()]
         monitored = [row for row in gan_stats if "oracle_feature_distance" in row]
         assert monitored and all(0 <= row["oracle_marginal_gap"] <= 1 for row in monitored)
+        factor_gaps = [[row[f"oracle_gap_{f}"] for f in generator["marginals"]] for row in monitored]
+        assert all(max(gaps) == row["oracle_marginal_gap"] for gaps, row in zip(factor_gaps, monitored))
         mixing_keys = ["oracle_label_kept", *(f"oracle_moved_{f}" for f in generator["nuisance_moved"])]
         shares_logged = [row[key] for row in monitored for key in mixing_keys]  # NaN: no differing pair
         assert all(math.isnan(v) or 0 <= v <= 1 for v in shares_logged)
         assert 0 <= generator["marginal_gap_max"] <= 1 and generator["nuisance_moved"]
+        assert generator["marginal_samples"] == 32  # config/test.yaml: analysis.marginal_samples
         shares = next(iter(generator["marginals"].values()))
         assert set(shares) == {"samples", "training images"}
         assert sum(shares["training images"].values()) == pytest.approx(1.0)

@@ -16,6 +16,7 @@ disentanglement_stage(
     add_residual=snakemake.params.mixing["add_residual"],
     n_pairs=snakemake.params.analysis["n_pairs"],
     fid_samples=snakemake.params.analysis["fid_samples"],
+    marginal_samples=snakemake.params.analysis["marginal_samples"],
     inception_weights=snakemake.params.analysis["inception_weights"],
     device=snakemake.params.device,
     channel_mask_path=snakemake.input.channel_mask,

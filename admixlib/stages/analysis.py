@@ -140,6 +140,7 @@ def disentanglement_stage(
     add_residual: bool,
     n_pairs: int,
     fid_samples: int,
+    marginal_samples: int,
     channel_mask_path=None,
     inception_weights=None,
     device,
@@ -147,7 +148,9 @@ def disentanglement_stage(
 ) -> dict:
     """Per-layer map of which oracle factors move with which styles, and the fine-mixing scores at ``k``
     (with the channel mask at ``channel_mask_path`` when it applies), measured on generator samples and
-    on the inputs AdvMix trains on (inverted training images)."""
+    on the inputs AdvMix trains on (inverted training images). The oracle marginals and their gap are
+    read on ``marginal_samples`` separate samples: on the ``n_pairs`` sources alone, sampling noise
+    would be about as large as the gap's target."""
     device = resolve_device(device)
     G = load_generator(generator_path, map_location=device)
     oracle = load_oracle(oracle_path, map_location=device)
@@ -173,8 +176,7 @@ def disentanglement_stage(
         G, oracle, split_index=split_index, source_ws=codes.ws[src], donor_ws=codes.ws[don],
         source_residuals=residuals, **common,
     )  # fmt: skip
-    with torch.no_grad():
-        rendered = G.synthesis(source.to(device)).clamp(-1, 1).cpu()
+    rendered = generator_samples(G, marginal_samples, seed=seed + 4)
     readings = {
         "samples": read_factors(oracle, rendered, device=device),
         "training images": read_factors(oracle, train.images, device=device),
@@ -190,6 +192,7 @@ def disentanglement_stage(
         "nuisance_moved": samples["nuisance_moved"],
         "marginal_gap_max": gap,
         "marginals": marginals,
+        "marginal_samples": marginal_samples,
         "n_pairs": samples["n_pairs"],
         "measured_on": "generator samples (source and donor drawn from the mapping network)",
         "training_inputs": {**real, "measured_on": "inverted training images, donors from the training set"},

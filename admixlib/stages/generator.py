@@ -35,9 +35,10 @@ ARCH_KEYS = (
 def _oracle_monitor(oracle_path, train, *, n_samples: int, split_index: int, seed: int, device):
     """A ``monitor`` for :func:`train_generator` on the training split ``train``. Of ``n_samples``
     samples (fixed latents): the oracle feature distance and the oracle's marginal gap (as in
-    ``generator.json``) to ``n_samples`` real training images, and whole-style mixing at
-    ``split_index`` on ``n_samples // 2`` fixed sample pairs: ``oracle_label_kept`` and
-    ``oracle_moved_{factor}`` per nuisance (as ``label_kept`` and ``nuisance_moved`` there)."""
+    ``generator.json``; also per factor, ``oracle_gap_{factor}``) to ``n_samples`` real training
+    images, and whole-style mixing at ``split_index`` on ``n_samples // 2`` fixed sample pairs:
+    ``oracle_label_kept`` and ``oracle_moved_{factor}`` per nuisance (as ``label_kept`` and
+    ``nuisance_moved`` there)."""
     oracle = load_oracle(oracle_path, map_location=device)
     names, label = list(train.meta["factor_names"]), train.meta["label_name"]
     real = train.images[torch.randperm(len(train.images), generator=torch_generator(seed))[:n_samples]]
@@ -56,6 +57,7 @@ def _oracle_monitor(oracle_path, train, *, n_samples: int, split_index: int, see
         return {
             "oracle_feature_distance": frechet_distance(real_features, fake_features),
             "oracle_marginal_gap": marginal_gap(fake_factors, real_factors, oracle.factor_names),
+            **{f"oracle_gap_{f}": marginal_gap(fake_factors, real_factors, [f]) for f in oracle.factor_names},
             "oracle_label_kept": mixing["label_kept"],
             **{f"oracle_moved_{f}": share for f, share in mixing["nuisance_moved"].items()},
         }
