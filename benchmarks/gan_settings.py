@@ -11,10 +11,10 @@ scores whole-style mixing at the configured k on 256 generator-sample pairs with
 oracle: label kept, the share of pairs each nuisance follows the donor
 (``admixlib.analysis.mixing_scores``), the marginal gap to the training images on the 256 sources
 (``marginal_gap_max``, per factor ``gap_{factor}``; ``generator.json`` read it so until it moved to
-``analysis.marginal_samples``) and on 2,048 separate samples (``marginal_gap_max_2048``, as
-``generator.json`` now does), and the palette head's blend (the mean share of a pixel outside its
-main region; 0 = hard regions). ``KEY`` is any ``stylegan`` key, or ``seed`` (the GAN's seed); ``VALUE`` is
-YAML. Repeat a key to sweep it; several keys give their product, e.g.
+``analysis.marginal_samples``) and on that many separate samples (``marginal_gap_max_2048`` with
+the default 2,048, as ``generator.json`` now does), and the palette head's blend (the mean share of
+a pixel outside its main region; 0 = hard regions). ``KEY`` is any ``stylegan`` key, or ``seed``
+(the GAN's seed); ``VALUE`` is YAML. Repeat a key to sweep it; several keys give their product, e.g.
 ``--set palette_sharpness=0 --set palette_sharpness=1 --set lr_d=0.001``. No channel mask: choosing
 one needs inverted training images for each generator. About 4 minutes per generator on 2 CPU
 cores. Writes results/benchmarks/{name}_{dataset}.csv, and the training monitor of every generator
@@ -53,11 +53,10 @@ from admixlib.stages.analysis import train_oracle_stage
 from admixlib.stages.generator import train_stylegan_stage
 from admixlib.stylegan import load_generator
 
-MARGINAL_SAMPLES = 2048
 
-
-def score(generator_path, oracle, train, *, split_index: int) -> dict:
-    """Whole-style mixing scores at ``split_index`` on 256 sample pairs, and the marginal gap."""
+def score(generator_path, oracle, train, *, split_index: int, marginal_samples: int) -> dict:
+    """Whole-style mixing scores at ``split_index`` on 256 sample pairs, and the marginal gap on their
+    sources and on ``marginal_samples`` separate samples."""
     G = load_generator(generator_path)
     names, label = list(train.meta["factor_names"]), train.meta["label_name"]
     source, donor = sample_pairs(G, 256, seed=0)
@@ -71,8 +70,7 @@ def score(generator_path, oracle, train, *, split_index: int) -> dict:
         label_name=label,
     )
     data = read_factors(oracle, train.images)
-    # as generator.json (analysis.marginal_samples): 2,048 samples apart from the pairs
-    many = read_factors(oracle, generator_samples(G, MARGINAL_SAMPLES, seed=4))
+    many = read_factors(oracle, generator_samples(G, marginal_samples, seed=4))  # as generator.json
     with torch.no_grad():
         samples = read_factors(oracle, G.synthesis(source).clamp(-1, 1))
     head = getattr(G.synthesis, "palette", None)
@@ -80,7 +78,7 @@ def score(generator_path, oracle, train, *, split_index: int) -> dict:
         "label_kept": scores["label_kept"],
         **scores["nuisance_moved"],
         "marginal_gap_max": marginal_gap(samples, data, names),
-        f"marginal_gap_max_{MARGINAL_SAMPLES}": marginal_gap(many, data, names),
+        f"marginal_gap_max_{marginal_samples}": marginal_gap(many, data, names),
         **{f"gap_{f}": marginal_gap(samples, data, [f]) for f in names},
         f"{label}_share_samples": float((samples[label] == 1).mean()),
         # mean share of a pixel outside its main palette region: 0 = hard regions
@@ -153,6 +151,7 @@ def train_and_score(
     oracle,
     train,
     *,
+    marginal_samples: int,
     keep: Path | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """Train one generator on ``train_path`` with ``setting`` over the configured ``stylegan`` block;
@@ -169,7 +168,13 @@ def train_and_score(
         )  # fmt: skip
         stats = pd.read_json(out / "stats.jsonl", lines=True).dropna(subset=["oracle_feature_distance"])
         monitor = stats.filter(regex="^(step|oracle_.*)$").assign(**_label(setting))
-        scores = score(out / "G.pt", oracle, train, split_index=block["mixing"]["split_index"])
+        scores = score(
+            out / "G.pt",
+            oracle,
+            train,
+            split_index=block["mixing"]["split_index"],
+            marginal_samples=marginal_samples,
+        )
         if keep is not None:
             shutil.copyfile(out / "G.pt", keep)
     return {**_label(setting), "steps": cfg["steps"], **scores}, monitor
@@ -191,7 +196,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep each generator: {name}_{dataset}_G{i}.pt")
     args = parser.parse_args()
     set_threads(args.threads)
-    block = yaml.safe_load(Path(args.config).read_text())["datasets"][args.dataset]
+    config = yaml.safe_load(Path(args.config).read_text())
+    block, marginal_samples = config["datasets"][args.dataset], config["analysis"]["marginal_samples"]
     if args.resolution:
         block["data"]["resolution"] = args.resolution
     if args.split_index:
@@ -217,7 +223,14 @@ def main() -> None:
         for i, setting in enumerate(settings):
             keep = out.with_name(f"{out.stem}_G{i}.pt") if args.keep else None
             row, trajectory = train_and_score(
-                train_path, oracle_path, block, setting, oracle, train, keep=keep
+                train_path,
+                oracle_path,
+                block,
+                setting,
+                oracle,
+                train,
+                marginal_samples=marginal_samples,
+                keep=keep,
             )
             rows.append(
                 {**row, "unbiased": args.unbiased, "smile": args.smile, "frown": args.frown}
