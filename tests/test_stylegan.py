@@ -163,6 +163,20 @@ def test_discriminator_features_and_round_trip(tmp_path):
         load_discriminator(tmp_path / "bad.pt")
 
 
+def test_minibatch_stddev_groups_and_train_passes_the_group_size(tmp_path):
+    x = torch.randn(8, 4, 2, 2)
+    x[0::2] = x[0]  # groups of 4 interleave (images i, i + 2, ...): the even images show no spread
+    small = Discriminator(resolution=16, channels=TINY["channels"], mbstd_group=4).minibatch_stddev(x)
+    whole = Discriminator(resolution=16, channels=TINY["channels"], mbstd_group=8).minibatch_stddev(x)
+    assert small[0::2, -1].max() < 1e-3 < 0.1 < small[1::2, -1].min()
+    assert torch.unique(whole[:, -1]).numel() == 1 and whole[0, -1, 0, 0] > 0.1
+    train_generator(
+        torch.rand(16, 3, 16, 16) * 2 - 1, generator_kwargs=TINY, steps=1, batch_size=8, mbstd_group=8,
+        checkpoint_dir=tmp_path / "c", stats_path=tmp_path / "s.jsonl", progress=False,
+    )  # fmt: skip
+    assert torch.load(tmp_path / "c" / "latest.pt", weights_only=True)["D_kwargs"]["mbstd_group"] == 8
+
+
 def test_train_monitor_joins_stats_at_sample_steps(tmp_path):
     images = torch.rand(32, 3, 16, 16) * 2 - 1
     calls = []

@@ -103,6 +103,7 @@ def train_stylegan_stage(
         lr_d=cfg["lr_d"],
         r1_gamma=cfg["r1_gamma"],
         r1_every=cfg["r1_every"],
+        mbstd_group=cfg["mbstd_group"],
         mixing_prob=cfg["mixing_prob"],
         split_mixing_prob=cfg["split_mixing_prob"],
         palette_sharpness=cfg["palette_sharpness"],

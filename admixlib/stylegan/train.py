@@ -76,6 +76,7 @@ def train_generator(
     betas: tuple[float, float] = (0.0, 0.99),
     r1_gamma: float = 1.0,
     r1_every: int = 16,
+    mbstd_group: int = 4,
     mixing_prob: float = 0.9,
     split_mixing_prob: float = 0.0,
     palette_sharpness: float = 0.0,
@@ -109,6 +110,7 @@ def train_generator(
         steps: total optimisation steps (a resumed run continues up to this number).
         batch_size, lr_g, lr_d, betas: Adam settings (the D's are rescaled for lazy R1).
         r1_gamma, r1_every: R1 penalty weight on real images and its lazy interval.
+        mbstd_group: images per minibatch-stddev group of the default discriminator.
         mixing_prob: style-mixing regularisation probability.
         split_mixing_prob: share of generated images whose styles ``mixing_split_index..L-1`` then
             come from a second latent, so the discriminator also judges the mixes AdvMix makes;
@@ -160,6 +162,7 @@ def train_generator(
         )
     if discriminator_kwargs is None:
         discriminator_kwargs = {"resolution": G.resolution, "channels": G.kwargs["channels"]}
+        discriminator_kwargs |= {"mbstd_group": mbstd_group}
         discriminator_kwargs |= {"num_classes": num_classes} if num_classes else {}
     D = Discriminator(**discriminator_kwargs).to(device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
