@@ -43,7 +43,7 @@ def _dataset_errors(name: str, block: dict) -> list[str]:
     if missing:
         errors.append(f"{where}.stylegan.channels lacks resolutions {missing} (needs {needed})")
     gan = block["stylegan"]
-    for key in ("palette_sharpness", "palette_role_weight"):
+    for key in ("palette_sharpness", "palette_role_weight", "palette_bank"):
         if gan.get(key, 0) > 0 and gan["torgb"] != "palette":
             errors.append(
                 f"{where}.stylegan.{key} is {gan[key]}, but it only applies when "

@@ -8,9 +8,12 @@ centre (a 4x4-pixel patch between the eyes and the mouth at 16 px, scaled at oth
 every sample with the default run's oracle. Prints, per oracle reading of each factor, the share of
 samples whose face centre each region covers, and the region's mean palette colour (RGB in [0, 255]
 of its flat term) there; and, over all samples, each region's mean colour with the 5th and 95th
-percentiles of its luminance (mean of R, G, B). If light and dark faces are painted by different
-regions, the skin tone is set by which region covers the face, a choice the earlier (coarse) styles
-make, and mixing the palette style cannot move it. Writes ``results/benchmarks/palette_roles_{stem}.csv``.
+percentiles of its luminance (mean of R, G, B), and Sarle's bimodality coefficient of its colour
+along the colour's first principal component (``bimodality``: 1/3 for a normal spread, 5/9 for a
+uniform one, more suggests two modes; the procedural data draw each colour factor from two jittered
+prototypes). If light and dark faces are painted by different regions, the skin tone is set
+by which region covers the face, a choice the earlier (coarse) styles make, and mixing the palette
+style cannot move it. Writes ``results/benchmarks/palette_roles_{stem}.csv``.
 """
 
 import argparse
@@ -21,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from admixlib.analysis import load_oracle, read_factors
+from admixlib.analysis.fidelity import bimodality
 from admixlib.runtime import set_threads, torch_generator
 from admixlib.stylegan import load_generator
 
@@ -34,7 +38,7 @@ def face_regions(G, ws: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch
         cover = F.avg_pool2d(head.region_masks(features), head.supersample)  # [N, K, H, W]
         lo, hi = res * 6 // 16, res * 10 // 16
         region = cover[:, :, lo:hi, lo:hi].mean(dim=(2, 3)).argmax(dim=1)
-        params = head.palette(ws[:, -1]).view(len(ws), head.palette_size, 3, head.terms)
+        params = head.region_params(ws[:, -1])
         colour = (params[..., 0].clamp(-1, 1) + 1) * 127.5
         images = G.synthesis(ws).clamp(-1, 1)
     return images, region, colour
@@ -77,6 +81,7 @@ def main() -> None:
             "factor": "all samples", "reading": -1, "n": len(ws), "region": k,
             "share_face_centre": float((region == k).float().mean()),
             "colour_rgb": colour[:, k].mean(dim=0).round().tolist(), "luminance_p05": low, "luminance_p95": high,
+            "bimodality": bimodality(colour[:, k]),
         })  # fmt: skip
     table = pd.DataFrame(rows)
     out = Path(args.results) / "benchmarks" / f"palette_roles_{args.generator.stem}.csv"

@@ -24,7 +24,7 @@ from admixlib.analysis import (
     save_oracle,
     train_oracle,
 )
-from admixlib.analysis.fidelity import frechet_distance, inception_fid, oracle_feature_distance
+from admixlib.analysis.fidelity import bimodality, frechet_distance, inception_fid, oracle_feature_distance
 from admixlib.runtime import torch_generator
 
 FACTORS = ["color", "pos"]
@@ -182,6 +182,14 @@ def test_frechet_distance_zero_for_same_features_and_grows_with_shift():
     assert near == pytest.approx(5 * 0.01, rel=1e-3) and far == pytest.approx(5.0, rel=1e-3)
     with pytest.raises(ValueError, match="features"):
         frechet_distance(feats, feats[:, :3])
+
+
+def test_bimodality_tells_two_colour_modes_from_one():
+    gen = torch.Generator().manual_seed(0)
+    one = torch.randn(2000, 3, generator=gen) * torch.tensor([2.0, 1.0, 0.5])
+    two = one * 0.1 + torch.tensor([1.0, 1.0, 1.0]) * (torch.rand(2000, 1, generator=gen) < 0.5)
+    assert abs(bimodality(one) - 1 / 3) < 0.05  # normal
+    assert bimodality(two) > 0.8 > 5 / 9  # two equal clusters, far apart along one direction
 
 
 def test_oracle_feature_distance_tells_real_from_other_images(oracle):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import linalg
+from scipy import linalg, stats
 from torch import Tensor
 
 from admixlib.analysis.oracle import FactorOracle
@@ -116,3 +116,17 @@ class _UInt8Images(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> Tensor:
         return self.images[index]
+
+
+def bimodality(values: Tensor) -> float:
+    """Sarle's bimodality coefficient of ``values [N, D]`` along their first principal component.
+
+    About 1/3 for a normal spread and 5/9 for a uniform one; more suggests two modes (two well
+    separated clusters of equal size approach 1). Used to ask whether generated colours keep the two
+    colour modes a factor of the procedural data has.
+    """
+    centred = values.double() - values.double().mean(dim=0)
+    pc1 = (centred @ torch.linalg.svd(centred, full_matrices=False).Vh[0]).numpy()
+    n = len(pc1)
+    skew, excess = stats.skew(pc1, bias=False), stats.kurtosis(pc1, bias=False)
+    return float((skew**2 + 1) / (excess + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3))))

@@ -29,6 +29,7 @@ ARCH_KEYS = (
     "palette_gain",
     "palette_shading",
     "palette_supersample",
+    "palette_bank",
 )
 
 

@@ -182,7 +182,10 @@ class PaletteHead(nn.Module):
     resolutions (measured in docs/disentanglement.md). With ``supersample`` s > 1 the region logits
     are upsampled bilinearly s times, coloured there and the image is average-pooled back, so a
     pixel blends regions where a region boundary crosses it (anti-aliasing, as the procedural data
-    draw), and a blend anywhere else needs a pattern of boundaries.
+    draw), and a blend anywhere else needs a pattern of boundaries. With ``bank`` B > 0 each region's
+    colour is a softmax mixture, gated by the style, of B colours learned per region, instead of a
+    linear function of the style: a style spread around one mode can then pick between distinct
+    colours, as data with a few colour modes per region need.
     ``forward(x [N, C, H, W], w [N, w_dim]) -> [N, 3, H, W]``.
     """
 
@@ -196,21 +199,31 @@ class PaletteHead(nn.Module):
         gain: float = 1.0,
         shading: bool = True,
         supersample: int = 1,
+        bank: int = 0,
     ):
         super().__init__()
-        if supersample < 1:
-            raise ValueError(f"supersample must be >= 1, got {supersample}")
+        if supersample < 1 or bank < 0:
+            raise ValueError(f"supersample must be >= 1 and bank >= 0, got {supersample} and {bank}")
         self.palette_size = palette_size
         self.supersample = supersample
+        self.bank_size = bank
         # with equalised learning rate the 1x1 conv's logits grow slowly; a gain lets one region win
         # a pixel outright without large weights (whether a GAN then draws harder regions is
         # measured in docs/disentanglement.md: on faces it did not)
         self.gain = gain
         self.segment = EqualConv2d(in_channels, palette_size, 1)
         self.terms = 3 if shading else 1  # (colour, dx, dy) or the colour alone
-        self.palette = EqualLinear(w_dim, palette_size * 3 * self.terms)
-        with torch.no_grad():  # gradients start flat: regions begin as plain colours
-            self.palette.weight.view(palette_size, 3, self.terms, w_dim)[:, :, 1:] = 0.0
+        # the linear layer gives the colour (without a bank) and the shading gradients
+        self.linear_terms = self.terms - (1 if bank else 0)
+        self.palette = None
+        if self.linear_terms:
+            self.palette = EqualLinear(w_dim, palette_size * 3 * self.linear_terms)
+            with torch.no_grad():  # gradients start flat: regions begin as plain colours
+                shading_from = 0 if bank else 1
+                self.palette.weight.view(palette_size, 3, self.linear_terms, w_dim)[:, :, shading_from:] = 0.0
+        if bank:
+            self.bank_gate = EqualLinear(w_dim, palette_size * bank)
+            self.bank = nn.Parameter(torch.rand(palette_size, bank, 3) * 2.0 - 1.0)
         # pixel centres run from -1 to 1; a sub-pixel's coordinate is where it sits between them, so
         # averaging the sub-pixels of a linear gradient gives back the pixel's own value
         # (linspace itself without sub-pixels, so older generators load and run bit for bit)
@@ -231,6 +244,18 @@ class PaletteHead(nn.Module):
             )
         return torch.softmax(self.gain * logits, dim=1)
 
+    def region_params(self, w: torch.Tensor) -> torch.Tensor:
+        """Each region's colour (and shading gradients) for styles ``w [N, w_dim]``: ``[N, K, 3, terms]``."""
+        n, k = len(w), self.palette_size
+        params = w.new_zeros(n, k, 3, 0)
+        if self.palette is not None:
+            params = self.palette(w).view(n, k, 3, self.linear_terms)
+        if not self.bank_size:
+            return params
+        gate = torch.softmax(self.bank_gate(w).view(n, k, self.bank_size), dim=-1)
+        colour = torch.einsum("nkb,kbc->nkc", gate, self.bank)
+        return torch.cat([colour.unsqueeze(-1), params], dim=-1)
+
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         masks = self.region_masks(x)  # [N, K, sH, sW]
         # share of each pixel not in its main region, kept for the training loss that penalises
@@ -239,7 +264,7 @@ class PaletteHead(nn.Module):
         # share of each image each region covers [N, K], for the training loss that keeps the
         # regions' roles fixed (a region painting light faces only would let the features set skin)
         self.last_area = masks.mean(dim=(2, 3))
-        params = self.palette(w).view(-1, self.palette_size, 3, self.terms)  # [N, K, rgb, terms]
+        params = self.region_params(w)  # [N, K, rgb, terms]
         colour = torch.einsum("nkcb,bhw->nkchw", params, self.grid)
         img = torch.einsum("nkhw,nkchw->nchw", masks, colour)
         return F.avg_pool2d(img, self.supersample) if self.supersample > 1 else img

@@ -63,6 +63,7 @@ class SynthesisNetwork(nn.Module):
         palette_gain: float = 1.0,
         palette_shading: bool = True,
         palette_supersample: int = 1,
+        palette_bank: int = 0,
     ):
         super().__init__()
         if torgb not in TORGB_CHOICES:
@@ -90,7 +91,7 @@ class SynthesisNetwork(nn.Module):
                 program.append(("palette", "head", len(self.convs)))
                 self.palette = PaletteHead(
                     ch, w_dim=w_dim, palette_size=palette_size, resolution=res, gain=palette_gain,
-                    shading=palette_shading, supersample=palette_supersample,
+                    shading=palette_shading, supersample=palette_supersample, bank=palette_bank,
                 )  # fmt: skip
             elif torgb == "skip" or res == resolution:
                 # the style of the next conv (or the extra last style at the final resolution)
@@ -193,7 +194,8 @@ class Generator(nn.Module):
     (``{res: ch}`` or list for 4, 8, ...), ``torgb`` (one of TORGB_CHOICES), ``palette_size``
     (regions of the palette head), ``palette_gain`` (its region-logit gain), ``palette_shading``
     (whether its regions get linear shading), ``palette_supersample`` (the head renders its regions
-    at this many times the resolution and averages them down), ``w_avg_beta``, ``num_classes`` (0: unconditional;
+    at this many times the resolution and averages them down), ``palette_bank`` (learned colours per
+    region that the style picks from; 0: colours linear in the style), ``w_avg_beta``, ``num_classes`` (0: unconditional;
     otherwise the mapping is class-conditional, see :class:`MappingNetwork`) and ``class_probs``.
     Attributes: ``num_ws``, ``w_dim``, ``z_dim``, ``resolution``, ``kwargs`` (for checkpoints).
     """
@@ -211,6 +213,7 @@ class Generator(nn.Module):
         palette_gain: float = 1.0,
         palette_shading: bool = True,
         palette_supersample: int = 1,
+        palette_bank: int = 0,
         w_avg_beta: float = 0.995,
         num_classes: int = 0,
         class_probs: list[float] | None = None,
@@ -234,6 +237,8 @@ class Generator(nn.Module):
             num_classes=num_classes,
             class_probs=None if class_probs is None else [float(p) for p in class_probs],
         )
+        if palette_bank:  # absent when off, so older files and checkpoints keep matching kwargs
+            self.kwargs["palette_bank"] = palette_bank
         self.z_dim, self.w_dim, self.resolution = z_dim, w_dim, resolution
         self.w_avg_beta = w_avg_beta
         self.mapping = MappingNetwork(
@@ -253,7 +258,8 @@ class Generator(nn.Module):
             "palette_shading",
             "palette_supersample",
         )
-        self.synthesis = SynthesisNetwork(**{key: self.kwargs[key] for key in synthesis_keys})
+        synthesis_kwargs = {key: self.kwargs[key] for key in synthesis_keys}
+        self.synthesis = SynthesisNetwork(**synthesis_kwargs, palette_bank=palette_bank)
         self.num_ws = self.synthesis.num_ws
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
