@@ -12,7 +12,7 @@ oracle: label kept, the share of pairs each nuisance follows the donor
 (``admixlib.analysis.mixing_scores``), the marginal gap to the training images on the 256 sources
 (``marginal_gap_max``, per factor ``gap_{factor}``; ``generator.json`` read it so until it moved to
 ``analysis.marginal_samples``) and on that many separate samples (``marginal_gap_max_2048`` with
-the default 2,048, as ``generator.json`` now does), and the palette head's blend (the mean share of
+the default 2,048, as ``generator.json`` now does; per factor ``gap_{factor}_2048``), and the palette head's blend (the mean share of
 a pixel outside its main region; 0 = hard regions). ``KEY`` is any ``stylegan`` key, or ``seed``
 (the GAN's seed); ``VALUE`` is YAML. Repeat a key to sweep it; several keys give their product, e.g.
 ``--set palette_sharpness=0 --set palette_sharpness=1 --set lr_d=0.001``. No channel mask: choosing
@@ -32,7 +32,8 @@ are made under a temporary folder, so the default run's files are not touched. `
 redraws the data the same way at another resolution (give ``--set channels=...`` an entry for it),
 and ``--split-index`` mixes at another k (a 32-px generator has two more styles than a 16-px one).
 ``--keep`` keeps each trained generator as ``results/benchmarks/{name}_{dataset}_G{i}.pt`` (i: the
-setting's row in the CSV), for a closer look.
+setting's row in the CSV), for a closer look; ``--rescore`` (same arguments) scores those kept
+generators again instead of training, rewriting the CSV and leaving the monitor's.
 """
 
 import argparse
@@ -80,6 +81,7 @@ def score(generator_path, oracle, train, *, split_index: int, marginal_samples: 
         "marginal_gap_max": marginal_gap(samples, data, names),
         f"marginal_gap_max_{marginal_samples}": marginal_gap(many, data, names),
         **{f"gap_{f}": marginal_gap(samples, data, [f]) for f in names},
+        **{f"gap_{f}_{marginal_samples}": marginal_gap(many, data, [f]) for f in names},
         f"{label}_share_samples": float((samples[label] == 1).mean()),
         # mean share of a pixel outside its main palette region: 0 = hard regions
         "palette_blend": float(head.last_blend) if head is not None else float("nan"),
@@ -194,6 +196,7 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, help="redraw the data at this resolution")
     parser.add_argument("--split-index", type=int, help="mix at this k instead of the configured one")
     parser.add_argument("--keep", action="store_true", help="keep each generator: {name}_{dataset}_G{i}.pt")
+    parser.add_argument("--rescore", action="store_true", help="score the kept generators again, train none")
     args = parser.parse_args()
     set_threads(args.threads)
     config = yaml.safe_load(Path(args.config).read_text())
@@ -221,25 +224,34 @@ def main() -> None:
             train_path = Path(tmp) / "train.pt"
         train, oracle = load_split(train_path), load_oracle(oracle_path)
         for i, setting in enumerate(settings):
-            keep = out.with_name(f"{out.stem}_G{i}.pt") if args.keep else None
-            row, trajectory = train_and_score(
-                train_path,
-                oracle_path,
-                block,
-                setting,
-                oracle,
-                train,
-                marginal_samples=marginal_samples,
-                keep=keep,
-            )
+            keep = out.with_name(f"{out.stem}_G{i}.pt") if args.keep or args.rescore else None
+            if args.rescore:
+                if not keep.is_file():
+                    raise SystemExit(f"--rescore: {keep} is missing (run with --keep first)")
+                steps = {**block["stylegan"], **setting}["steps"]
+                split = block["mixing"]["split_index"]
+                scores = score(keep, oracle, train, split_index=split, marginal_samples=marginal_samples)
+                row, trajectory = {**_label(setting), "steps": steps, **scores}, None
+            else:
+                row, trajectory = train_and_score(
+                    train_path,
+                    oracle_path,
+                    block,
+                    setting,
+                    oracle,
+                    train,
+                    marginal_samples=marginal_samples,
+                    keep=keep,
+                )
             rows.append(
                 {**row, "unbiased": args.unbiased, "smile": args.smile, "frown": args.frown}
                 | {"resolution": block["data"]["resolution"], "split_index": block["mixing"]["split_index"]}
             )
-            monitor.append(trajectory)
+            monitor += [trajectory] if trajectory is not None else []
             print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.3f}"), flush=True)
     pd.DataFrame(rows).to_csv(out, index=False, float_format="%.4g")
-    pd.concat(monitor).to_csv(out.with_name(f"{out.stem}_monitor.csv"), index=False, float_format="%.4g")
+    if monitor:  # a rescore keeps the training monitor it cannot repeat
+        pd.concat(monitor).to_csv(out.with_name(f"{out.stem}_monitor.csv"), index=False, float_format="%.4g")
 
 
 if __name__ == "__main__":

@@ -122,7 +122,7 @@ def test_palette_bank_colours_are_mixtures_of_learned_colours_and_round_trip(tmp
     head, ws = G.synthesis.palette, random_ws(G, n=64)
     with torch.no_grad():
         head.bank_gate.weight.mul_(100.0)  # a saturated gate picks one colour of the bank per region
-        colour = head.region_params(ws[:, -1])[..., 0]  # [N, K, 3]
+        colour = head.region_params(ws[:, -1])[..., 0]  # [N, K, 3]; the linear colour term starts at 0
     assert head.region_params(ws[:, -1]).shape == (64, 2, 3, 3)
     for k in range(2):  # colours are the 3 learned ones (but near a gate's tie), and the style picks
         distance = (colour[:, k, None] - head.bank[k][None].detach()).abs().amax(dim=-1)  # [N, 3]
@@ -132,5 +132,3 @@ def test_palette_bank_colours_are_mixtures_of_learned_colours_and_round_trip(tmp
     H = load_generator(tmp_path / "g.pt")
     assert H.kwargs["palette_bank"] == 3 and torch.equal(H.synthesis(ws), G.synthesis(ws))
     assert "palette_bank" not in Generator(**TINY, torgb="palette").kwargs  # older files still compare equal
-    flat = Generator(**TINY, torgb="palette", palette_shading=False, palette_bank=2).synthesis.palette
-    assert flat.palette is None and flat.region_params(ws[:2, -1]).shape == (2, 8, 3, 1)

@@ -183,9 +183,9 @@ class PaletteHead(nn.Module):
     are upsampled bilinearly s times, coloured there and the image is average-pooled back, so a
     pixel blends regions where a region boundary crosses it (anti-aliasing, as the procedural data
     draw), and a blend anywhere else needs a pattern of boundaries. With ``bank`` B > 0 each region's
-    colour is a softmax mixture, gated by the style, of B colours learned per region, instead of a
-    linear function of the style: a style spread around one mode can then pick between distinct
-    colours, as data with a few colour modes per region need.
+    colour adds a softmax mixture, gated by the style, of B colours learned per region to its linear
+    function of the style (which starts at 0): a style spread around one mode can then pick between
+    distinct colours, as data with a few colour modes per region need, and the linear term jitters them.
     ``forward(x [N, C, H, W], w [N, w_dim]) -> [N, 3, H, W]``.
     """
 
@@ -213,14 +213,10 @@ class PaletteHead(nn.Module):
         self.gain = gain
         self.segment = EqualConv2d(in_channels, palette_size, 1)
         self.terms = 3 if shading else 1  # (colour, dx, dy) or the colour alone
-        # the linear layer gives the colour (without a bank) and the shading gradients
-        self.linear_terms = self.terms - (1 if bank else 0)
-        self.palette = None
-        if self.linear_terms:
-            self.palette = EqualLinear(w_dim, palette_size * 3 * self.linear_terms)
-            with torch.no_grad():  # gradients start flat: regions begin as plain colours
-                shading_from = 0 if bank else 1
-                self.palette.weight.view(palette_size, 3, self.linear_terms, w_dim)[:, :, shading_from:] = 0.0
+        self.palette = EqualLinear(w_dim, palette_size * 3 * self.terms)
+        with torch.no_grad():  # gradients start flat: regions begin as plain colours
+            # (with a bank, from the bank alone: the linear colour term starts at 0 and adds jitter)
+            self.palette.weight.view(palette_size, 3, self.terms, w_dim)[:, :, 0 if bank else 1 :] = 0.0
         if bank:
             self.bank_gate = EqualLinear(w_dim, palette_size * bank)
             self.bank = nn.Parameter(torch.rand(palette_size, bank, 3) * 2.0 - 1.0)
@@ -247,14 +243,12 @@ class PaletteHead(nn.Module):
     def region_params(self, w: torch.Tensor) -> torch.Tensor:
         """Each region's colour (and shading gradients) for styles ``w [N, w_dim]``: ``[N, K, 3, terms]``."""
         n, k = len(w), self.palette_size
-        params = w.new_zeros(n, k, 3, 0)
-        if self.palette is not None:
-            params = self.palette(w).view(n, k, 3, self.linear_terms)
+        params = self.palette(w).view(n, k, 3, self.terms)
         if not self.bank_size:
             return params
         gate = torch.softmax(self.bank_gate(w).view(n, k, self.bank_size), dim=-1)
-        colour = torch.einsum("nkb,kbc->nkc", gate, self.bank)
-        return torch.cat([colour.unsqueeze(-1), params], dim=-1)
+        bank_colour = torch.einsum("nkb,kbc->nkc", gate, self.bank)
+        return torch.cat([params[..., :1] + bank_colour.unsqueeze(-1), params[..., 1:]], dim=-1)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         masks = self.region_masks(x)  # [N, K, sH, sW]
