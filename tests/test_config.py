@@ -113,7 +113,8 @@ def test_palette_role_weight_needs_a_palette_head():
 
 
 def test_conditional_and_latent_modes_exclude_each_other():
-    config = set_key(load("config.yaml"), "datasets.faces.stylegan.latent_modes", 2)
+    config = set_key(load("config.yaml"), "datasets.faces.stylegan.conditional", False)
+    config = set_key(config, "datasets.faces.stylegan.latent_modes", 2)
     check_config(config)  # latent modes alone are fine
     with pytest.raises(ConfigError, match="latent_modes"):
         check_config(set_key(config, "datasets.faces.stylegan.conditional", True))

@@ -125,10 +125,26 @@ def test_palette_bank_colours_are_mixtures_of_learned_colours_and_round_trip(tmp
         colour = head.region_params(ws[:, -1])[..., 0]  # [N, K, 3]; the linear colour term starts at 0
     assert head.region_params(ws[:, -1]).shape == (64, 2, 3, 3)
     for k in range(2):  # colours are the 3 learned ones (but near a gate's tie), and the style picks
-        distance = (colour[:, k, None] - head.bank[k][None].detach()).abs().amax(dim=-1)  # [N, 3]
+        distance = (colour[:, k, None] - head.bank[k, ..., 0][None].detach()).abs().amax(dim=-1)  # [N, 3]
         assert (distance.amin(dim=1) < 1e-3).float().mean() > 0.9
         assert distance.argmin(dim=1).unique().numel() > 1
     save_generator(G, tmp_path / "g.pt")
     H = load_generator(tmp_path / "g.pt")
     assert H.kwargs["palette_bank"] == 3 and torch.equal(H.synthesis(ws), G.synthesis(ws))
     assert "palette_bank" not in Generator(**TINY, torgb="palette").kwargs  # older files still compare equal
+
+
+def test_palette_bank_holds_light_directions_and_loads_banks_of_colours_alone():
+    torch.manual_seed(0)
+    G = Generator(**TINY, torgb="palette", palette_size=2, palette_bank=2).eval()
+    head, w = G.synthesis.palette, random_ws(G, n=8)[:, -1]
+    assert head.bank.shape == (2, 2, 3, 3) and not head.bank[..., 1:].any()  # gradients start flat
+    with torch.no_grad():
+        head.bank[..., 1] = 1.0  # every bank entry lights from one side
+    assert torch.allclose(
+        head.region_params(w)[..., 1] - head.palette(w).view(8, 2, 3, 3)[..., 1], torch.ones(8, 2, 3)
+    )
+    old = {k: v.clone() for k, v in head.state_dict().items()}
+    old["bank"] = old["bank"][..., 0]  # a bank saved before it held gradients: [K, B, 3]
+    head.load_state_dict(old)
+    assert torch.equal(head.bank[..., 0], old["bank"]) and not head.bank[..., 1:].any()

@@ -183,9 +183,10 @@ class PaletteHead(nn.Module):
     are upsampled bilinearly s times, coloured there and the image is average-pooled back, so a
     pixel blends regions where a region boundary crosses it (anti-aliasing, as the procedural data
     draw), and a blend anywhere else needs a pattern of boundaries. With ``bank`` B > 0 each region's
-    colour adds a softmax mixture, gated by the style, of B colours learned per region to its linear
-    function of the style (which starts at 0): a style spread around one mode can then pick between
-    distinct colours, as data with a few colour modes per region need, and the linear term jitters them.
+    colour and shading add a softmax mixture, gated by the style, of B colours (with their shading
+    gradients, which start flat) learned per region to their linear function of the style (whose
+    colour term starts at 0): a style spread around one mode can then pick between distinct colours
+    and light directions, as data with a few modes per region need, and the linear term jitters them.
     ``forward(x [N, C, H, W], w [N, w_dim]) -> [N, 3, H, W]``.
     """
 
@@ -219,7 +220,9 @@ class PaletteHead(nn.Module):
             self.palette.weight.view(palette_size, 3, self.terms, w_dim)[:, :, 0 if bank else 1 :] = 0.0
         if bank:
             self.bank_gate = EqualLinear(w_dim, palette_size * bank)
-            self.bank = nn.Parameter(torch.rand(palette_size, bank, 3) * 2.0 - 1.0)
+            bank_init = torch.zeros(palette_size, bank, 3, self.terms)
+            bank_init[..., 0] = torch.rand(palette_size, bank, 3) * 2.0 - 1.0
+            self.bank = nn.Parameter(bank_init)
         # pixel centres run from -1 to 1; a sub-pixel's coordinate is where it sits between them, so
         # averaging the sub-pixels of a linear gradient gives back the pixel's own value
         # (linspace itself without sub-pixels, so older generators load and run bit for bit)
@@ -247,8 +250,14 @@ class PaletteHead(nn.Module):
         if not self.bank_size:
             return params
         gate = torch.softmax(self.bank_gate(w).view(n, k, self.bank_size), dim=-1)
-        bank_colour = torch.einsum("nkb,kbc->nkc", gate, self.bank)
-        return torch.cat([params[..., :1] + bank_colour.unsqueeze(-1), params[..., 1:]], dim=-1)
+        return params + torch.einsum("nkb,kbct->nkct", gate, self.bank)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # banks saved before they held shading gradients are [K, B, 3]: their gradients were flat
+        bank = state_dict.get(prefix + "bank")
+        if bank is not None and bank.dim() == 3:
+            state_dict[prefix + "bank"] = F.pad(bank.unsqueeze(-1), (0, self.terms - 1))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         masks = self.region_masks(x)  # [N, K, sH, sW]
