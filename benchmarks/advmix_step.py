@@ -22,6 +22,7 @@ from admixlib.configcheck import METHODS
 from admixlib.data import make_faces
 from admixlib.runtime import set_threads
 from admixlib.stages.classifier import build_pset
+from admixlib.stages.generator import ARCH_KEYS
 from admixlib.stylegan import Generator, save_generator
 
 # (row name, method, config changes): what the linear surrogate saves, measured beside the default
@@ -49,7 +50,7 @@ def main() -> None:
     block, clf = config["datasets"][args.dataset], config["classifier"]
     set_threads(args.threads)
     resolution = block["data"]["resolution"]
-    arch = {k: block["stylegan"][k] for k in ("z_dim", "w_dim", "mapping_layers", "torgb")}
+    arch = {k: block["stylegan"][k] for k in ARCH_KEYS}  # the configured synthesis, palette head included
     arch["channels"] = {int(r): c for r, c in block["stylegan"]["channels"].items()}
     G = Generator(resolution=resolution, **arch).eval()
     images, factors = make_faces(n=512, bias=None, spurious_factor="skin_tone", seed=0, resolution=resolution)

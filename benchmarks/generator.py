@@ -2,8 +2,8 @@
 
     python benchmarks/generator.py [--config config/config.yaml] [--dataset faces] [--steps 40] [--threads 2]
 
-Trains the dataset's configured generator architecture with each ``torgb`` head (skip, final,
-palette) for --steps steps on that dataset's procedural training images and writes
+Trains the dataset's configured generator architecture with each ``torgb`` head (skip, final, and
+palette as configured: supersampling, bank, blend and role penalties) for --steps steps on that dataset's procedural training images and writes
 results/benchmarks/generator.csv with columns torgb, batch_size, seconds_per_1k_images,
 ratio_to_skip, device, threads (the first 10 steps are a warm-up and are not timed).
 """
@@ -19,10 +19,12 @@ import yaml
 
 from admixlib.data import make_faces
 from admixlib.runtime import resolve_device, set_threads
+from admixlib.stages.generator import ARCH_KEYS
 from admixlib.stylegan import train_generator
 from admixlib.stylegan.networks import TORGB_CHOICES
 
 WARMUP = 10
+PALETTE_LOSSES = ("palette_sharpness", "palette_role_weight")
 
 
 def seconds_per_step(stats_path: Path) -> float:
@@ -51,15 +53,16 @@ def main() -> None:
     images = images.float() / 127.5 - 1.0
     rows = []
     for torgb in TORGB_CHOICES:
-        arch = dict(
-            z_dim=cfg["z_dim"], w_dim=cfg["w_dim"], mapping_layers=cfg["mapping_layers"],
-            channels={int(r): c for r, c in cfg["channels"].items()}, torgb=torgb,
-            palette_size=cfg["palette_size"], resolution=resolution,
-        )  # fmt: skip
+        # the palette head as configured (supersampling, bank) with its training penalties
+        arch = {key: cfg[key] for key in ARCH_KEYS} | {"torgb": torgb, "resolution": resolution}
+        arch["channels"] = {int(r): c for r, c in cfg["channels"].items()}
+        palette = {key: cfg[key] if torgb == "palette" else 0.0 for key in PALETTE_LOSSES}
+        if torgb != "palette":
+            arch |= {"palette_supersample": 1, "palette_bank": 0}
         with tempfile.TemporaryDirectory() as tmp:
             train_generator(
                 images, generator_kwargs=arch, steps=args.steps, batch_size=cfg["batch_size"],
-                r1_every=cfg["r1_every"], mixing_prob=cfg["mixing_prob"], device=device,
+                r1_every=cfg["r1_every"], mixing_prob=cfg["mixing_prob"], device=device, **palette,
                 checkpoint_dir=tmp, checkpoint_every=10**9, stats_path=Path(tmp) / "stats.jsonl",
                 stats_every=1, progress=False,
             )  # fmt: skip
