@@ -3,9 +3,10 @@
     python benchmarks/generator.py [--config config/config.yaml] [--dataset faces] [--steps 40] [--threads 2]
 
 Trains the dataset's configured generator architecture with each ``torgb`` head (skip, final, and
-palette as configured: supersampling, bank, blend and role penalties) for --steps steps on that dataset's procedural training images and writes
-results/benchmarks/generator.csv with columns torgb, batch_size, seconds_per_1k_images,
-ratio_to_skip, device, threads (the first 10 steps are a warm-up and are not timed).
+palette as configured: supersampling, bank, blend and role penalties) for --steps steps on that
+dataset's procedural training images and writes results/benchmarks/generator.csv with columns
+torgb, batch_size, seconds_per_1k_images, ratio_to_skip, device, threads (the first 10 steps are a
+warm-up and are not timed).
 """
 
 import argparse
