@@ -38,6 +38,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/advmix_step.py --steps 60
 	$(PY) benchmarks/generator.py
+	$(PY) benchmarks/palette_head.py
 	$(PY) benchmarks/inversion_tuning.py --dataset faces
 	$(PY) benchmarks/inversion.py --dataset faces
 	$(PY) benchmarks/channel_mask.py --dataset faces
