@@ -182,6 +182,19 @@ def train_and_score(
     return {**_label(setting), "steps": cfg["steps"], **scores}, monitor
 
 
+def rescore(
+    kept: Path, block: dict, setting: dict, oracle, train, *, marginal_samples: int
+) -> tuple[dict, None]:
+    """Score the generator kept at ``kept`` again, as :func:`train_and_score` scores a new one.
+    Returns (scores row, None): there is no training monitor to repeat."""
+    if not kept.is_file():
+        raise SystemExit(f"--rescore: {kept} is missing (run with --keep first)")
+    steps = {**block["stylegan"], **setting}["steps"]
+    split = block["mixing"]["split_index"]
+    scores = score(kept, oracle, train, split_index=split, marginal_samples=marginal_samples)
+    return {**_label(setting), "steps": steps, **scores}, None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="config/config.yaml")
@@ -226,12 +239,9 @@ def main() -> None:
         for i, setting in enumerate(settings):
             keep = out.with_name(f"{out.stem}_G{i}.pt") if args.keep or args.rescore else None
             if args.rescore:
-                if not keep.is_file():
-                    raise SystemExit(f"--rescore: {keep} is missing (run with --keep first)")
-                steps = {**block["stylegan"], **setting}["steps"]
-                split = block["mixing"]["split_index"]
-                scores = score(keep, oracle, train, split_index=split, marginal_samples=marginal_samples)
-                row, trajectory = {**_label(setting), "steps": steps, **scores}, None
+                row, trajectory = rescore(
+                    keep, block, setting, oracle, train, marginal_samples=marginal_samples
+                )
             else:
                 row, trajectory = train_and_score(
                     train_path,

@@ -57,8 +57,8 @@ def main() -> None:
         # the palette head as configured (supersampling, bank) with its training penalties
         arch = {key: cfg[key] for key in ARCH_KEYS} | {"torgb": torgb, "resolution": resolution}
         arch["channels"] = {int(r): c for r, c in cfg["channels"].items()}
-        palette = {key: cfg[key] if torgb == "palette" else 0.0 for key in PALETTE_LOSSES}
-        if torgb != "palette":
+        palette = {key: cfg[key] for key in PALETTE_LOSSES} if torgb == "palette" else {}
+        if not palette:  # the other heads ignore the palette options; keep them at their neutral values
             arch |= {"palette_supersample": 1, "palette_bank": 0}
         with tempfile.TemporaryDirectory() as tmp:
             train_generator(
