@@ -225,7 +225,7 @@ class PaletteHead(nn.Module):
             self.bank = nn.Parameter(bank_init)
         # pixel centres run from -1 to 1; a sub-pixel's coordinate is where it sits between them, so
         # averaging the sub-pixels of a linear gradient gives back the pixel's own value
-        # (linspace itself without sub-pixels, so older generators load and run bit for bit)
+        # (linspace itself without sub-pixels, so older generators load and draw the same images)
         coords = torch.linspace(-1.0, 1.0, resolution)
         if supersample > 1:
             pos = (torch.arange(resolution * supersample) + 0.5) / supersample - 0.5
@@ -267,7 +267,10 @@ class PaletteHead(nn.Module):
         # share of each image each region covers [N, K], for the training loss that keeps the
         # regions' roles fixed (a region painting light faces only would let the features set skin)
         self.last_area = masks.mean(dim=(2, 3))
-        params = self.region_params(w)  # [N, K, rgb, terms]
-        colour = torch.einsum("nkcb,bhw->nkchw", params, self.grid)
-        img = torch.einsum("nkhw,nkchw->nchw", masks, colour)
+        n, k, h, wd = masks.shape
+        params = self.region_params(w).reshape(n, k, 3 * self.terms)  # [N, K, rgb * terms]
+        # blend the regions' parameters per pixel, then apply the grid once: never colouring every
+        # region at every sub-pixel makes the head 0.58x as slow (benchmarks/palette_head.py)
+        blended = torch.bmm(params.transpose(1, 2), masks.reshape(n, k, h * wd))
+        img = (blended.view(n, 3, self.terms, h, wd) * self.grid).sum(dim=2)
         return F.avg_pool2d(img, self.supersample) if self.supersample > 1 else img
