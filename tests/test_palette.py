@@ -5,6 +5,7 @@ import torch
 from test_stylegan import TINY, random_ws, tiny_generator
 
 from admixlib.stylegan import Generator, load_generator, save_generator, train_generator
+from admixlib.stylegan.layers import PaletteHead
 
 
 def test_palette_head_style_recolours_without_moving_regions():
@@ -20,6 +21,22 @@ def test_palette_head_style_recolours_without_moving_regions():
         masks = torch.softmax(head.segment(features), dim=1)
         torch.testing.assert_close(masks.sum(1), torch.ones(2, 16, 16))
         assert not torch.allclose(G.synthesis(ws), G.synthesis(recoloured))  # the last style colours
+
+
+@pytest.mark.parametrize("supersample, bank", [(1, 0), (2, 3)])
+def test_palette_head_image_is_each_regions_shaded_colour_blended_by_its_mask(supersample, bank):
+    torch.manual_seed(0)
+    head = PaletteHead(8, w_dim=6, palette_size=3, resolution=5, supersample=supersample, bank=bank)
+    with torch.no_grad():  # shading gradients start flat: give them values, so their order is checked
+        head.palette.weight.normal_()
+    x, w = torch.randn(2, 8, 5, 5), torch.randn(2, 6)
+    with torch.no_grad():
+        masks, params = head.region_masks(x), head.region_params(w)  # [N, K, sH, sW], [N, K, 3, terms]
+        colour, dx, dy = (params[..., t, None, None] for t in range(3))
+        xx, yy = head.grid[1], head.grid[2]
+        expected = (masks[:, :, None] * (colour + dx * xx + dy * yy)).sum(dim=1)
+        expected = torch.nn.functional.avg_pool2d(expected, supersample)
+        torch.testing.assert_close(head(x, w), expected)
 
 
 def test_palette_gain_hardens_regions_and_round_trips(tmp_path):
