@@ -151,6 +151,27 @@ def test_palette_bank_colours_are_mixtures_of_learned_colours_and_round_trip(tmp
     assert "palette_bank" not in Generator(**TINY, torgb="palette").kwargs  # older files still compare equal
 
 
+def test_palette_bank_sharpness_penalises_gate_blends(tmp_path):
+    torch.manual_seed(0)
+    G = Generator(**TINY, torgb="palette", palette_size=2, palette_bank=4).eval()
+    head, w = G.synthesis.palette, random_ws(G, n=16)[:, -1]
+    head.region_params(w)
+    soft = float(head.last_gate_blend)
+    with torch.no_grad():
+        head.bank_gate.weight.mul_(100.0)
+        head.region_params(w)
+    assert 0.0 <= float(head.last_gate_blend) < 0.05 < soft <= 0.75  # 1 - max over 4 colours
+    images = torch.rand(32, 3, 16, 16) * 2 - 1
+    arch = {**TINY, "torgb": "palette", "palette_size": 2, "palette_bank": 4}
+    gates = []
+    for weight in (0.0, 10.0):  # same seed: only the penalty differs
+        run = tmp_path / str(weight)
+        kw = dict(batch_size=8, progress=False, checkpoint_dir=run, stats_path=run / "s.jsonl", seed=0)
+        trained = train_generator(images, generator_kwargs=arch, steps=2, palette_bank_sharpness=weight, **kw)
+        gates.append(trained.synthesis.palette.bank_gate.weight.detach())
+    assert not torch.allclose(gates[0], gates[1])  # the penalty reached the gate
+
+
 def test_palette_bank_holds_light_directions_and_loads_banks_of_colours_alone():
     torch.manual_seed(0)
     G = Generator(**TINY, torgb="palette", palette_size=2, palette_bank=2).eval()

@@ -250,6 +250,9 @@ class PaletteHead(nn.Module):
         if not self.bank_size:
             return params
         gate = torch.softmax(self.bank_gate(w).view(n, k, self.bank_size), dim=-1)
+        # share of each region's gate not on its main colour, kept for the training loss that
+        # penalises gate blends (a blend of two light directions is a face lit from neither side)
+        self.last_gate_blend = 1.0 - gate.amax(dim=-1).mean()
         return params + torch.einsum("nkb,kbct->nkct", gate, self.bank)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
