@@ -172,6 +172,27 @@ def test_palette_bank_sharpness_penalises_gate_blends(tmp_path):
     assert not torch.allclose(gates[0], gates[1])  # the penalty reached the gate
 
 
+def test_palette_without_linear_shading_lights_regions_from_the_bank_alone_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    G = Generator(
+        **TINY, torgb="palette", palette_size=2, palette_bank=2, palette_linear_shading=False
+    ).eval()
+    head, ws = G.synthesis.palette, random_ws(G, n=8)
+    with torch.no_grad():
+        head.palette.weight.normal_()  # a linear term that would shade, had it gradient outputs
+        head.bank[..., 1:] = torch.randn(2, 2, 3, 2)
+        params = head.region_params(ws[:, -1])
+        gate = torch.softmax(head.bank_gate(ws[:, -1]).view(8, 2, 2), dim=-1)
+    torch.testing.assert_close(params[..., 1:], torch.einsum("nkb,kbct->nkct", gate, head.bank[..., 1:]))
+    assert not torch.allclose(params[..., 0], torch.einsum("nkb,kbc->nkc", gate, head.bank[..., 0]))  # jitter
+    save_generator(G, tmp_path / "g.pt")
+    H = load_generator(tmp_path / "g.pt")
+    assert H.kwargs["palette_linear_shading"] is False and torch.equal(H.synthesis(ws), G.synthesis(ws))
+    assert "palette_linear_shading" not in Generator(**TINY, torgb="palette").kwargs
+    with pytest.raises(ValueError, match="needs a bank"):
+        Generator(**TINY, torgb="palette", palette_linear_shading=False)
+
+
 def test_palette_bank_holds_light_directions_and_loads_banks_of_colours_alone():
     torch.manual_seed(0)
     G = Generator(**TINY, torgb="palette", palette_size=2, palette_bank=2).eval()

@@ -30,6 +30,7 @@ ARCH_KEYS = (
     "palette_shading",
     "palette_supersample",
     "palette_bank",
+    "palette_linear_shading",
 )
 
 
