@@ -49,16 +49,6 @@ def _dataset_errors(name: str, block: dict) -> list[str]:
                 f"{where}.stylegan.{key} is {gan[key]}, but it only applies when "
                 f"torgb is palette (torgb is {gan['torgb']!r}); set it to 0"
             )
-    if gan.get("palette_linear_shading") is False and not gan.get("palette_bank", 0):
-        errors.append(
-            f"{where}.stylegan.palette_linear_shading is false, but without a palette bank "
-            "(palette_bank is 0) the regions would get no shading; set it to true or palette_bank > 0"
-        )
-    if gan.get("palette_bank_sharpness", 0) > 0 and not gan.get("palette_bank", 0):
-        errors.append(
-            f"{where}.stylegan.palette_bank_sharpness is {gan['palette_bank_sharpness']}, but it only "
-            "applies with a palette bank (palette_bank is 0); set it to 0"
-        )
     if gan.get("conditional") and gan.get("latent_modes"):
         errors.append(
             f"{where}.stylegan: conditional and latent_modes exclude each other; set latent_modes to 0"

@@ -25,7 +25,7 @@ from admixlib.stylegan import train_generator
 from admixlib.stylegan.networks import TORGB_CHOICES
 
 WARMUP = 10
-PALETTE_LOSSES = ("palette_sharpness", "palette_bank_sharpness", "palette_role_weight")
+PALETTE_LOSSES = ("palette_sharpness", "palette_role_weight")
 
 
 def seconds_per_step(stats_path: Path) -> float:

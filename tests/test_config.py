@@ -112,20 +112,6 @@ def test_palette_role_weight_needs_a_palette_head():
         check_config(set_key(config, "datasets.colored_digits.stylegan.torgb", "skip"))
 
 
-def test_palette_bank_sharpness_needs_a_palette_bank():
-    config = set_key(load("config.yaml"), "datasets.colored_digits.stylegan.palette_bank_sharpness", 1.0)
-    check_config(config)
-    with pytest.raises(ConfigError, match="palette_bank_sharpness"):
-        check_config(set_key(config, "datasets.colored_digits.stylegan.palette_bank", 0))
-
-
-def test_palette_bank_alone_shading_needs_a_palette_bank():
-    config = set_key(load("config.yaml"), "datasets.colored_digits.stylegan.palette_linear_shading", False)
-    check_config(config)
-    with pytest.raises(ConfigError, match="palette_linear_shading"):
-        check_config(set_key(config, "datasets.colored_digits.stylegan.palette_bank", 0))
-
-
 def test_conditional_and_latent_modes_exclude_each_other():
     config = set_key(load("config.yaml"), "datasets.faces.stylegan.conditional", False)
     config = set_key(config, "datasets.faces.stylegan.latent_modes", 2)

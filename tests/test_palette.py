@@ -151,48 +151,6 @@ def test_palette_bank_colours_are_mixtures_of_learned_colours_and_round_trip(tmp
     assert "palette_bank" not in Generator(**TINY, torgb="palette").kwargs  # older files still compare equal
 
 
-def test_palette_bank_sharpness_penalises_gate_blends(tmp_path):
-    torch.manual_seed(0)
-    G = Generator(**TINY, torgb="palette", palette_size=2, palette_bank=4).eval()
-    head, w = G.synthesis.palette, random_ws(G, n=16)[:, -1]
-    head.region_params(w)
-    soft = float(head.last_gate_blend)
-    with torch.no_grad():
-        head.bank_gate.weight.mul_(100.0)
-        head.region_params(w)
-    assert 0.0 <= float(head.last_gate_blend) < 0.05 < soft <= 0.75  # 1 - max over 4 colours
-    images = torch.rand(32, 3, 16, 16) * 2 - 1
-    arch = {**TINY, "torgb": "palette", "palette_size": 2, "palette_bank": 4}
-    gates = []
-    for weight in (0.0, 10.0):  # same seed: only the penalty differs
-        run = tmp_path / str(weight)
-        kw = dict(batch_size=8, progress=False, checkpoint_dir=run, stats_path=run / "s.jsonl", seed=0)
-        trained = train_generator(images, generator_kwargs=arch, steps=2, palette_bank_sharpness=weight, **kw)
-        gates.append(trained.synthesis.palette.bank_gate.weight.detach())
-    assert not torch.allclose(gates[0], gates[1])  # the penalty reached the gate
-
-
-def test_palette_without_linear_shading_lights_regions_from_the_bank_alone_and_round_trips(tmp_path):
-    torch.manual_seed(0)
-    G = Generator(
-        **TINY, torgb="palette", palette_size=2, palette_bank=2, palette_linear_shading=False
-    ).eval()
-    head, ws = G.synthesis.palette, random_ws(G, n=8)
-    with torch.no_grad():
-        head.palette.weight.normal_()  # a linear term that would shade, had it gradient outputs
-        head.bank[..., 1:] = torch.randn(2, 2, 3, 2)
-        params = head.region_params(ws[:, -1])
-        gate = torch.softmax(head.bank_gate(ws[:, -1]).view(8, 2, 2), dim=-1)
-    torch.testing.assert_close(params[..., 1:], torch.einsum("nkb,kbct->nkct", gate, head.bank[..., 1:]))
-    assert not torch.allclose(params[..., 0], torch.einsum("nkb,kbc->nkc", gate, head.bank[..., 0]))  # jitter
-    save_generator(G, tmp_path / "g.pt")
-    H = load_generator(tmp_path / "g.pt")
-    assert H.kwargs["palette_linear_shading"] is False and torch.equal(H.synthesis(ws), G.synthesis(ws))
-    assert "palette_linear_shading" not in Generator(**TINY, torgb="palette").kwargs
-    with pytest.raises(ValueError, match="needs a bank"):
-        Generator(**TINY, torgb="palette", palette_linear_shading=False)
-
-
 def test_palette_bank_holds_light_directions_and_loads_banks_of_colours_alone():
     torch.manual_seed(0)
     G = Generator(**TINY, torgb="palette", palette_size=2, palette_bank=2).eval()

@@ -30,7 +30,6 @@ ARCH_KEYS = (
     "palette_shading",
     "palette_supersample",
     "palette_bank",
-    "palette_linear_shading",
 )
 
 
@@ -110,7 +109,6 @@ def train_stylegan_stage(
         split_mixing_prob=cfg["split_mixing_prob"],
         palette_sharpness=cfg["palette_sharpness"],
         palette_role_weight=cfg["palette_role_weight"],
-        palette_bank_sharpness=cfg["palette_bank_sharpness"],
         lr_decay_start=cfg["lr_decay_start"],
         ema_half_life_images=cfg["ema_half_life_images"],
         ema_rampup=cfg["ema_rampup"],

@@ -201,15 +201,10 @@ class PaletteHead(nn.Module):
         shading: bool = True,
         supersample: int = 1,
         bank: int = 0,
-        linear_shading: bool = True,
     ):
         super().__init__()
         if supersample < 1 or bank < 0:
             raise ValueError(f"supersample must be >= 1 and bank >= 0, got {supersample} and {bank}")
-        if not linear_shading and not bank:
-            raise ValueError(
-                "linear_shading=False needs a bank: its shading gradients would come from nowhere"
-            )
         self.palette_size = palette_size
         self.supersample = supersample
         self.bank_size = bank
@@ -219,15 +214,10 @@ class PaletteHead(nn.Module):
         self.gain = gain
         self.segment = EqualConv2d(in_channels, palette_size, 1)
         self.terms = 3 if shading else 1  # (colour, dx, dy) or the colour alone
-        # the style's linear term: colour and shading, or (linear_shading False) colour alone, so
-        # light directions are the bank's few, never a continuum between them
-        self.linear_terms = self.terms if linear_shading else 1
-        self.palette = EqualLinear(w_dim, palette_size * 3 * self.linear_terms)
+        self.palette = EqualLinear(w_dim, palette_size * 3 * self.terms)
         with torch.no_grad():  # gradients start flat: regions begin as plain colours
             # (with a bank, from the bank alone: the linear colour term starts at 0 and adds jitter)
-            self.palette.weight.view(palette_size, 3, self.linear_terms, w_dim)[:, :, 0 if bank else 1 :] = (
-                0.0
-            )
+            self.palette.weight.view(palette_size, 3, self.terms, w_dim)[:, :, 0 if bank else 1 :] = 0.0
         if bank:
             self.bank_gate = EqualLinear(w_dim, palette_size * bank)
             bank_init = torch.zeros(palette_size, bank, 3, self.terms)
@@ -256,14 +246,10 @@ class PaletteHead(nn.Module):
     def region_params(self, w: torch.Tensor) -> torch.Tensor:
         """Each region's colour (and shading gradients) for styles ``w [N, w_dim]``: ``[N, K, 3, terms]``."""
         n, k = len(w), self.palette_size
-        params = self.palette(w).view(n, k, 3, self.linear_terms)
-        params = F.pad(params, (0, self.terms - self.linear_terms))
+        params = self.palette(w).view(n, k, 3, self.terms)
         if not self.bank_size:
             return params
         gate = torch.softmax(self.bank_gate(w).view(n, k, self.bank_size), dim=-1)
-        # share of each region's gate not on its main colour, kept for the training loss that
-        # penalises gate blends (a blend of two light directions is a face lit from neither side)
-        self.last_gate_blend = 1.0 - gate.amax(dim=-1).mean()
         return params + torch.einsum("nkb,kbct->nkct", gate, self.bank)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):

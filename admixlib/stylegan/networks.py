@@ -64,7 +64,6 @@ class SynthesisNetwork(nn.Module):
         palette_shading: bool = True,
         palette_supersample: int = 1,
         palette_bank: int = 0,
-        palette_linear_shading: bool = True,
     ):
         super().__init__()
         if torgb not in TORGB_CHOICES:
@@ -93,7 +92,6 @@ class SynthesisNetwork(nn.Module):
                 self.palette = PaletteHead(
                     ch, w_dim=w_dim, palette_size=palette_size, resolution=res, gain=palette_gain,
                     shading=palette_shading, supersample=palette_supersample, bank=palette_bank,
-                    linear_shading=palette_linear_shading,
                 )  # fmt: skip
             elif torgb == "skip" or res == resolution:
                 # the style of the next conv (or the extra last style at the final resolution)
@@ -197,8 +195,7 @@ class Generator(nn.Module):
     (regions of the palette head), ``palette_gain`` (its region-logit gain), ``palette_shading``
     (whether its regions get linear shading), ``palette_supersample`` (the head renders its regions
     at this many times the resolution and averages them down), ``palette_bank`` (learned colours per
-    region that the style picks from; 0: colours linear in the style), ``palette_linear_shading``
-    (False: the shading gradients come from the bank alone), ``w_avg_beta``, ``num_classes`` (0: unconditional;
+    region that the style picks from; 0: colours linear in the style), ``w_avg_beta``, ``num_classes`` (0: unconditional;
     otherwise the mapping is class-conditional, see :class:`MappingNetwork`) and ``class_probs``.
     Attributes: ``num_ws``, ``w_dim``, ``z_dim``, ``resolution``, ``kwargs`` (for checkpoints).
     """
@@ -217,7 +214,6 @@ class Generator(nn.Module):
         palette_shading: bool = True,
         palette_supersample: int = 1,
         palette_bank: int = 0,
-        palette_linear_shading: bool = True,
         w_avg_beta: float = 0.995,
         num_classes: int = 0,
         class_probs: list[float] | None = None,
@@ -243,8 +239,6 @@ class Generator(nn.Module):
         )
         if palette_bank:  # absent when off, so older files and checkpoints keep matching kwargs
             self.kwargs["palette_bank"] = palette_bank
-        if not palette_linear_shading:
-            self.kwargs["palette_linear_shading"] = False
         self.z_dim, self.w_dim, self.resolution = z_dim, w_dim, resolution
         self.w_avg_beta = w_avg_beta
         self.mapping = MappingNetwork(
@@ -265,9 +259,7 @@ class Generator(nn.Module):
             "palette_supersample",
         )
         synthesis_kwargs = {key: self.kwargs[key] for key in synthesis_keys}
-        self.synthesis = SynthesisNetwork(
-            **synthesis_kwargs, palette_bank=palette_bank, palette_linear_shading=palette_linear_shading
-        )
+        self.synthesis = SynthesisNetwork(**synthesis_kwargs, palette_bank=palette_bank)
         self.num_ws = self.synthesis.num_ws
         self.register_buffer("w_avg", torch.zeros(w_dim))
 

@@ -81,7 +81,6 @@ def train_generator(
     split_mixing_prob: float = 0.0,
     palette_sharpness: float = 0.0,
     palette_role_weight: float = 0.0,
-    palette_bank_sharpness: float = 0.0,
     lr_decay_start: float = 1.0,
     ema_half_life_images: float = 10_000,
     ema_rampup: float | None = 0.05,
@@ -268,8 +267,6 @@ def train_generator(
             loss_g = F.softplus(-D(fake, fake_labels)).mean()
             if palette_sharpness > 0:
                 loss_g = loss_g + palette_sharpness * G.synthesis.palette.last_blend
-            if palette_bank_sharpness > 0:
-                loss_g = loss_g + palette_bank_sharpness * G.synthesis.palette.last_gate_blend
             if palette_role_weight > 0:  # each region covers about as much of every image
                 loss_g = loss_g + palette_role_weight * G.synthesis.palette.last_area.var(dim=0).sum()
             opt_g.zero_grad(set_to_none=True)
