@@ -5,9 +5,9 @@
 
 Every nuisance of the procedural data is one of two looks (a face lit from the left or from the
 right), so the default run's oracle reads every training image with near-certainty. A generator
-whose palette bank blends two looks draws images in between (a face lit from neither side); the
-oracle must still pick one, and which one it picks for such images decides the marginal gap as much
-as the generator does. For the dataset's training images and for ``--samples`` samples of each
+that draws a look as a continuum (a bank gate blending two colours, or a light direction linear in
+the style) draws images in between (a face lit from neither side); the oracle must still pick one,
+and where its boundary cuts that continuum decides the marginal gap. For the dataset's training images and for ``--samples`` samples of each
 generator (drawn as ``generator.json``'s marginals are, seed 4) this writes, per factor, the share
 of images the oracle reads with probability between 0.1 and 0.9 (``uncertain_{factor}``) and the
 share it reads as the factor's second value (``share_{factor}``); and for a generator with a palette

@@ -269,8 +269,8 @@ class PaletteHead(nn.Module):
         self.last_area = masks.mean(dim=(2, 3))
         n, k, h, wd = masks.shape
         params = self.region_params(w).reshape(n, k, 3 * self.terms)  # [N, K, rgb * terms]
-        # blend the regions' parameters per pixel, then apply the grid once: never colouring every
-        # region at every sub-pixel makes the head 0.58x as slow (benchmarks/palette_head.py)
+        # blend the regions' parameters per pixel, then apply the grid once: not colouring every
+        # region at every sub-pixel takes about 0.55x the time (benchmarks/palette_head.py)
         blended = torch.bmm(params.transpose(1, 2), masks.reshape(n, k, h * wd))
         img = (blended.view(n, 3, self.terms, h, wd) * self.grid).sum(dim=2)
         return F.avg_pool2d(img, self.supersample) if self.supersample > 1 else img
