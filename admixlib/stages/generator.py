@@ -109,8 +109,6 @@ def train_stylegan_stage(
         split_mixing_prob=cfg["split_mixing_prob"],
         palette_sharpness=cfg["palette_sharpness"],
         palette_role_weight=cfg["palette_role_weight"],
-        feature_matching_weight=cfg["feature_matching_weight"],
-        feature_matching_start=cfg["feature_matching_start"],
         lr_decay_start=cfg["lr_decay_start"],
         ema_half_life_images=cfg["ema_half_life_images"],
         ema_rampup=cfg["ema_rampup"],

@@ -79,17 +79,9 @@ class Discriminator(nn.Module):
             feats.append(block(feats[-1]))
         return feats
 
-    def last_features(self, img: torch.Tensor) -> torch.Tensor:
-        """The features the logit is read from, ``[N, 3, res, res] -> [N, C4]`` (the batch's
-        minibatch standard deviation included)."""
-        x = self.blocks(self.from_rgb(img))
-        return self.fc(self.conv(self.minibatch_stddev(x)).flatten(1))
-
     def forward(self, img: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.logits(self.last_features(img), labels)
-
-    def logits(self, h: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits ``[N]`` of :meth:`last_features` ``h [N, C4]`` (with their ``labels`` when conditional)."""
+        x = self.blocks(self.from_rgb(img))
+        h = self.fc(self.conv(self.minibatch_stddev(x)).flatten(1))
         logits = self.out(h).squeeze(1)
         if not self.num_classes:
             return logits

@@ -81,8 +81,6 @@ def train_generator(
     split_mixing_prob: float = 0.0,
     palette_sharpness: float = 0.0,
     palette_role_weight: float = 0.0,
-    feature_matching_weight: float = 0.0,
-    feature_matching_start: float = 0.0,
     lr_decay_start: float = 1.0,
     ema_half_life_images: float = 10_000,
     ema_rampup: float | None = 0.05,
@@ -122,11 +120,6 @@ def train_generator(
         palette_role_weight: weight of the palette head's role penalty in the generator loss: the
             batch variance of the share of the image each region covers, summed over regions. A
             region that paints the face in some images and not in others pays it; 0 turns it off.
-        feature_matching_weight: weight of feature matching (Salimans et al., 2016) in the
-            generator loss: the squared distance between the batch means of the discriminator's
-            last features (:meth:`Discriminator.last_features`) on real and generated images, which
-            sees a shift in how often each mode is drawn directly; 0 turns it off.
-        feature_matching_start: share of ``steps`` from which feature matching is on (0: from the start).
         lr_decay_start: share of ``steps`` after which both learning rates decay linearly to 0 at
             ``steps`` (:func:`lr_scale`: a function of the step and ``steps``, so a resumed run
             needs no extra state, but resuming with a larger ``steps`` moves the decay); 1 keeps
@@ -230,7 +223,6 @@ def train_generator(
     G.train()
     D.train()
     r1_value = float("nan")
-    fm_value = None
     t0 = time.perf_counter() - elapsed
     bar = tqdm(total=steps, initial=step, disable=not progress, desc="GAN", dynamic_ncols=True)
     with stats_path.open("a") as stats_file:
@@ -272,13 +264,7 @@ def train_generator(
 
             # generator step
             D.requires_grad_(False)
-            h_fake = D.last_features(fake)
-            loss_g = F.softplus(-D.logits(h_fake, fake_labels)).mean()
-            if feature_matching_weight > 0 and step >= feature_matching_start * steps:
-                with torch.no_grad():
-                    h_real = D.last_features(real.detach())
-                fm_value = (h_fake.mean(dim=0) - h_real.mean(dim=0)).square().mean()
-                loss_g = loss_g + feature_matching_weight * fm_value
+            loss_g = F.softplus(-D(fake, fake_labels)).mean()
             if palette_sharpness > 0:
                 loss_g = loss_g + palette_sharpness * G.synthesis.palette.last_blend
             if palette_role_weight > 0:  # each region covers about as much of every image
@@ -308,7 +294,6 @@ def train_generator(
                     "d_fake": d_fake.mean().item(),
                     "seconds": round(elapsed, 3),
                     "images_seen": images_seen,
-                    **({"feature_matching": fm_value.item()} if fm_value is not None else {}),
                     **extra,
                 }
                 stats_file.write(json.dumps(row) + "\n")
