@@ -57,6 +57,8 @@ SCHEMA_CASES = [
     ("datasets.faces.encoder.mixing_weight", -1, "mixing_weight"),
     ("datasets.faces.inversion.speed_images", 0, "speed_images"),
     ("analysis.inception_weights", 3, "inception_weights"),
+    ("datasets.faces.stylegan.candidates", 0, "datasets.faces.stylegan.candidates is 0; allowed: >= 1"),
+    ("analysis.gan_selection.marginal_gap", 1.5, "analysis.gan_selection.marginal_gap is 1.5; allowed: <= 1"),
     ("methods.colorjitter.hue", 0.7, "hue"),
     ("evaluation.consistency.variations", 0, "variations"),
     ("sweeps.bias.values", [0.3, 0.9], "0.3"),

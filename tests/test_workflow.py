@@ -12,12 +12,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 STAGES = [
-    "make_dataset", "make_oracle_split", "train_oracle", "disentanglement", "train_stylegan", "train_encoder", "invert", "gather_codes", "inversion_report", "train_classifier",
+    "make_dataset", "make_oracle_split", "train_oracle", "disentanglement", "train_stylegan", "select_stylegan", "train_encoder", "invert", "gather_codes", "inversion_report", "train_classifier",
     "consistency_variations", "evaluate", "table", "figure_mixing", "figure1", "make_pool_split", "invert_pool", "bias_subset", "sweep_run",
     "sweep_table",
 ]  # fmt: skip
 GPU_RULES = {
-    "train_oracle", "channel_mask", "disentanglement", "train_stylegan", "train_encoder", "invert", "inversion_report", "invert_pool",
+    "train_oracle", "channel_mask", "disentanglement", "train_stylegan", "select_stylegan", "train_encoder", "invert", "inversion_report", "invert_pool",
     "train_classifier", "consistency_variations", "evaluate", "sweep_run", "figure_mixing", "figure1",
 }  # fmt: skip
 
@@ -116,6 +116,13 @@ def test_whole_dag_on_test_config(tmp_path):
         generator = json.loads((results / "metrics" / dataset / "generator.json").read_text())
         assert {"split_index", "label_kept", "nuisance_moved", "marginal_gap_max"} <= set(generator)
         assert generator["oracle_feature_distance"] >= 0 and generator["fid"] is None
+        selection = pd.read_csv(results / "metrics" / dataset / "gan_selection.csv")
+        assert selection["gan_seed"].tolist() == [0, 1] and selection["selected"].sum() == 1  # candidates: 2
+        assert selection["worst_margin"].idxmax() == selection["selected"].idxmax()
+        kept = selection.loc[selection["selected"], "gan_seed"].item()
+        for name in ("generator.pt", "discriminator.pt", "stats.jsonl"):
+            candidate = results / dataset / "stylegan" / f"seed{kept}" / name
+            assert (results / dataset / "stylegan" / name).read_bytes() == candidate.read_bytes(), name
         gan_stats = [json.loads(line) for line in (results / dataset / "stylegan" / "stats.jsonl").open()]
         monitored = [row for row in gan_stats if "oracle_feature_distance" in row]
         assert monitored and all(0 <= row["oracle_marginal_gap"] <= 1 for row in monitored)
