@@ -20,11 +20,10 @@ STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
 
 def rule_times(bench_dir: Path) -> pd.DataFrame:
     rows = []
-    for path in sorted(bench_dir.glob("*/*.tsv")):
+    for path in sorted(bench_dir.rglob("*.tsv")):  # rules/{rule}/{wildcards...}.tsv, nested or not
         job = pd.read_csv(path, sep="\t").iloc[-1]
-        rows.append(
-            {"rule": path.parent.name, "seconds": float(job["s"]), "max_rss_mb": float(job["max_rss"])}
-        )
+        rule = path.relative_to(bench_dir).parts[0]
+        rows.append({"rule": rule, "seconds": float(job["s"]), "max_rss_mb": float(job["max_rss"])})
     jobs = pd.DataFrame(rows)
     return (
         jobs.groupby("rule")
