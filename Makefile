@@ -33,7 +33,7 @@ lint: $(STAMP)
 	$(VENV)/bin/snakefmt --check Snakefile rules
 	$(SNAKEMAKE) --lint --cores 1
 
-# Ratios measured in one run per script; each writes results/benchmarks/*.csv. The inversion, mask and
+# Ratios measured in one run per script; each writes results/benchmarks/*.csv. The inversion and
 # default-run benchmarks read the outputs of `make run`.
 bench: $(STAMP)
 	$(PY) benchmarks/advmix_step.py --steps 60
@@ -41,7 +41,6 @@ bench: $(STAMP)
 	$(PY) benchmarks/palette_head.py
 	$(PY) benchmarks/inversion_tuning.py --dataset faces
 	$(PY) benchmarks/inversion.py --dataset faces
-	$(PY) benchmarks/channel_mask.py --dataset faces
 	$(PY) benchmarks/default_run.py
 
 clean-results:

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 import yaml
 
-from admixlib.classify import group_accuracy, predict_proba, train_classifier
+from admixlib.classify import factor_groups, group_accuracy, predict_proba, train_classifier
 from admixlib.data import FACE_FACTORS, faces
 from admixlib.perturb.augment import from_uint8
 from admixlib.runtime import set_threads
@@ -49,7 +49,7 @@ def nominal_scores(*, smile, frown, bias, factor, seed, data_cfg, classifier_cfg
     )
     pred = predict_proba(model, from_uint8(x_test)).argmax(1)
     correct = pred == torch.from_numpy(f_test["smiling"].to_numpy())
-    groups, _ = group_accuracy(correct, f_test, label_name="smiling", spurious_factor=factor)
+    groups, _ = group_accuracy(correct, factor_groups(f_test, label_name="smiling", spurious_factor=factor))
     return {"clean_acc": float(correct.float().mean()), "worst_group_acc": min(groups.values())}
 
 

@@ -25,15 +25,14 @@ rule train_oracle:
         "../workflow_scripts/train_oracle.py"
 
 
-rule channel_mask:
-    """Which channels of style k-1 mixing may also take: per-channel map, and the mask (when enabled)."""
+rule channel_map:
+    """Diagnostic: what mixing moves when one channel of style k-1 is mixed too (the oracle measures)."""
     input:
         generator=GENERATOR,
         oracle=ORACLE,
         train=SPLIT.replace("{split}", "train"),
         train_codes=CODES.replace("{split}", "train"),
     output:
-        mask=CHANNEL_MASK,
         channels=CHANNEL_MAP,
         figure=report(
             CHANNEL_FIGURE,
@@ -42,9 +41,9 @@ rule channel_mask:
         ),
         provenance=[sidecar(CHANNEL_MAP), sidecar(CHANNEL_FIGURE)],
     log:
-        log_path("channel_mask", "{dataset}"),
+        log_path("channel_map", "{dataset}"),
     benchmark:
-        bench_path("channel_mask", "{dataset}")
+        bench_path("channel_map", "{dataset}")
     conda:
         "../envs/admix.yaml"
     threads: res("disentanglement", "threads")
@@ -54,9 +53,10 @@ rule channel_mask:
         runtime=res("disentanglement", "runtime"),
     params:
         mixing=lambda w: dataset_cfg(w)["mixing"],
+        n_pairs=config["analysis"]["n_pairs"],
         device=config["device"],
     script:
-        "../workflow_scripts/channel_mask.py"
+        "../workflow_scripts/channel_map.py"
 
 
 rule disentanglement:
@@ -66,7 +66,6 @@ rule disentanglement:
         oracle=ORACLE,
         train=SPLIT.replace("{split}", "train"),
         train_codes=CODES.replace("{split}", "train"),
-        channel_mask=CHANNEL_MASK,
     output:
         map=DISENTANGLEMENT_MAP,
         figure=report(

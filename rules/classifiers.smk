@@ -1,7 +1,6 @@
 rule train_classifier:
     """Train one classifier with one method and seed through the shared training loop."""
     input:
-        unpack(mixing_mask_input),
         train=SPLIT.replace("{split}", "train"),
         val=SPLIT.replace("{split}", "val"),
         train_codes=CODES.replace("{split}", "train"),
@@ -29,6 +28,7 @@ rule train_classifier:
             f"{CHECKPOINTS.format(dataset=w.dataset)}/classifiers/{w.method}/seed{w.seed}"
         ),
         checkpoint_every=config["compute"]["checkpoint_every"],
+        min_group_size=config["evaluation"]["min_group_size"],
         device=config["device"],
     script:
         "../workflow_scripts/train_classifier.py"

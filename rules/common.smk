@@ -34,7 +34,6 @@ wildcard_constraints:
     split="|".join(DATA_SPLITS),
     method="|".join(METHODS),
     seed=r"\d+",
-    gan_seed=r"\d+",
     sweep="bias|split_index",
     value=r"[0-9.]+",
 
@@ -51,11 +50,6 @@ GENERATOR = "results/{dataset}/stylegan/generator.pt"
 DISCRIMINATOR = "results/{dataset}/stylegan/discriminator.pt"
 GAN_SAMPLES = "results/{dataset}/stylegan/samples.png"
 GAN_STATS = "results/{dataset}/stylegan/stats.jsonl"
-CANDIDATE_GENERATOR = "results/{dataset}/stylegan/seed{gan_seed}/generator.pt"
-CANDIDATE_DISCRIMINATOR = "results/{dataset}/stylegan/seed{gan_seed}/discriminator.pt"
-CANDIDATE_SAMPLES = "results/{dataset}/stylegan/seed{gan_seed}/samples.png"
-CANDIDATE_STATS = "results/{dataset}/stylegan/seed{gan_seed}/stats.jsonl"
-GAN_SELECTION = "results/metrics/{dataset}/gan_selection.csv"
 ENCODER = "results/{dataset}/encoder/encoder.pt"
 ENCODER_STATS = "results/{dataset}/encoder/stats.jsonl"
 CODES_SHARD = "results/{dataset}/codes/shards/{scatteritem}.pt"
@@ -68,7 +62,6 @@ ORACLE_METRICS = "results/metrics/{dataset}/oracle.json"
 DISENTANGLEMENT_MAP = "results/{dataset}/disentanglement/map.csv"
 DISENTANGLEMENT_FIGURE = "results/figures/{dataset}_disentanglement.png"
 GENERATOR_METRICS = "results/metrics/{dataset}/generator.json"
-CHANNEL_MASK = "results/{dataset}/disentanglement/channel_mask.json"
 CHANNEL_MAP = "results/{dataset}/disentanglement/channels.csv"
 CHANNEL_FIGURE = "results/figures/{dataset}_channels.png"
 CLASSIFIER = "results/{dataset}/classifiers/{method}/seed{seed}/model.pt"
@@ -101,17 +94,6 @@ TABLE_EXTS = ["csv", "md", "tex"]
 def dataset_cfg(wildcards):
     """The config block of the dataset named by the wildcard."""
     return config["datasets"][wildcards.dataset]
-
-
-def gan_seeds(wildcards):
-    """Seeds of the dataset's candidate GANs: the data seed and the next ``candidates - 1``."""
-    cfg = dataset_cfg(wildcards)
-    return [cfg["data"]["seed"] + i for i in range(cfg["stylegan"]["candidates"])]
-
-
-def gan_candidates(pattern):
-    """Input function: ``pattern`` (e.g. CANDIDATE_GENERATOR) of every candidate GAN of the dataset."""
-    return lambda w: expand(pattern, dataset=w.dataset, gan_seed=gan_seeds(w))
 
 
 def res(rule_name, key):
@@ -154,11 +136,6 @@ def figure1_models(wildcards):
         )
         for method in ("nominal", "advmix")
     }
-
-
-def mixing_mask_input(wildcards):
-    """Methods that mix styles read the channel mask; the others do not wait for it."""
-    return {"channel_mask": CHANNEL_MASK} if wildcards.method in MIXING_METHODS else {}
 
 
 def sweep_train_inputs(wildcards):

@@ -5,7 +5,6 @@ rule consistency_variations:
         test_codes=CODES.replace("{split}", "test"),
         train_codes=CODES.replace("{split}", "train"),
         generator=GENERATOR,
-        channel_mask=CHANNEL_MASK,
     output:
         variations=CONSISTENCY_VARIATIONS,
     log:
@@ -20,8 +19,7 @@ rule consistency_variations:
         mem_mb=res("evaluate", "mem_mb"),
         runtime=res("evaluate", "runtime"),
     params:
-        consistency=config["evaluation"]["consistency"],
-        batch_size=config["evaluation"]["batch_size"],
+        evaluation=config["evaluation"],
         mixing=lambda w: dataset_cfg(w)["mixing"],
         device=config["device"],
     script:
@@ -37,7 +35,6 @@ rule evaluate:
         train_codes=CODES.replace("{split}", "train"),
         generator=GENERATOR,
         variations=CONSISTENCY_VARIATIONS,
-        channel_mask=CHANNEL_MASK,
     output:
         metrics=EVAL,
     log:

@@ -33,7 +33,6 @@ rule figure_mixing:
     input:
         generator=GENERATOR,
         test_codes=CODES.replace("{split}", "test"),
-        channel_mask=CHANNEL_MASK,
     output:
         figure=report(
             MIXING_GRID, caption="../docs/captions/mixing_grid.rst", category="Figures"
@@ -66,7 +65,6 @@ rule figure1:
         test=SPLIT.replace("{split}", "test"),
         test_codes=CODES.replace("{split}", "test"),
         train_codes=CODES.replace("{split}", "train"),
-        channel_mask=CHANNEL_MASK,
     output:
         figure=report(
             FIGURE1, caption="../docs/captions/figure1.rst", category="Figures"

@@ -90,7 +90,6 @@ rule sweep_run:
         eval_train_codes=CODES.replace("{split}", "train"),
         generator=GENERATOR,
         variations=CONSISTENCY_VARIATIONS,
-        channel_mask=CHANNEL_MASK,
     output:
         model=SWEEP_MODEL,
         stats=SWEEP_STATS,

@@ -9,10 +9,8 @@ import torch
 
 from admixlib.analysis import (
     channel_scores,
-    choose_channel_mask,
     disentanglement_map,
     factor_shares,
-    load_channel_mask,
     load_oracle,
     marginal_gap,
     mixing_scores,
@@ -20,7 +18,6 @@ from admixlib.analysis import (
     plot_map,
     read_factors,
     sample_pairs,
-    save_channel_mask,
     save_oracle,
     train_oracle,
 )
@@ -222,45 +219,14 @@ def test_full_channel_mask_scores_like_the_earlier_split(G, oracle, codes):
     assert flat(masked) == pytest.approx(flat(earlier), nan_ok=True)
 
 
-def test_choose_channel_mask(G, oracle, codes):
+def test_channel_scores_one_row_per_channel_and_factor(G, oracle, codes):
     k = 3
     channels = G.synthesis.convs[k - 1].conv.weight.shape[1]
     table = channel_scores(G, oracle, split_index=k, **pair_kwargs(codes))
     assert len(table) == channels * len(FACTORS) and set(table["mode"]) == {"channel"}
     assert sorted(set(table["layer"])) == list(range(channels))
-    mask, summary = choose_channel_mask(
-        G, oracle, split_index=k, min_label_kept=0.5, per_channel=table, **pair_kwargs(codes)
-    )
-    assert mask.shape == (channels,) and set(mask.tolist()) <= {0.0, 1.0}
-    assert summary["target_factor"] == "pos"  # the only nuisance
-    chosen = summary["with_mask"]
-    if mask.any():  # every kept channel kept the label and did not move the nuisance less
-        assert chosen["label_kept"] >= min(0.5, summary["without_mask"]["label_kept"])
-        assert chosen["nuisance_moved"]["pos"] >= summary["without_mask"]["nuisance_moved"]["pos"]
-    again = mixing_scores(G, oracle, split_index=k, channel_mask=mask, **pair_kwargs(codes))
-    assert flat(again) == pytest.approx(flat(chosen), nan_ok=True)
-    # no nuisance below a target of 0: nothing to mix
-    none, why = choose_channel_mask(
-        G,
-        oracle,
-        split_index=k,
-        min_label_kept=0.5,
-        nuisance_target=0.0,
-        per_channel=table,
-        **pair_kwargs(codes),
-    )
-    assert not none.any() and why["target_factor"] is None
-
-
-def test_channel_mask_file(tmp_path):
-    path = tmp_path / "mask.json"
-    mask = torch.tensor([0.0, 1.0, 1.0, 0.0])
-    save_channel_mask(path, mask=mask, split_index=3, enabled=True, target_factor="pos")
-    assert torch.equal(load_channel_mask(path, split_index=3), mask)
-    assert load_channel_mask(path, split_index=4) is None  # made for style 2, not style 3
-    assert load_channel_mask(None, split_index=3) is None
-    save_channel_mask(path, mask=mask, split_index=3, enabled=False)
-    assert load_channel_mask(path, split_index=3) is None
-    path.write_text("{not json")
-    with pytest.raises(RuntimeError, match="re-run rule channel_mask"):
-        load_channel_mask(path, split_index=3)
+    one = torch.zeros(channels)
+    one[1] = 1.0
+    alone = mixing_scores(G, oracle, split_index=k, channel_mask=one, **pair_kwargs(codes))
+    row = table[(table["layer"] == 1) & (table["factor"] == "pos")]
+    assert row["moved"].item() == pytest.approx(alone["nuisance_moved"]["pos"], nan_ok=True)

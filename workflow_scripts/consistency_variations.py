@@ -10,9 +10,7 @@ consistency_variations_stage(
     train_codes_path=snakemake.input.train_codes,
     generator_path=snakemake.input.generator,
     variations_path=snakemake.output.variations,
-    cfg=snakemake.params.consistency,
+    evaluation=snakemake.params.evaluation,
     mixing=snakemake.params.mixing,
-    batch_size=snakemake.params.batch_size,
     device=snakemake.params.device,
-    channel_mask_path=snakemake.input.channel_mask,
 )

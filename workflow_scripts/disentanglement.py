@@ -19,6 +19,5 @@ disentanglement_stage(
     marginal_samples=snakemake.params.analysis["marginal_samples"],
     inception_weights=snakemake.params.analysis["inception_weights"],
     device=snakemake.params.device,
-    channel_mask_path=snakemake.input.channel_mask,
 )
 finish(snakemake)

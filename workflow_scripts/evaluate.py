@@ -18,5 +18,4 @@ evaluate_stage(
     evaluation=snakemake.params.evaluation,
     mixing=snakemake.params.mixing,
     device=snakemake.params.device,
-    channel_mask_path=snakemake.input.channel_mask,
 )

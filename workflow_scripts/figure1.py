@@ -15,6 +15,5 @@ figure1_stage(
     add_residual=snakemake.params.mixing["add_residual"],
     variations=snakemake.params.variations,
     device=snakemake.params.device,
-    channel_mask_path=snakemake.input.channel_mask,
 )
 finish(snakemake)

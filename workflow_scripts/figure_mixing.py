@@ -11,6 +11,5 @@ mixing_grid_stage(
     split_index=snakemake.params.mixing["split_index"],
     n=snakemake.params.n,
     device=snakemake.params.device,
-    channel_mask_path=snakemake.input.channel_mask,
 )
 finish(snakemake)

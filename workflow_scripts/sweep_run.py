@@ -22,7 +22,7 @@ train_classifier_stage(
     checkpoint_dir=params.checkpoint_dir,
     checkpoint_every=params.checkpoint_every,
     device=params.device,
-    channel_mask_path=inputs.channel_mask,
+    min_group_size=params.evaluation["min_group_size"],
 )
 # The yardstick is the main table's: attacks and consistency at the dataset's own split index, with
 # donors from the main training split, whatever the swept value.
@@ -40,5 +40,4 @@ evaluate_stage(
     evaluation=params.evaluation,
     mixing=params.mixing,
     device=params.device,
-    channel_mask_path=inputs.channel_mask,
 )

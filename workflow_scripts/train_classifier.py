@@ -20,5 +20,5 @@ train_classifier_stage(
     checkpoint_dir=snakemake.params.checkpoint_dir,
     checkpoint_every=snakemake.params.checkpoint_every,
     device=snakemake.params.device,
-    channel_mask_path=snakemake.input.get("channel_mask"),
+    min_group_size=snakemake.params.min_group_size,
 )

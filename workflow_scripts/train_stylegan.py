@@ -6,7 +6,6 @@ from admixlib.stages.generator import train_stylegan_stage
 start(snakemake)
 train_stylegan_stage(
     train_path=snakemake.input.train,
-    oracle_path=snakemake.input.oracle,
     generator_path=snakemake.output.generator,
     discriminator_path=snakemake.output.discriminator,
     samples_path=snakemake.output.samples,

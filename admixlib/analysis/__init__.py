@@ -1,12 +1,6 @@
 """Analysis tools: a factor oracle and the disentanglement map / mixing scores it makes possible."""
 
-from admixlib.analysis.channel_mask import (
-    channel_scores,
-    choose_channel_mask,
-    load_channel_mask,
-    masked_channels,
-    save_channel_mask,
-)
+from admixlib.analysis.channel_map import channel_scores
 from admixlib.analysis.disentangle import (
     disentanglement_map,
     factor_shares,
@@ -27,19 +21,15 @@ from admixlib.analysis.oracle import (
 __all__ = [
     "FactorOracle",
     "channel_scores",
-    "choose_channel_mask",
     "disentanglement_map",
     "factor_shares",
-    "load_channel_mask",
     "load_oracle",
     "marginal_gap",
-    "masked_channels",
     "mixing_scores",
     "oracle_accuracy",
     "plot_map",
     "read_factors",
     "sample_pairs",
-    "save_channel_mask",
     "save_oracle",
     "train_oracle",
 ]

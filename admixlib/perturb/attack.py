@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -22,6 +24,7 @@ def find_worst_case(
     steps: int | None = None,
     restarts: int = 1,
     generator: torch.Generator,
+    observe: Callable[[Tensor], None] | None = None,
 ) -> Tensor:
     """Search ``pset`` around ``batch`` for the images that maximise ``model``'s per-example loss.
 
@@ -36,6 +39,10 @@ def find_worst_case(
     the surrogate; per restart, the iterate with the highest surrogate loss is then rendered exactly
     with ``to_image``, and those exact images compete across restarts.
 
+    ``observe``, when given, is called with the detached images ``[N, 3, H, W]`` of every exactly
+    rendered candidate (surrogate iterates are not images the model is judged on), so an evaluation
+    can require every candidate to be classified correctly, not only the returned one.
+
     The model's train/eval mode is left as the caller set it, and parameter ``.grad`` fields are not
     touched (gradients are taken with ``torch.autograd.grad`` w.r.t. ``delta`` only).
 
@@ -46,6 +53,7 @@ def find_worst_case(
         steps: ascent steps per restart; ``None`` uses ``pset.steps``.
         restarts: independent random starts (>= 1).
         generator: torch generator for the random starts (CPU generators are fine for any device).
+        observe: optional callback on each exactly rendered candidate's images.
 
     Returns:
         Detached images ``[N, 3, H, W]`` in ``[-1, 1]``.
@@ -56,7 +64,10 @@ def find_worst_case(
     if steps == 0 and restarts == 1:
         p = pset.project(pset.random_init(batch, generator=generator))
         with torch.no_grad():
-            return pset.to_image(p, batch).detach()
+            images = pset.to_image(p, batch).detach()
+        if observe is not None:
+            observe(images)
+        return images
 
     labels = batch.labels
     best_images: Tensor | None = None
@@ -65,6 +76,8 @@ def find_worst_case(
     def consider(images: Tensor, loss: Tensor, _iterate=None) -> None:
         nonlocal best_images, best_loss
         images, loss = images.detach(), loss.detach()
+        if observe is not None:
+            observe(images)
         if best_images is None:
             best_images, best_loss = images.clone(), loss.clone()
             return
@@ -85,6 +98,8 @@ def find_worst_case(
             with torch.no_grad():
                 images = pset.to_image(best, batch)
                 if restarts == 1:
+                    if observe is not None:
+                        observe(images.detach())
                     return images.detach()
                 consider(images, per_example_loss(model, images, labels))
     assert best_images is not None

@@ -12,6 +12,7 @@ METRICS = (
     "advmix_attack_acc",
     "linf_attack_acc",
     "consistency",
+    "consistent_acc",
     "rel_error_reduction",
 )
 TIDY_COLUMNS = ["dataset", "method", "metric", "mean", "std", "ci95_low", "ci95_high", "n_seeds"]
@@ -21,6 +22,7 @@ METRIC_TITLES = {
     "advmix_attack_acc": "AdvMix-attack acc",
     "linf_attack_acc": "l_inf-attack acc",
     "consistency": "consistency",
+    "consistent_acc": "consistent acc",
     "rel_error_reduction": "rel. error reduction",
 }
 
@@ -58,6 +60,8 @@ def summarise_runs(runs: list[dict], *, dataset: str, methods: list[str]) -> pd.
     Returns a long DataFrame with columns ``dataset, method, metric, mean, std, ci95_low, ci95_high,
     n_seeds``; accuracies are fractions in [0, 1]; ``rel_error_reduction`` is paired by seed against
     nominal's clean error; it is NaN (with ``n_seeds`` 0) when nominal was not run or made no error.
+    The intervals are the raw t-intervals: a share's may leave [0, 1] (only the Markdown and LaTeX
+    renderings clip, and mark it).
     """
     frame = _per_seed_frame(runs)
     records = []
@@ -68,26 +72,33 @@ def summarise_runs(runs: list[dict], *, dataset: str, methods: list[str]) -> pd.
             # still gets its row, with NaN statistics and n_seeds 0, so readers always find the key.
             values = sub[metric].dropna().to_numpy(dtype=float)
             mean, std, low, high = _interval(values)
-            # a share's interval never leaves [0, 1]; an error reduction never exceeds 1
-            low = low if metric == "rel_error_reduction" else max(low, 0.0)
-            high = min(high, 1.0)
             records.append([dataset, method, metric, mean, std, low, high, len(values)])
     return pd.DataFrame(records, columns=TIDY_COLUMNS)
 
 
+CLIPPED = "*"  # marks an interval bound the renderings clipped to [0, 100] %
+
+
+def _bound(value: float, metric: str) -> str:
+    """One interval bound in percent; a share's bound beyond [0, 1] (an error reduction's beyond 1)
+    is clipped and marked with ``CLIPPED``."""
+    low = -math.inf if metric == "rel_error_reduction" else 0.0
+    clipped = min(max(value, low), 1.0)
+    return f"{100 * clipped:.1f}" + (CLIPPED if clipped != value else "")
+
+
 def wide_table(tidy: pd.DataFrame) -> pd.DataFrame:
     """Methods as rows, metrics as columns, cells ``mean ± std [ci95_low, ci95_high]`` in percent (the
-    spread and interval left out where a single seed leaves them undefined)."""
+    spread and interval left out where a single seed leaves them undefined; a bound clipped to the
+    metric's range is marked ``*``)."""
 
     def cell(row) -> str:
         if math.isnan(row["mean"]):
             return "n/a"
         if math.isnan(row["std"]):
             return f"{100 * row['mean']:.1f}"
-        return (
-            f"{100 * row['mean']:.1f} ± {100 * row['std']:.1f} "
-            f"[{100 * row['ci95_low']:.1f}, {100 * row['ci95_high']:.1f}]"
-        )
+        low, high = _bound(row["ci95_low"], row["metric"]), _bound(row["ci95_high"], row["metric"])
+        return f"{100 * row['mean']:.1f} ± {100 * row['std']:.1f} [{low}, {high}]"
 
     cells = tidy.assign(cell=tidy.apply(cell, axis=1))
     wide = cells.pivot(index="method", columns="metric", values="cell")

@@ -6,19 +6,15 @@ import torch
 
 from admixlib.analysis import (
     channel_scores,
-    choose_channel_mask,
     disentanglement_map,
     factor_shares,
-    load_channel_mask,
     load_oracle,
     marginal_gap,
-    masked_channels,
     mixing_scores,
     oracle_accuracy,
     plot_map,
     read_factors,
     sample_pairs,
-    save_channel_mask,
     save_oracle,
     train_oracle,
 )
@@ -57,59 +53,36 @@ def _training_pairs(codes, train_images, *, n: int, add_residual: bool, seed: in
     return {"source_ws": codes.ws[src], "donor_ws": codes.ws[don], "source_residuals": residuals}
 
 
-def channel_mask_stage(
+def channel_map_stage(
     *,
     generator_path,
     oracle_path,
     train_path,
     train_codes_path,
-    mask_path,
     channels_path,
     figure_path,
     split_index: int,
     add_residual: bool,
-    cfg: dict,
+    n_pairs: int,
     device,
     seed: int = 0,
-) -> dict:
-    """Per-channel map of style ``k-1`` and, when ``cfg["enabled"]``, the channel mask mixing uses.
-
-    Chooses on ``cfg["n_pairs"]`` training pairs (:func:`~admixlib.analysis.choose_channel_mask`) and
-    scores the mask on as many other pairs (``held_out``)."""
+) -> None:
+    """Diagnostic: the per-channel map of style ``k-1`` (:func:`~admixlib.analysis.channel_scores`) on
+    ``n_pairs`` pairs of inverted training images, as a CSV and a figure."""
     device = resolve_device(device)
     G = load_generator(generator_path, map_location=device)
     oracle = load_oracle(oracle_path, map_location=device)
     train, codes = load_split(train_path), load_codes(train_codes_path)
-    names, label = list(train.meta["factor_names"]), train.meta["label_name"]
-    common = {"factor_names": names, "label_name": label, "device": device}
-    draw = lambda s: _training_pairs(codes, train.images, n=cfg["n_pairs"], add_residual=add_residual, seed=s)  # noqa: E731
-    choose, held_out = draw(seed + 11), draw(seed + 12)
-    table = channel_scores(G, oracle, split_index=split_index, **choose, **common)
+    pairs = _training_pairs(codes, train.images, n=n_pairs, add_residual=add_residual, seed=seed + 11)
+    table = channel_scores(
+        G, oracle, split_index=split_index, factor_names=list(train.meta["factor_names"]),
+        label_name=train.meta["label_name"], device=device, **pairs,
+    )  # fmt: skip
     table.to_csv(channels_path, index=False, float_format="%.4f")
     plot_map(
         table, figure_path, ylabel="channel",
         title=f"share of pairs where a factor follows the donor's: one channel of style {split_index - 1} (k = {split_index})",
     )  # fmt: skip
-    mask, summary = choose_channel_mask(
-        G, oracle, split_index=split_index, min_label_kept=cfg["min_label_kept"],
-        nuisance_target=cfg["nuisance_target"], per_channel=table, **choose, **common,
-    )  # fmt: skip
-    if not cfg["enabled"]:
-        mask = torch.zeros_like(mask)
-    held = {
-        "without_mask": mixing_scores(G, oracle, split_index=split_index, **held_out, **common),
-        "with_mask": mixing_scores(
-            G, oracle, split_index=split_index, channel_mask=mask, **held_out, **common
-        ),
-    }
-    summary.update(
-        {key: cfg[key] for key in ("min_label_kept", "nuisance_target", "n_pairs")},
-        held_out=held,
-        measured_on="inverted training images (residual added as configured), donors from the training set",
-    )
-    save_channel_mask(mask_path, mask=mask, split_index=split_index, enabled=cfg["enabled"], **summary)
-    log.info("channel mask of style %d: %d of %d channels", split_index - 1, int(mask.sum()), len(mask))
-    return summary
 
 
 def sample_quality(G, oracle, real: torch.Tensor, *, n: int, inception_weights, seed: int, device) -> dict:
@@ -141,13 +114,12 @@ def disentanglement_stage(
     n_pairs: int,
     fid_samples: int,
     marginal_samples: int,
-    channel_mask_path=None,
     inception_weights=None,
     device,
     seed: int = 0,
 ) -> dict:
     """Per-layer map of which oracle factors move with which styles, and the fine-mixing scores at ``k``
-    (with the channel mask at ``channel_mask_path`` when it applies), measured on generator samples and
+    measured on generator samples and
     on the inputs AdvMix trains on (inverted training images). The oracle marginals and their gap are
     read on ``marginal_samples`` separate samples: on the ``n_pairs`` sources alone, sampling noise
     would be about as large as the gap's target."""
@@ -165,8 +137,6 @@ def disentanglement_stage(
         figure_path,
         title=f"share of pairs where a factor follows the donor's styles (k = {split_index})",
     )
-    mask = load_channel_mask(channel_mask_path, split_index=split_index)
-    common["channel_mask"] = mask
     samples = mixing_scores(G, oracle, split_index=split_index, source_ws=source, donor_ws=donor, **common)
 
     pick = torch.randperm(len(codes.ws), generator=torch_generator(seed + 1))[: 2 * n_pairs]
@@ -197,10 +167,6 @@ def disentanglement_stage(
         "measured_on": "generator samples (source and donor drawn from the mapping network)",
         "training_inputs": {**real, "measured_on": "inverted training images, donors from the training set"},
         "add_residual": add_residual,
-        "channel_mask": {
-            "layer": split_index - 1,
-            "channels": masked_channels(mask) or [],
-        },
         **quality,
     }
     write_json(metrics, metrics_path)

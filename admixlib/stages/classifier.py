@@ -6,11 +6,9 @@ from pathlib import Path
 
 import torch
 
-from admixlib.analysis.channel_mask import load_channel_mask, masked_channels
 from admixlib.classify import (
     evaluate_classifier,
     load_classifier,
-    prediction_consistency,
     save_classifier,
     train_classifier,
 )
@@ -26,11 +24,8 @@ log = logging.getLogger("admix.stages")
 CONSISTENCY_SEED = 0
 
 
-def build_pset(
-    method: str, cfg: dict, *, generator_path, donor_codes, mixing: dict, device, channel_mask=None
-):
-    """The perturbation set of a training method (None for nominal), built from its config block;
-    ``channel_mask`` (0/1 ``[C]`` over style ``k-1``'s channels, or None) goes to :class:`StyleMixSet`."""
+def build_pset(method: str, cfg: dict, *, generator_path, donor_codes, mixing: dict, device):
+    """The perturbation set of a training method (None for nominal), built from its config block."""
     if method == "nominal":
         return None
     if method == "linf_pgd":
@@ -51,7 +46,6 @@ def build_pset(
             step_size=cfg.get("step_size", 0.0),
             add_residual=mixing["add_residual"],
             attack=cfg.get("attack", "exact"),
-            channel_mask=channel_mask,
         )
     raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
 
@@ -73,10 +67,10 @@ def train_classifier_stage(
     checkpoint_dir,
     checkpoint_every,
     device,
-    channel_mask_path=None,
+    min_group_size: int = 1,
 ) -> dict:
-    """Train one classifier (method, seed) and score it on the validation split (model selection only).
-    Style mixing uses the channel mask at ``channel_mask_path`` where it applies (rule channel_mask)."""
+    """Train one classifier (method, seed) and score it on the validation split (model selection
+    only; groups of fewer than ``min_group_size`` images are left out of its worst group)."""
     device = resolve_device(device)
     train, codes = load_split(train_path), load_codes(train_codes_path)
     settings = {
@@ -86,14 +80,12 @@ def train_classifier_stage(
         "classifier": classifier_cfg,
         "mixing": mixing,
     }
-    mask = load_channel_mask(channel_mask_path, split_index=mixing["split_index"])
-    settings["masked_channels"] = masked_channels(mask)
     run_dir = Path(checkpoint_dir) / fingerprint(
         config=settings, files=[train_path, train_codes_path, generator_path]
     )
     pset = build_pset(
         method, method_cfg, generator_path=generator_path, donor_codes=codes.ws, mixing=mixing,
-        device=device, channel_mask=mask,
+        device=device,
     )  # fmt: skip
     model = train_classifier(
         images=train.images,
@@ -126,13 +118,21 @@ def train_classifier_stage(
         factors=val.factors,
         label_name=val.meta["label_name"],
         spurious_factor=val.meta["spurious_factor"],
+        min_group_size=min_group_size,
         device=device,
         seed=seed,
     )
     summary = {"method": method, "seed": seed, "split": "val", "metrics": scores}
     Path(val_path_out).write_text(json.dumps(summary, indent=2) + "\n")
-    log.info("val clean %.4f worst-group %.4f", scores["clean_acc"], scores["worst_group_acc"])
+    log.info("val clean %.4f worst-group %s", scores["clean_acc"], scores["worst_group_acc"])
     return summary
+
+
+def evaluated_images(evaluation: dict, n_test: int) -> int:
+    """How many test images (the first ones) every test metric is computed on:
+    ``evaluation.n_images``, or all ``n_test`` when it is null."""
+    n = evaluation["n_images"]
+    return n_test if n is None else min(int(n), n_test)
 
 
 def evaluate_stage(
@@ -150,75 +150,45 @@ def evaluate_stage(
     evaluation: dict,
     mixing: dict,
     device,
-    channel_mask_path=None,
 ) -> dict:
-    """Score a classifier on the unbiased test split: clean and per-group accuracy on all images,
-    accuracy under the AdvMix and l_inf attacks on the first ``evaluation.n_attack`` images, and
-    consistency on the first ``evaluation.consistency.n_images``: the share whose prediction is
-    the same on all the image's variations (``variations_path``, from rule consistency_variations).
-    The AdvMix attack mixes like training does, with the channel mask at ``channel_mask_path``."""
+    """Score a classifier on the unbiased test split. Every metric (clean and per-group accuracy,
+    accuracy under the AdvMix and l_inf attacks, consistency under the fine-style variations at
+    ``variations_path`` from rule consistency_variations) is computed on the same images: the first
+    :func:`evaluated_images` of the split. The AdvMix attack mixes like training does."""
     device = resolve_device(device)
     model = load_classifier(model_path, map_location=device)
     test, codes = load_split(test_path), load_codes(test_codes_path)
-    common = {"label_name": test.meta["label_name"], "spurious_factor": test.meta["spurious_factor"]}
-    clean = evaluate_classifier(
-        model,
-        images=test.images,
-        labels=test.labels,
-        factors=test.factors,
-        **common,
-        batch_size=evaluation["batch_size"],
-        device=device,
-        seed=seed,
-    )
-    mask = load_channel_mask(channel_mask_path, split_index=mixing["split_index"])
+    n = evaluated_images(evaluation, len(test.images))
     variations = load_consistency_variations(
-        variations_path, cfg=evaluation["consistency"], mixing=mixing, channel_mask=mask
+        variations_path, cfg=consistency_cfg(evaluation, len(test.images)), mixing=mixing
     )
-    n = min(evaluation["n_attack"], len(test.images))
     attack_cfg = evaluation["advmix"]
-    bank = load_codes(train_codes_path).ws
     advmix_set = build_pset(
-        "advmix",
-        attack_cfg,
-        generator_path=generator_path,
-        donor_codes=bank,
-        mixing=mixing,
-        device=device,
-        channel_mask=mask,
-    )
+        "advmix", attack_cfg, generator_path=generator_path, donor_codes=load_codes(train_codes_path).ws,
+        mixing=mixing, device=device,
+    )  # fmt: skip
     linf_set = build_pset(
         "linf_pgd", evaluation["linf"], generator_path=None, donor_codes=None, mixing=mixing, device=device
     )
-    attacked = evaluate_classifier(
+    metrics = evaluate_classifier(
         model,
         images=test.images[:n],
         labels=test.labels[:n],
         factors=test.factors.iloc[:n],
-        **common,
+        label_name=test.meta["label_name"],
+        spurious_factor=test.meta["spurious_factor"],
+        min_group_size=evaluation["min_group_size"],
         advmix_set=advmix_set,
         advmix_restarts=attack_cfg["restarts"],
         linf_set=linf_set,
         codes=codes.ws[:n],
         residuals=codes.residuals(test.images)[:n],
+        variations=variations,
         batch_size=evaluation["batch_size"],
         device=device,
         seed=seed,
     )
-    metrics = {
-        **clean,
-        "advmix_attack_acc": attacked["advmix_attack_acc"],
-        "linf_attack_acc": attacked["linf_attack_acc"],
-        "clean_acc_attacked_subset": attacked["clean_acc"],
-        "n_attack": n,
-        "consistency": prediction_consistency(
-            model,
-            test.images[: len(variations)],
-            variations,
-            batch_size=evaluation["batch_size"],
-            device=device,
-        ),
-    }
+    metrics["n_test_split"] = len(test.images)
     result = {
         "dataset": dataset,
         "method": method,
@@ -233,12 +203,20 @@ def evaluate_stage(
     return result
 
 
+def consistency_cfg(evaluation: dict, n_test: int) -> dict:
+    """What the consistency variations are rendered for: ``n_images`` (:func:`evaluated_images`)
+    and ``variations`` per image."""
+    return {
+        "n_images": evaluated_images(evaluation, n_test),
+        "variations": evaluation["consistency"]["variations"],
+    }
+
+
 def render_consistency_variations(
-    G, *, images, codes, donor_bank, cfg: dict, mixing: dict, batch_size: int, channel_mask=None
+    G, *, images, codes, donor_bank, cfg: dict, mixing: dict, batch_size: int
 ) -> torch.Tensor:
-    """The first ``cfg["n_images"]`` test images, each with ``cfg["variations"]`` fine-style
-    variations (donors from ``donor_bank``, residual added as ``mixing`` says, ``channel_mask``'s
-    channels of style ``k-1`` mixed too), drawn from
+    """The first ``cfg["n_images"]`` test images (:func:`consistency_cfg`), each with ``cfg["variations"]`` fine-style
+    variations (donors from ``donor_bank``, residual added as ``mixing`` says), drawn from
     ``CONSISTENCY_SEED``. Rendered in chunks of about ``batch_size`` images to bound the generator's
     activations; the result does not depend on ``batch_size``. Returns ``[n, V, 3, H, W]`` (CPU)."""
     n = min(cfg["n_images"], len(images))
@@ -257,7 +235,6 @@ def render_consistency_variations(
                 variations=cfg["variations"],
                 split_index=mixing["split_index"],
                 residuals=None if residuals is None else residuals[part],
-                channel_mask=channel_mask,
                 generator=generator,
             )
             parts.append(varied.cpu())
@@ -265,39 +242,39 @@ def render_consistency_variations(
 
 
 def consistency_variations_stage(
-    *, test_path, test_codes_path, train_codes_path, generator_path, variations_path, cfg: dict,
-    mixing: dict, batch_size: int, device, channel_mask_path=None,
+    *, test_path, test_codes_path, train_codes_path, generator_path, variations_path, evaluation: dict,
+    mixing: dict, device,
 ) -> None:  # fmt: skip
     """Rule consistency_variations: render the variations every model of a dataset is judged on
-    (:func:`render_consistency_variations`) once, and save them with the settings that made them."""
+    (:func:`render_consistency_variations` with :func:`consistency_cfg`) once, and save them with
+    the settings that made them."""
     device = resolve_device(device)
     test, codes = load_split(test_path), load_codes(test_codes_path)
     G = load_generator(generator_path, map_location=device)
-    mask = load_channel_mask(channel_mask_path, split_index=mixing["split_index"])
+    cfg = consistency_cfg(evaluation, len(test.images))
     variations = render_consistency_variations(
         G, images=test.images, codes=codes, donor_bank=load_codes(train_codes_path).ws,
-        cfg=cfg, mixing=mixing, batch_size=batch_size, channel_mask=mask,
+        cfg=cfg, mixing=mixing, batch_size=evaluation["batch_size"],
     )  # fmt: skip
-    meta = {**_variation_settings(cfg, mixing, mask), "seed": CONSISTENCY_SEED}
+    meta = {**_variation_settings(cfg, mixing), "seed": CONSISTENCY_SEED}
     save_atomic({"variations": variations, "meta": meta}, variations_path)
     log.info("rendered %d x %d consistency variations", *variations.shape[:2])
 
 
-def _variation_settings(cfg: dict, mixing: dict, channel_mask) -> dict:
+def _variation_settings(cfg: dict, mixing: dict) -> dict:
     return {
         "n_images": cfg["n_images"],
         "variations": cfg["variations"],
         "split_index": mixing["split_index"],
         "add_residual": mixing["add_residual"],
-        "masked_channels": masked_channels(channel_mask),
     }
 
 
-def load_consistency_variations(path, *, cfg: dict, mixing: dict, channel_mask=None) -> torch.Tensor:
+def load_consistency_variations(path, *, cfg: dict, mixing: dict) -> torch.Tensor:
     """The variations saved by :func:`consistency_variations_stage`; a clear error when they were
-    made with other settings than ``cfg``, ``mixing`` and ``channel_mask``. Returns ``[n, V, 3, H, W]``."""
+    made with other settings than ``cfg`` and ``mixing``. Returns ``[n, V, 3, H, W]``."""
     saved = load_checkpoint(path)
-    expected = _variation_settings(cfg, mixing, channel_mask)
+    expected = _variation_settings(cfg, mixing)
     made_with = {key: saved["meta"].get(key) for key in expected}
     if made_with != expected:
         raise RuntimeError(

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import torch
 
-from admixlib.analysis.channel_mask import load_channel_mask
 from admixlib.classify import load_classifier, predict_proba
 from admixlib.data import load_split
-from admixlib.perturb import fine_style_variations, mix_styles, mixing_start, render_mixed
+from admixlib.perturb import fine_style_variations, mix_styles, render_mixed
 from admixlib.report import plot_variation_panel, save_image_grid, summarise_runs, write_tables
 from admixlib.runtime import resolve_device, torch_generator
 from admixlib.stages.codes import load_codes
@@ -25,31 +24,29 @@ def table_stage(*, dataset: str, run_paths: list, methods: list, csv_path, md_pa
     seeds = sorted({run["seed"] for run in runs})
     caption = (
         f"{dataset}: unbiased test split, mean ± std [95% t-interval] over seeds {seeds} in percent; "
-        "rel. error reduction is 1 - err(method) / err(nominal), paired by seed"
+        "rel. error reduction is 1 - err(method) / err(nominal), paired by seed; "
+        "* marks an interval bound clipped to [0, 100]"
     )
     write_tables(tidy, csv_path=csv_path, md_path=md_path, tex_path=tex_path, caption=caption)
     log.info("table of %d runs written", len(runs))
 
 
 @torch.no_grad()
-def mixing_grid_stage(
-    *, generator_path, codes_path, figure_path, split_index: int, n: int, device, channel_mask_path=None
-) -> None:
-    """Grid on inverted test images: cell (i, j) keeps image i's coarse styles and takes j's fine ones
-    (and the channels of style ``k-1`` that the channel mask at ``channel_mask_path`` mixes)."""
+def mixing_grid_stage(*, generator_path, codes_path, figure_path, split_index: int, n: int, device) -> None:
+    """Grid on inverted test images: cell (i, j) keeps image i's coarse styles and takes j's fine ones."""
     device = resolve_device(device)
     G = load_generator(generator_path, map_location=device)
     ws = load_codes(codes_path).ws[:n].to(device)
-    mask = load_channel_mask(channel_mask_path, split_index=split_index)
-    start = mixing_start(split_index, mask)
     sources = G.synthesis(ws)
     cells = [torch.full_like(sources[:1], -1.0), sources]
     for i in range(n):
         coarse = ws[i : i + 1].expand(n, -1, -1)
-        mixed = mix_styles(coarse, ws[:, None], torch.ones(n, 1, ws.shape[1] - start, device=device), start)
+        mixed = mix_styles(
+            coarse, ws[:, None], torch.ones(n, 1, ws.shape[1] - split_index, device=device), split_index
+        )
         cells += [
             sources[i : i + 1],
-            render_mixed(G, mixed, source_ws=coarse, start=start, channel_mask=mask),
+            render_mixed(G, mixed, source_ws=coarse, start=split_index),
         ]
     save_image_grid(torch.cat(cells).cpu(), figure_path, nrow=n + 1)
 
@@ -69,10 +66,8 @@ def figure1_stage(
     n_images: int = 4,
     device,
     seed: int = 0,
-    channel_mask_path=None,
 ) -> None:
-    """Figure 1: test images under fine-style variations (donors from training codes; the channel
-    mask at ``channel_mask_path`` where it applies), each captioned with the probability of the true
+    """Figure 1: test images under fine-style variations (donors from training codes), each captioned with the probability of the true
     label under each model in ``model_paths`` (name -> path)."""
     device = resolve_device(device)
     G = load_generator(generator_path, map_location=device)
@@ -83,7 +78,6 @@ def figure1_stage(
     picks = torch.randperm(len(test.images), generator=gen)[:n_images]
     rows, scores, titles = [], [], []
     residuals = codes.residuals(test.images)
-    mask = load_channel_mask(channel_mask_path, split_index=split_index)
     for i in picks.tolist():
         varied = fine_style_variations(
             G,
@@ -92,7 +86,6 @@ def figure1_stage(
             variations=variations - 1,
             split_index=split_index,
             residuals=residuals[i : i + 1] if add_residual else None,
-            channel_mask=mask,
             generator=gen,
         )[0].cpu()
         images = torch.cat([test.images[i : i + 1], varied])
