@@ -18,6 +18,9 @@ include: "rules/evaluation.smk"
 include: "rules/analysis.smk"
 include: "rules/reporting.smk"
 include: "rules/sweeps.smk"
+include: "rules/tuning.smk"
+include: "rules/gan_seeds.smk"
+include: "rules/ablation.smk"
 
 
 rule all:
@@ -39,6 +42,21 @@ rule figures:
 rule sweeps:
     input:
         sweep_targets(),
+
+
+rule ablation:
+    input:
+        ablation_targets(),
+
+
+rule gan_seeds:
+    input:
+        gan_seeds_targets(),
+
+
+rule tune_methods:
+    input:
+        tuning_targets(),
 
 
 rule generators:

@@ -7,10 +7,22 @@ with each other, so that every config error is reported before any job runs.
 import math
 from pathlib import Path
 
+from admixlib.variants import variant_block
+
 FACE_NUISANCES = ("skin_tone", "lighting", "background_hue", "lip_colour")
 DIGIT_NUISANCES = ("color",)
 GENERATED_KINDS = ("faces", "colored_digits")
-METHODS = ("nominal", "linf_pgd", "autoaugment", "colorjitter", "randmix", "advmix", "advmix_fast")
+METHODS = (
+    "nominal",
+    "nominal_long",
+    "linf_pgd",
+    "autoaugment",
+    "colorjitter",
+    "randmix",
+    "advmix",
+    "advmix_fast",
+    "resample_nuisance",
+)
 # The methods that mix styles: their training depends on the split index.
 MIXING_METHODS = ("randmix", "advmix", "advmix_fast")
 
@@ -99,6 +111,58 @@ def _sweep_errors(config: dict) -> list[str]:
     return errors
 
 
+def _tuning_errors(config: dict) -> list[str]:
+    tuning, errors = config["tuning"], []
+    outside = [d for d in tuning["datasets"] if d not in config["datasets"]]
+    if outside:
+        errors.append(
+            f"tuning.datasets names {outside}, which are not keys of datasets: {list(config['datasets'])}"
+        )
+    missing = [m for m in tuning["methods"] if m not in tuning["grids"]]
+    if missing:
+        errors.append(f"tuning.methods names {missing}, which have no grid under tuning.grids")
+    grids = {m: tuning["grids"][m] for m in tuning["methods"] if m in tuning["grids"]}
+    sizes = {method: len(grid) for method, grid in grids.items()}
+    if len(set(sizes.values())) > 1:
+        errors.append(
+            f"tuning.grids must give every method the same number of settings (the same budget); got {sizes}"
+        )
+    for method, grid in grids.items():
+        known = set(config["methods"][method])
+        for i, setting in enumerate(grid):
+            unknown = sorted(set(setting) - known)
+            if unknown:
+                errors.append(
+                    f"tuning.grids.{method}[{i}] sets {unknown}, which are not keys of methods.{method}: {sorted(known)}"
+                )
+    return errors
+
+
+def _variant_errors(config: dict) -> list[str]:
+    """The GAN-seed and ablation targets: known datasets, and a generic generator that is valid."""
+    errors = []
+    for target in ("gan_seeds", "ablation"):
+        outside = [d for d in config[target]["datasets"] if d not in config["datasets"]]
+        if outside:
+            errors.append(
+                f"{target}.datasets names {outside}, which are not keys of datasets: {list(config['datasets'])}"
+            )
+    generic = config["ablation"]["generic"]
+    for block in ("stylegan", "mixing"):
+        for name in config["ablation"]["datasets"][:1]:
+            unknown = sorted(set(generic[block]) - set(config["datasets"][name][block]))
+            if unknown:
+                errors.append(
+                    f"ablation.generic.{block} sets {unknown}, which are not keys of datasets.<name>.{block}"
+                )
+    if errors:
+        return errors
+    for name in config["ablation"]["datasets"]:
+        for error in _dataset_errors(name, variant_block(config, f"{name}-generic")):
+            errors.append(f"ablation.generic (on {name}): {error}")
+    return errors
+
+
 def check_config(config: dict) -> None:
     """Raise :class:`ConfigError` listing every cross-key inconsistency of a schema-valid ``config``."""
     errors = []
@@ -118,6 +182,8 @@ def check_config(config: dict) -> None:
             f"({train_steps}): the evaluation attack may not be weaker than training's"
         )
     errors.extend(_sweep_errors(config))
+    errors.extend(_tuning_errors(config))
+    errors.extend(_variant_errors(config))
     weights = config["analysis"].get("inception_weights")
     if weights is not None and not Path(weights).is_file():
         errors.append(

@@ -10,6 +10,8 @@ rule train_oracle:
         log_path("train_oracle", "{dataset}"),
     benchmark:
         bench_path("train_oracle", "{dataset}")
+    wildcard_constraints:
+        dataset=BASE_DATASETS,
     conda:
         "../envs/admix.yaml"
     threads: res("train_oracle", "threads")
@@ -29,8 +31,8 @@ rule channel_map:
     """Diagnostic: what mixing moves when one channel of style k-1 is mixed too (the oracle measures)."""
     input:
         generator=GENERATOR,
-        oracle=ORACLE,
-        train=SPLIT.replace("{split}", "train"),
+        oracle=base_path(ORACLE),
+        train=data_split("train"),
         train_codes=CODES.replace("{split}", "train"),
     output:
         channels=CHANNEL_MAP,
@@ -63,8 +65,8 @@ rule disentanglement:
     """Which factors move with which styles: the per-layer map and the fine-mixing scores at k."""
     input:
         generator=GENERATOR,
-        oracle=ORACLE,
-        train=SPLIT.replace("{split}", "train"),
+        oracle=base_path(ORACLE),
+        train=data_split("train"),
         train_codes=CODES.replace("{split}", "train"),
     output:
         map=DISENTANGLEMENT_MAP,

@@ -1,8 +1,9 @@
 rule train_classifier:
     """Train one classifier with one method and seed through the shared training loop."""
     input:
-        train=SPLIT.replace("{split}", "train"),
-        val=SPLIT.replace("{split}", "val"),
+        unpack(method_inputs),
+        train=data_split("train"),
+        val=data_split("val"),
         train_codes=CODES.replace("{split}", "train"),
         generator=GENERATOR,
     output:
@@ -28,6 +29,7 @@ rule train_classifier:
             f"{CHECKPOINTS.format(dataset=w.dataset)}/classifiers/{w.method}/seed{w.seed}"
         ),
         checkpoint_every=config["compute"]["checkpoint_every"],
+        seed=lambda w: int(w.seed),
         min_group_size=config["evaluation"]["min_group_size"],
         device=config["device"],
     script:

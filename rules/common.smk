@@ -4,7 +4,15 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from admixlib.configcheck import MIXING_METHODS, check_config, check_resource_rules
+from admixlib.configcheck import METHODS as ALL_METHODS
 from admixlib.configschema import check_schema
+from admixlib.variants import (
+    base_name,
+    gan_seed,
+    gan_seed_name,
+    variant_block,
+    wildcard_pattern,
+)
 
 check_schema(
     config, Path(workflow.basedir) / "config" / "schema.yaml"
@@ -30,10 +38,11 @@ SWEEP_VALUES = {
 
 
 wildcard_constraints:
-    dataset="|".join(DATASETS),
+    dataset=wildcard_pattern(list(config["datasets"])),
     split="|".join(DATA_SPLITS),
-    method="|".join(METHODS),
+    method="|".join(ALL_METHODS),
     seed=r"\d+",
+    setting=r"\d+",
     sweep="bias|split_index",
     value=r"[0-9.]+",
 
@@ -73,6 +82,10 @@ TABLE = "results/tables/{dataset}.{ext}"
 MIXING_GRID = "results/figures/{dataset}_mixing_grid.png"
 FIGURE1 = "results/figures/{dataset}_figure1.png"
 POOL_SPLIT = "results/{dataset}/data/pool.pt"
+RESAMPLED = "results/{dataset}/data/train_resampled.pt"
+ABLATION_TABLE = "results/tables/{dataset}_ablation.csv"
+ABLATION_MD = "results/tables/{dataset}_ablation.md"
+ABLATION_GENERATORS = "results/tables/{dataset}_ablation_generator.csv"
 POOL_CODES = "results/{dataset}/codes/pool.pt"
 BIAS_TRAIN = "results/{dataset}/sweeps/bias/{value}/data/train.pt"
 BIAS_TRAIN_FACTORS = "results/{dataset}/sweeps/bias/{value}/data/train_factors.csv"
@@ -86,14 +99,37 @@ SWEEP_VAL = (
 )
 SWEEP_EVAL = "results/{dataset}/sweeps/{sweep}/{value}/eval/{method}/seed{seed}.json"
 SWEEP_TABLE = "results/tables/{dataset}_{sweep}_sweep.csv"
+TUNE_MODEL = "results/{dataset}/tuning/{method}/setting{setting}/model.pt"
+TUNE_STATS = "results/{dataset}/tuning/{method}/setting{setting}/stats.jsonl"
+TUNE_VAL = "results/{dataset}/tuning/{method}/setting{setting}/val.json"
+TUNING_TABLE = "results/tables/{dataset}_tuning.csv"
+GAN_SEEDS_TABLE = "results/tables/{dataset}_gan_seeds.csv"
+GAN_SEEDS_GENERATORS = "results/tables/{dataset}_gan_seeds_generator.csv"
+GAN_SEEDS_MD = "results/tables/{dataset}_gan_seeds.md"
 SWEEP_FIGURE = "results/figures/{dataset}_{sweep}_sweep.png"
 CHECKPOINTS = "checkpoints/{dataset}"
 TABLE_EXTS = ["csv", "md", "tex"]
 
 
 def dataset_cfg(wildcards):
-    """The config block of the dataset named by the wildcard."""
-    return config["datasets"][wildcards.dataset]
+    """The config block of the dataset (or variant: admixlib.variants) named by the wildcard."""
+    return variant_block(config, wildcards.dataset)
+
+
+def base_path(pattern, **fixed):
+    """Input function: ``pattern`` (e.g. SPLIT, ORACLE) of the wildcard's base dataset, so a variant
+    reads its base's data and oracle."""
+    return lambda w: pattern.format(dataset=base_name(w.dataset), **fixed)
+
+
+def data_split(split):
+    """Input function: the base dataset's ``split`` (train, val, test, pool)."""
+    return base_path(SPLIT, split=split)
+
+
+BASE_DATASETS = "|".join(
+    config["datasets"]
+)  # a rule-level constraint: data rules make no variant
 
 
 def res(rule_name, key):
@@ -138,6 +174,48 @@ def figure1_models(wildcards):
     }
 
 
+def method_inputs(wildcards):
+    """resample_nuisance trains on the base dataset's redrawn training split; the others need nothing more."""
+    if wildcards.method == "resample_nuisance":
+        return {"resampled": RESAMPLED.format(dataset=base_name(wildcards.dataset))}
+    return {}
+
+
+ABLATION_REFERENCE = ["nominal", "randmix", "advmix", "resample_nuisance"]
+
+
+def ablation_runs(wildcards):
+    """Every evaluation of the ablation table: dicts with ``row`` (the table's method name) and
+    ``path``: the reference rows on the dataset's own generator, ``<method>_generic`` on the
+    paper's plain generator."""
+    own = [
+        {
+            "row": method,
+            "path": EVAL.format(dataset=wildcards.dataset, method=method, seed=seed),
+        }
+        for method in ABLATION_REFERENCE
+        for seed in SEEDS
+    ]
+    generic = [
+        {
+            "row": f"{method}_generic",
+            "path": EVAL.format(
+                dataset=f"{wildcards.dataset}-generic", method=method, seed=seed
+            ),
+        }
+        for method in config["ablation"]["methods"]
+        for seed in SEEDS
+    ]
+    return own + generic
+
+
+def ablation_targets():
+    return expand(
+        with_sidecars([ABLATION_TABLE]) + [ABLATION_MD, ABLATION_GENERATORS],
+        dataset=config["ablation"]["datasets"],
+    )
+
+
 def sweep_train_inputs(wildcards):
     """A bias value trains on its subset of the pool; a split index on the main training split."""
     if wildcards.sweep == "bias":
@@ -179,6 +257,66 @@ def sweep_runs(wildcards):
             )
         runs[value] = paths
     return runs
+
+
+def tuning_runs(wildcards):
+    """Every setting of every tuning grid: dicts with ``method``, ``setting`` (the overrides) and
+    ``val`` (its val.json path)."""
+    return [
+        {
+            "method": method,
+            "setting": setting,
+            "val": TUNE_VAL.format(dataset=wildcards.dataset, method=method, setting=i),
+        }
+        for method in config["tuning"]["methods"]
+        for i, setting in enumerate(config["tuning"]["grids"][method])
+    ]
+
+
+def tuned_method_cfg(wildcards):
+    """The method's config block with one grid setting's overrides."""
+    setting = config["tuning"]["grids"][wildcards.method][int(wildcards.setting)]
+    return {**config["methods"][wildcards.method], **setting}
+
+
+def gan_seed_variants(wildcards):
+    """The dataset and its GAN-seed variants: GANs from seeds data.seed + 0 .. gan_seeds.n_gans - 1."""
+    return [
+        gan_seed_name(wildcards.dataset, i)
+        for i in range(config["gan_seeds"]["n_gans"])
+    ]
+
+
+def gan_seed_runs(wildcards):
+    """Every evaluation of the GAN-seed table: dicts with ``gan_seed`` and ``path``."""
+    return [
+        {
+            "gan_seed": gan_seed(config, name),
+            "path": EVAL.format(dataset=name, method=method, seed=seed),
+        }
+        for name in gan_seed_variants(wildcards)
+        for method in config["gan_seeds"]["methods"]
+        for seed in SEEDS
+    ]
+
+
+def gan_seed_generators(wildcards):
+    """{GAN seed: generator.json} of the dataset and its GAN-seed variants."""
+    return {
+        gan_seed(config, name): GENERATOR_METRICS.format(dataset=name)
+        for name in gan_seed_variants(wildcards)
+    }
+
+
+def gan_seeds_targets():
+    return expand(
+        with_sidecars([GAN_SEEDS_TABLE]) + [GAN_SEEDS_GENERATORS, GAN_SEEDS_MD],
+        dataset=config["gan_seeds"]["datasets"],
+    )
+
+
+def tuning_targets():
+    return expand(with_sidecars([TUNING_TABLE]), dataset=config["tuning"]["datasets"])
 
 
 def with_sidecars(patterns):

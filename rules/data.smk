@@ -6,6 +6,8 @@ rule download_dataset:
         log_path("download_dataset", "{dataset}"),
     benchmark:
         bench_path("download_dataset", "{dataset}")
+    wildcard_constraints:
+        dataset=BASE_DATASETS,
     conda:
         "../envs/admix.yaml"
     threads: 1
@@ -30,6 +32,8 @@ rule make_dataset:
         log_path("make_dataset", "{dataset}"),
     benchmark:
         bench_path("make_dataset", "{dataset}")
+    wildcard_constraints:
+        dataset=BASE_DATASETS,
     conda:
         "../envs/admix.yaml"
     threads: 1
@@ -53,6 +57,8 @@ rule make_oracle_split:
         log_path("make_oracle_split", "{dataset}"),
     benchmark:
         bench_path("make_oracle_split", "{dataset}")
+    wildcard_constraints:
+        dataset=BASE_DATASETS,
     conda:
         "../envs/admix.yaml"
     threads: 1
@@ -66,3 +72,25 @@ rule make_oracle_split:
         },
     script:
         "../workflow_scripts/make_split.py"
+
+
+rule resample_train:
+    """The training split redrawn once per value of its spurious factor (for resample_nuisance)."""
+    output:
+        resampled=RESAMPLED,
+    log:
+        log_path("resample_train", "{dataset}"),
+    benchmark:
+        bench_path("resample_train", "{dataset}")
+    wildcard_constraints:
+        dataset=BASE_DATASETS,
+    conda:
+        "../envs/admix.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("make_dataset", "mem_mb"),
+        runtime=res("make_dataset", "runtime"),
+    params:
+        data=lambda w: dataset_cfg(w)["data"],
+    script:
+        "../workflow_scripts/resample_train.py"

@@ -1,7 +1,7 @@
 rule consistency_variations:
     """Render once the fine-style variations every model of a dataset is judged on (consistency)."""
     input:
-        test=SPLIT.replace("{split}", "test"),
+        test=data_split("test"),
         test_codes=CODES.replace("{split}", "test"),
         train_codes=CODES.replace("{split}", "train"),
         generator=GENERATOR,
@@ -30,7 +30,7 @@ rule evaluate:
     """Score one classifier on the unbiased test split: clean, per group, AdvMix and l_inf attacks."""
     input:
         model=CLASSIFIER,
-        test=SPLIT.replace("{split}", "test"),
+        test=data_split("test"),
         test_codes=CODES.replace("{split}", "test"),
         train_codes=CODES.replace("{split}", "train"),
         generator=GENERATOR,

@@ -3,7 +3,7 @@ rule train_encoder:
     input:
         generator=GENERATOR,
         discriminator=DISCRIMINATOR,
-        train=SPLIT.replace("{split}", "train"),
+        train=data_split("train"),
     output:
         encoder=ENCODER,
         stats=ENCODER_STATS,
@@ -31,7 +31,7 @@ rule train_encoder:
 rule invert:
     """Invert one shard of every split into W+ (encoder, then optional per-image refinement)."""
     input:
-        splits=expand(SPLIT, split=SPLITS, allow_missing=True),
+        splits=lambda w: expand(SPLIT, dataset=base_name(w.dataset), split=SPLITS),
         generator=GENERATOR,
         encoder=ENCODER,
     output:
@@ -84,8 +84,8 @@ rule inversion_report:
     input:
         summary=INVERSION_SUMMARY,
         test_codes=CODES.replace("{split}", "test"),
-        test=SPLIT.replace("{split}", "test"),
-        oracle=ORACLE,
+        test=data_split("test"),
+        oracle=base_path(ORACLE),
         generator=GENERATOR,
         encoder=ENCODER,
     output:

@@ -62,7 +62,7 @@ rule figure1:
     input:
         unpack(figure1_models),
         generator=GENERATOR,
-        test=SPLIT.replace("{split}", "test"),
+        test=data_split("test"),
         test_codes=CODES.replace("{split}", "test"),
         train_codes=CODES.replace("{split}", "train"),
     output:

@@ -1,7 +1,7 @@
 rule train_stylegan:
     """Train the StyleGAN2-style generator on the training split (no oracle, no selection)."""
     input:
-        train=SPLIT.replace("{split}", "train"),
+        train=data_split("train"),
     output:
         generator=GENERATOR,
         discriminator=DISCRIMINATOR,
@@ -24,6 +24,6 @@ rule train_stylegan:
         checkpoint_dir=lambda w: f"{CHECKPOINTS.format(dataset=w.dataset)}/stylegan",
         checkpoint_every=config["compute"]["checkpoint_every"],
         device=config["device"],
-        seed=lambda w: dataset_cfg(w)["data"]["seed"],
+        seed=lambda w: gan_seed(config, w.dataset),
     script:
         "../workflow_scripts/train_stylegan.py"

@@ -12,6 +12,8 @@ rule make_pool_split:
         log_path("make_pool_split", "{dataset}"),
     benchmark:
         bench_path("make_pool_split", "{dataset}")
+    wildcard_constraints:
+        dataset=BASE_DATASETS,
     conda:
         "../envs/admix.yaml"
     threads: 1
@@ -84,8 +86,8 @@ rule sweep_run:
     """Train one (method, seed) at one swept value, then evaluate it as the main table does."""
     input:
         unpack(sweep_train_inputs),
-        val=SPLIT.replace("{split}", "val"),
-        test=SPLIT.replace("{split}", "test"),
+        val=data_split("val"),
+        test=data_split("test"),
         test_codes=CODES.replace("{split}", "test"),
         eval_train_codes=CODES.replace("{split}", "train"),
         generator=GENERATOR,

@@ -45,7 +45,11 @@ SCHEMA_CASES = [
     ("classifier.steps", "many", "classifier.steps is 'many', which is not of type integer"),
     ("classifier.steps", 0, "classifier.steps is 0; allowed: >= 1"),
     ("device", "tpu", "device is 'tpu'; allowed values: auto, cpu, cuda"),
-    ("run.methods", ["nominal", "mixup"], r"run.methods\[1\] is 'mixup'; allowed values: nominal, linf_pgd"),
+    (
+        "run.methods",
+        ["nominal", "mixup"],
+        r"run.methods\[1\] is 'mixup'; allowed values: nominal, nominal_long, linf_pgd",
+    ),
     ("run.seeds", [], "run.seeds is \\[\\]; it needs at least 1 item"),
     ("methods.advmix.lam", 1.5, "methods.advmix.lam is 1.5; allowed: <= 1"),
     ("datasets.faces.data.bias", -0.1, "bias"),
@@ -66,7 +70,7 @@ SCHEMA_CASES = [
     ("compute.deterministic", "yes", "compute.deterministic is 'yes', which is not of type boolean"),
     ("compute.checkpoint_every", 0.5, "checkpoint_every"),
     ("resources.default.threads", 0, "resources.default.threads is 0; allowed: >= 1"),
-    ("tables", {}, "unknown key tables; allowed keys: analysis, classifier, compute"),
+    ("tables", {}, "unknown key tables; allowed keys: ablation, analysis, classifier, compute"),
 ]
 
 

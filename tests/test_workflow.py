@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
+
+from admixlib.report import METRICS
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+TEST_CONFIG = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
 STAGES = [
     "make_dataset", "make_oracle_split", "train_oracle", "disentanglement", "train_stylegan", "train_encoder", "invert", "gather_codes", "inversion_report", "train_classifier",
     "consistency_variations", "evaluate", "table", "figure_mixing", "figure1", "make_pool_split", "invert_pool", "bias_subset", "sweep_run",
@@ -18,7 +22,7 @@ STAGES = [
 ]  # fmt: skip
 GPU_RULES = {
     "train_oracle", "channel_map", "disentanglement", "train_stylegan", "train_encoder", "invert", "inversion_report", "invert_pool",
-    "train_classifier", "consistency_variations", "evaluate", "sweep_run", "figure_mixing", "figure1",
+    "train_classifier", "tune_classifier", "consistency_variations", "evaluate", "sweep_run", "figure_mixing", "figure1",
 }  # fmt: skip
 
 
@@ -73,29 +77,15 @@ def test_bad_config_fails_before_any_job(tmp_path):
 
 @pytest.mark.integration
 def test_whole_dag_on_test_config(tmp_path):
-    args = ["all", "--cores", "2", "--resources", "gpu=2", "--configfile", str(ROOT / "config" / "test.yaml")]
+    args = ["all", "tune_methods", "gan_seeds", "ablation", "--cores", "2", "--resources", "gpu=2"]
+    args += ["--configfile", str(ROOT / "config" / "test.yaml")]
     result = snakemake(*args, workdir=tmp_path)
     assert result.returncode == 0, result.stderr[-5000:]
     results = tmp_path / "results"
     for dataset in ("colored_digits", "faces"):
         tidy = pd.read_csv(results / "tables" / f"{dataset}.csv")
-        assert set(tidy.method) == {
-            "nominal",
-            "linf_pgd",
-            "autoaugment",
-            "colorjitter",
-            "randmix",
-            "advmix",
-            "advmix_fast",
-        }
-        assert {
-            "clean_acc",
-            "worst_group_acc",
-            "advmix_attack_acc",
-            "linf_attack_acc",
-            "consistency",
-            "rel_error_reduction",
-        } <= set(tidy.metric)
+        assert tidy.method.unique().tolist() == TEST_CONFIG["run"]["methods"]
+        assert set(METRICS) <= set(tidy.metric)
         acc = tidy[tidy.metric != "rel_error_reduction"]["mean"]
         assert acc.between(0, 1).all()
         for ext in ("md", "tex"):
@@ -128,6 +118,21 @@ def test_whole_dag_on_test_config(tmp_path):
         assert (results / "figures" / f"{dataset}_disentanglement.png").stat().st_size > 0
         channels = pd.read_csv(results / dataset / "disentanglement" / "channels.csv")
         assert set(channels["factor"]) == set(generator["marginals"]) and channels["layer"].min() == 0
+    tuning = pd.read_csv(results / "tables" / "colored_digits_tuning.csv")  # config/test.yaml's grids
+    assert list(tuning.columns) == ["method", "setting", "val_clean_acc", "val_worst_group_acc", "chosen"]
+    assert tuning.groupby("method")["chosen"].sum().to_dict() == {"advmix": 1, "colorjitter": 1}
+    assert tuning["setting"].tolist()[:2] == ["lam=0.5 hue=0.1", "lam=0.2 hue=0.5"]
+    gan_seeds = pd.read_csv(results / "tables" / "colored_digits_gan_seeds.csv")  # n_gans: 2, seeds: [0]
+    assert set(gan_seeds["gan_seed"].astype(str)) == {"0", "1", "all"}
+    pooled = gan_seeds[(gan_seeds["gan_seed"].astype(str) == "all") & (gan_seeds["metric"] == "clean_acc")]
+    assert set(pooled["method"]) == {"nominal", "advmix"} and (pooled["n_seeds"] == 2).all()
+    generators = pd.read_csv(results / "tables" / "colored_digits_gan_seeds_generator.csv")
+    assert generators["gan_seed"].tolist() == [0, 1]  # label_kept may be NaN: no label-differing pair
+    assert (generators["label_kept"].isna() | generators["label_kept"].between(0, 1)).all()
+    ablation = pd.read_csv(results / "tables" / "colored_digits_ablation.csv")
+    assert set(ablation["method"]) == {"nominal", "randmix", "advmix", "resample_nuisance", "advmix_generic"}
+    generic = json.loads((results / "metrics" / "colored_digits-generic" / "generator.json").read_text())
+    assert generic["split_index"] == 3  # ablation.generic.mixing
     assert any((tmp_path / "logs" / "train_stylegan").iterdir())
     assert any((results / "benchmarks" / "rules" / "evaluate").iterdir())
     report = snakemake(*args, "--report", "report.html", workdir=tmp_path)
@@ -154,9 +159,10 @@ def _upstream_rules(rulegraph: str, targets: set[str]) -> set[str]:
 
 @pytest.mark.parametrize("configfile", ["config.yaml", "test.yaml"])
 def test_no_oracle_upstream_of_any_classifier(tmp_path, configfile):
-    args = ["all", "--rulegraph", "dot", "--cores", "1", "--configfile", str(ROOT / "config" / configfile)]
+    config = ["--configfile", str(ROOT / "config" / configfile)]
+    args = ["all", "tune_methods", "gan_seeds", "ablation", "--rulegraph", "dot", "--cores", "1", *config]
     result = snakemake(*args, workdir=tmp_path)
     assert result.returncode == 0, result.stderr
-    upstream = _upstream_rules(result.stdout, {"train_classifier", "sweep_run"})
+    upstream = _upstream_rules(result.stdout, {"train_classifier", "sweep_run", "tune_classifier"})
     assert {"make_dataset", "train_stylegan", "gather_codes"} <= upstream  # the graph was read
     assert not upstream & {"make_oracle_split", "train_oracle", "disentanglement", "channel_map"}

@@ -23,6 +23,7 @@ from admixlib.runtime import (  # noqa: E402
     visible_gpus,
     write_provenance,
 )
+from admixlib.variants import base_name, gan_seed  # noqa: E402
 
 _held = []  # the job's GPU slot: its lock lasts as long as the job's process
 _started = []  # when start() ran, for the provenance's wall time
@@ -53,7 +54,8 @@ def finish(snakemake):
     config, dataset = snakemake.config, snakemake.wildcards.get("dataset")
     seeds = {"run": config["run"]["seeds"]}
     if dataset is not None:
-        seeds["data"] = config["datasets"][dataset]["data"]["seed"]
+        seeds["data"] = config["datasets"][base_name(dataset)]["data"]["seed"]
+        seeds["gan"] = gan_seed(config, dataset)
     sidecars = snakemake.output.provenance
     sidecars = [sidecars] if isinstance(sidecars, str) else list(sidecars)
     job = {

@@ -1,4 +1,4 @@
-"""Rule train_classifier: one method, one seed, the shared training loop."""
+"""Rules train_classifier and tune_classifier: one method (and setting), one seed, the shared loop."""
 
 from _admix import start
 from admixlib.stages.classifier import train_classifier_stage
@@ -6,7 +6,7 @@ from admixlib.stages.classifier import train_classifier_stage
 start(snakemake)
 train_classifier_stage(
     method=snakemake.wildcards.method,
-    seed=int(snakemake.wildcards.seed),
+    seed=snakemake.params.seed,
     train_path=snakemake.input.train,
     val_path=snakemake.input.val,
     train_codes_path=snakemake.input.train_codes,
@@ -21,4 +21,5 @@ train_classifier_stage(
     checkpoint_every=snakemake.params.checkpoint_every,
     device=snakemake.params.device,
     min_group_size=snakemake.params.min_group_size,
+    resampled_path=snakemake.input.get("resampled"),
 )

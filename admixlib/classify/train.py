@@ -217,6 +217,7 @@ def train_classifier(
                 labels=labels[idx].to(device),
                 codes=_take(codes, idx, device),
                 residuals=_take(residuals, idx, device),
+                index=idx,
             )
             with autocast:
                 loss, clean_acc, pert_acc, attack_seconds = _loss(

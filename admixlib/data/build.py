@@ -72,21 +72,22 @@ def subsample_with_bias(
     return np.sort(np.concatenate(chosen)).astype(np.int64)
 
 
-def _faces(split, *, n, bias, spurious_factor, seed, resolution, **_):
+def _faces(split, *, n, bias, spurious_factor, seed, resolution, spurious_value=None, **_):
     """One split of procedural faces: (images, factors, extra meta); unbiased when ``bias`` is None."""
     images, factors = faces_mod.make_faces(
-        n=n, bias=bias, spurious_factor=spurious_factor, seed=seed, resolution=resolution
-    )
+        n=n, bias=bias, spurious_factor=spurious_factor, seed=seed, resolution=resolution,
+        spurious_value=spurious_value,
+    )  # fmt: skip
     return images, factors, {}
 
 
-def _colored_digits(split, *, n, bias, seed, resolution, base_seed, sizes, **_):
+def _colored_digits(split, *, n, bias, seed, resolution, base_seed, sizes, spurious_value=None, **_):
     """One split of colored 8x8 digits; the base images are split by ``base_seed``."""
     indices = digits_mod.split_digit_indices(n_val=sizes["n_val"], n_test=sizes["n_test"], seed=base_seed)
     pool = "train" if split in FROM_TRAINING_POOL else split
     n = n if pool == "train" else None
     images, factors = digits_mod.make_colored_digits(
-        indices=indices[pool], n=n, bias=bias, seed=seed, resolution=resolution
+        indices=indices[pool], n=n, bias=bias, seed=seed, resolution=resolution, color=spurious_value
     )
     return images, factors, {}
 
@@ -223,3 +224,30 @@ def build_dataset(
         log.info("%s/%s: %d images, label/%s agreement %s", kind, split, len(labels), spurious_factor, rate)
         summary["splits"][split] = {"n": int(len(labels)), "agreement": rate, "pt": str(pt_path)}
     return summary
+
+
+RESAMPLABLE = {"faces": (0, 1), "colored_digits": tuple(range(10))}
+
+
+def resampled_train(
+    kind: str, *, sizes: dict, bias: float, spurious_factor: str, seed: int, resolution: int
+) -> tuple[torch.Tensor, list[int]]:
+    """The training split redrawn once per value of its spurious factor: uint8
+    ``[V, N, 3, H, W]``, image ``i`` of row ``v`` being training image ``i`` with the spurious factor
+    set to ``values[v]`` and everything else as drawn (perfect nuisance augmentation, which only a
+    procedural data set allows). Returns ``(images, values)``."""
+    if kind not in RESAMPLABLE:
+        raise ValueError(
+            f"resampling the nuisance needs a procedural data set ({list(RESAMPLABLE)}), not {kind!r}"
+        )
+    makers = {"faces": _faces, "colored_digits": _colored_digits}
+    values = list(RESAMPLABLE[kind])
+    rows = [
+        makers[kind](
+            "train", n=sizes.get("n_train"), bias=bias, spurious_factor=spurious_factor,
+            seed=split_seed(seed, "train"), base_seed=seed, sizes=sizes, resolution=resolution,
+            spurious_value=value,
+        )[0]
+        for value in values
+    ]  # fmt: skip
+    return torch.stack(rows), values

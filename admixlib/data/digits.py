@@ -54,8 +54,12 @@ def colorize_digits(
     bias: float | None,
     resolution: int,
     rng,
+    color: int | None = None,
 ) -> tuple[torch.Tensor, pd.DataFrame]:
     """Paint grey digits (float [N, h, w] in [0, 1], stroke = 1) and upsample them bilinearly.
+
+    With ``color``, every stroke takes that colour index after the colours are drawn; the jitter
+    comes out as without it.
 
     Returns (images uint8 [N, 3, resolution, resolution], factors DataFrame with int64 columns
     ``digit, color``). The background is dark grey with jitter; the stroke colour is PALETTE[color]
@@ -66,6 +70,8 @@ def colorize_digits(
         raise ValueError(f"gray digits must be [N, h, w], got shape {tuple(gray.shape)}")
     n = gray.shape[0]
     colors = sample_colors(digits, bias=bias, rng=rng)
+    if color is not None:
+        colors = np.full_like(colors, int(color))
     stroke = PALETTE[colors] * rng.uniform(0.9, 1.05, size=(n, 1)) + rng.uniform(-12, 12, size=(n, 3))
     background = rng.uniform(5, 25, size=(n, 1)) + rng.uniform(-5, 5, size=(n, 3))
     alpha = F.interpolate(gray[:, None], size=(resolution, resolution), mode="bilinear", align_corners=False)
@@ -108,8 +114,10 @@ def make_colored_digits(
     seed: int,
     resolution: int = 32,
     n: int | None = None,
+    color: int | None = None,
 ) -> tuple[torch.Tensor, pd.DataFrame]:
-    """Colored digits for the base images ``indices`` (see ``split_digit_indices``).
+    """Colored digits for the base images ``indices`` (see ``split_digit_indices``); ``color`` as in
+    :func:`colorize_digits`.
 
     With ``n`` given, ``n`` base images are drawn from ``indices`` (without replacement when
     ``n <= len(indices)``, with replacement otherwise; each copy gets its own colour and jitter).
@@ -120,4 +128,6 @@ def make_colored_digits(
     if n is not None and n != len(indices):
         indices = np.sort(rng.choice(indices, size=n, replace=n > len(indices)))
     gray, labels = load_base_digits()
-    return colorize_digits(gray[indices], labels[indices], bias=bias, resolution=resolution, rng=rng)
+    return colorize_digits(
+        gray[indices], labels[indices], bias=bias, resolution=resolution, rng=rng, color=color
+    )

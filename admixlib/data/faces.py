@@ -141,11 +141,14 @@ def make_faces(
     spurious_factor: str | None,
     seed: int,
     resolution: int = 32,
+    spurious_value: int | None = None,
 ) -> tuple[torch.Tensor, pd.DataFrame]:
     """Make ``n`` procedural faces.
 
     If ``bias`` is None every factor is independent and uniform; otherwise ``spurious_factor`` (one of
-    FACE_FACTORS) equals ``smiling`` with probability ``bias``. Deterministic given ``seed``.
+    FACE_FACTORS) equals ``smiling`` with probability ``bias``. Deterministic given ``seed``. With
+    ``spurious_value``, every face's ``spurious_factor`` is set to it after the factors are drawn, and
+    everything else about each face (shape, jitter, noise) comes out as without it.
     Returns (images uint8 [n, 3, resolution, resolution], factors DataFrame with int64 columns
     ``smiling, skin_tone, lighting, background_hue, lip_colour``).
     """
@@ -155,6 +158,8 @@ def make_faces(
     factors = sample_binary_factors(
         n=n, names=FACE_FACTORS, label_name=LABEL_NAME, bias=bias, spurious_factor=spurious_factor, rng=rng
     )
+    if spurious_value is not None:
+        factors[spurious_factor] = int(spurious_value)
     chunks = [
         draw_faces(factors.iloc[start : start + _CHUNK], resolution=resolution, rng=rng)
         for start in range(0, n, _CHUNK)

@@ -14,6 +14,7 @@ from admixlib.perturb.mixing import (
     random_coefficients,
     render_mixed,
 )
+from admixlib.perturb.resample import ResampleSet
 
 __all__ = [
     "AugmentSet",
@@ -21,6 +22,7 @@ __all__ = [
     "LinfBall",
     "Perturbation",
     "PerturbationSet",
+    "ResampleSet",
     "StyleMixSet",
     "autoaugment_set",
     "colorjitter_set",

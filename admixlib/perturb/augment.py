@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from admixlib.perturb.base import Batch, Perturbation
+from admixlib.perturb.base import Batch, DrawnImages, Perturbation
 
 POLICIES = ("autoaugment", "randaugment")
 
@@ -24,7 +24,7 @@ def from_uint8(images: Tensor) -> Tensor:
     return images.to(torch.float32) / 127.5 - 1.0
 
 
-class AugmentSet:
+class AugmentSet(DrawnImages):
     """Per-image random augmentation by a torchvision v2 ``transform`` acting on uint8 ``[3, H, W]``.
 
     ``delta`` is the augmented batch ``[N, 3, H, W]`` in ``[-1, 1]``; ``steps`` is 0. The transform's
@@ -36,7 +36,6 @@ class AugmentSet:
     def __init__(self, transform, *, name: str) -> None:
         self.transform = transform
         self.name = name
-        self.steps = 0
 
     def __repr__(self) -> str:
         return f"AugmentSet({self.name})"
@@ -50,27 +49,17 @@ class AugmentSet:
             out = torch.stack([self.transform(img) for img in images])
         return Perturbation(delta=from_uint8(out).to(batch.images.device), context={})
 
-    def step(self, p: Perturbation, grad: Tensor) -> Perturbation:
-        """No ascent: augmentation is not differentiable; returns ``p`` unchanged."""
-        return p
 
-    def project(self, p: Perturbation) -> Perturbation:
-        """Identity (every augmented image is feasible)."""
-        return p
-
-    def to_image(self, p: Perturbation, batch: Batch) -> Tensor:
-        """The augmented images ``[N, 3, H, W]``."""
-        return p.delta
-
-
-def autoaugment_set(*, policy: str = "autoaugment") -> AugmentSet:
-    """AutoAugment with its CIFAR-10 policy (``policy="autoaugment"``) or RandAugment's defaults."""
+def autoaugment_set(*, policy: str = "autoaugment", num_ops: int = 2, magnitude: int = 9) -> AugmentSet:
+    """AutoAugment with its CIFAR-10 policy (``policy="autoaugment"``), or RandAugment applying
+    ``num_ops`` operations at ``magnitude`` (of 31 bins, 0 to 30; torchvision's defaults 2 and 9)."""
     from torchvision.transforms import v2  # on first use (admixlib.report.plotting says why)
 
     if policy == "autoaugment":
         return AugmentSet(v2.AutoAugment(policy=v2.AutoAugmentPolicy.CIFAR10), name="policy='autoaugment'")
     if policy == "randaugment":
-        return AugmentSet(v2.RandAugment(), name="policy='randaugment'")
+        name = f"policy='randaugment' num_ops={num_ops} magnitude={magnitude}"
+        return AugmentSet(v2.RandAugment(num_ops=num_ops, magnitude=magnitude), name=name)
     raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
 
 

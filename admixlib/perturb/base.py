@@ -23,12 +23,15 @@ class Batch:
         labels: int64 ``[N]``.
         codes: float32 W+ codes ``[N, L, w_dim]`` of the images (needed by :class:`StyleMixSet`), or None.
         residuals: float32 ``[N, 3, H, W]`` reconstruction residuals ``x - G(w(x))``, or None.
+        index: int64 ``[N]``, each image's row in the training split (needed by
+            :class:`~admixlib.perturb.resample.ResampleSet`), or None.
     """
 
     images: Tensor
     labels: Tensor
     codes: Tensor | None = None
     residuals: Tensor | None = None
+    index: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -76,3 +79,22 @@ class PerturbationSet(Protocol):
     def to_image(self, p: Perturbation, batch: Batch) -> Tensor:
         """Render ``[N, 3, H, W]`` images in ``[-1, 1]``, differentiable w.r.t. ``p.delta``."""
         ...
+
+
+class DrawnImages:
+    """Base of the sets whose ``delta`` is the drawn images ``[N, 3, H, W]`` themselves (``steps``
+    0): subclasses implement ``random_init``; there is no ascent and every draw is feasible."""
+
+    steps = 0
+
+    def step(self, p: Perturbation, grad: Tensor) -> Perturbation:
+        """No ascent: the draw is not differentiable; returns ``p`` unchanged."""
+        return p
+
+    def project(self, p: Perturbation) -> Perturbation:
+        """Identity (every drawn image is feasible)."""
+        return p
+
+    def to_image(self, p: Perturbation, batch: Batch) -> Tensor:
+        """The drawn images ``[N, 3, H, W]`` in ``[-1, 1]``."""
+        return p.delta

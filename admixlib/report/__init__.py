@@ -1,10 +1,19 @@
 """Tidy tables (CSV, Markdown, LaTeX) and figures from evaluation results."""
 
 from admixlib.report.figures import plot_sweep, plot_variation_panel, save_image_grid
-from admixlib.report.tables import METRICS, summarise_runs, wide_table, write_tables
+from admixlib.report.tables import (
+    METRICS,
+    generator_row,
+    markdown_table,
+    summarise_runs,
+    wide_table,
+    write_tables,
+)
 
 __all__ = [
     "METRICS",
+    "generator_row",
+    "markdown_table",
     "plot_sweep",
     "plot_variation_panel",
     "save_image_grid",

@@ -108,10 +108,7 @@ def wide_table(tidy: pd.DataFrame) -> pd.DataFrame:
 
 
 def _markdown(wide: pd.DataFrame, caption: str) -> str:
-    header = ["method", *wide.columns]
-    lines = [f"**{caption}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join([method, *row]) + " |" for method, row in zip(wide.index, wide.values)]
-    return "\n".join(lines) + "\n"
+    return "\n".join([f"**{caption}**", "", *markdown_table(wide.rename_axis("method").reset_index())]) + "\n"
 
 
 def _latex(wide: pd.DataFrame, caption: str) -> str:
@@ -148,3 +145,28 @@ def write_tables(tidy: pd.DataFrame, *, csv_path, md_path, tex_path, caption: st
     wide = wide_table(tidy)
     Path(md_path).write_text(_markdown(wide, caption))
     Path(tex_path).write_text(_latex(wide, caption))
+
+
+def markdown_table(frame: pd.DataFrame) -> list[str]:
+    """A DataFrame as Markdown table lines (floats with 3 decimals; None and NaN as n/a)."""
+    cells = frame.map(
+        lambda v: "n/a" if v is None or v != v else f"{v:.3f}" if isinstance(v, float) else str(v)
+    )
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    return lines + ["| " + " | ".join(row) + " |" for row in cells.to_numpy().tolist()]
+
+
+def generator_row(metrics: dict, **label) -> dict:
+    """One GAN's ``generator.json`` figures as a flat row after the ``label`` entries: sample-side
+    label kept, each nuisance moved and the marginal gap, and label kept / nuisances moved on the
+    inverted training inputs (``inputs_`` columns)."""
+    inputs = metrics["training_inputs"]
+    return {
+        **label,
+        "label_kept": metrics["label_kept"],
+        **{f"moved_{f}": v for f, v in metrics["nuisance_moved"].items()},
+        "marginal_gap_max": metrics["marginal_gap_max"],
+        "oracle_feature_distance": metrics["oracle_feature_distance"],
+        "inputs_label_kept": inputs["label_kept"],
+        **{f"inputs_moved_{f}": v for f, v in inputs["nuisance_moved"].items()},
+    }

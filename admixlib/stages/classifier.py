@@ -14,7 +14,14 @@ from admixlib.classify import (
 )
 from admixlib.configcheck import METHODS, MIXING_METHODS
 from admixlib.data import load_split
-from admixlib.perturb import LinfBall, StyleMixSet, autoaugment_set, colorjitter_set, fine_style_variations
+from admixlib.perturb import (
+    LinfBall,
+    ResampleSet,
+    StyleMixSet,
+    autoaugment_set,
+    colorjitter_set,
+    fine_style_variations,
+)
 from admixlib.runtime import fingerprint, load_checkpoint, resolve_device, save_atomic, torch_generator
 from admixlib.stages.codes import load_codes
 from admixlib.stylegan import load_generator
@@ -24,14 +31,19 @@ log = logging.getLogger("admix.stages")
 CONSISTENCY_SEED = 0
 
 
-def build_pset(method: str, cfg: dict, *, generator_path, donor_codes, mixing: dict, device):
-    """The perturbation set of a training method (None for nominal), built from its config block."""
-    if method == "nominal":
+def build_pset(
+    method: str, cfg: dict, *, generator_path, donor_codes, mixing: dict, device, resampled_path=None
+):
+    """The perturbation set of a training method (None for nominal), built from its config block;
+    ``resample_nuisance`` reads the redrawn training split at ``resampled_path`` (rule resample_train)."""
+    if method in ("nominal", "nominal_long"):
         return None
+    if method == "resample_nuisance":
+        return ResampleSet(load_checkpoint(resampled_path)["images"])
     if method == "linf_pgd":
         return LinfBall(eps=cfg["eps"], step_size=cfg["step_size"], steps=cfg["steps"])
     if method == "autoaugment":
-        return autoaugment_set(policy=cfg["policy"])
+        return autoaugment_set(policy=cfg["policy"], num_ops=cfg["num_ops"], magnitude=cfg["magnitude"])
     if method == "colorjitter":
         keys = ("brightness", "contrast", "saturation", "hue")
         return colorjitter_set(**{k: cfg[k] for k in keys})
@@ -68,6 +80,7 @@ def train_classifier_stage(
     checkpoint_every,
     device,
     min_group_size: int = 1,
+    resampled_path=None,
 ) -> dict:
     """Train one classifier (method, seed) and score it on the validation split (model selection
     only; groups of fewer than ``min_group_size`` images are left out of its worst group)."""
@@ -81,11 +94,11 @@ def train_classifier_stage(
         "mixing": mixing,
     }
     run_dir = Path(checkpoint_dir) / fingerprint(
-        config=settings, files=[train_path, train_codes_path, generator_path]
+        config=settings, files=[train_path, train_codes_path, generator_path, *filter(None, [resampled_path])]
     )
     pset = build_pset(
         method, method_cfg, generator_path=generator_path, donor_codes=codes.ws, mixing=mixing,
-        device=device,
+        device=device, resampled_path=resampled_path,
     )  # fmt: skip
     model = train_classifier(
         images=train.images,
@@ -95,7 +108,7 @@ def train_classifier_stage(
         num_classes=train.meta["num_classes"],
         pset=pset,
         lam=method_cfg.get("lam", 1.0),
-        steps=classifier_cfg["steps"],
+        steps=classifier_cfg["steps"] * method_cfg.get("steps_factor", 1),
         batch_size=classifier_cfg["batch_size"],
         lr=classifier_cfg["lr"],
         weight_decay=classifier_cfg["weight_decay"],

@@ -1,9 +1,11 @@
-"""Rules make_dataset and download_dataset."""
+"""Rules make_dataset, resample_train and download_dataset."""
 
 import logging
 
 from admixlib.data import build_dataset
 from admixlib.data import download_dataset as fetch_files
+from admixlib.data.build import resampled_train
+from admixlib.runtime import save_atomic
 
 log = logging.getLogger("admix.stages")
 
@@ -27,6 +29,23 @@ def make_dataset(*, data_cfg: dict, split_paths: dict, factor_paths: dict, raw_d
     )
     log.info("dataset written: %s", summary)
     return summary
+
+
+def resample_train_stage(*, data_cfg: dict, out_path) -> None:
+    """Rule resample_train: the training split redrawn once per value of its spurious factor
+    (:func:`~admixlib.data.build.resampled_train`), saved as ``{"images": uint8 [V, N, 3, H, W],
+    "values": [...], "spurious_factor": ...}``."""
+    sizes = {key: data_cfg[key] for key in ("n_train", "n_val", "n_test") if key in data_cfg}
+    images, values = resampled_train(
+        data_cfg["kind"], sizes=sizes, bias=data_cfg["bias"], spurious_factor=data_cfg["spurious_factor"],
+        seed=data_cfg["seed"], resolution=data_cfg["resolution"],
+    )  # fmt: skip
+    save_atomic(
+        {"images": images, "values": values, "spurious_factor": data_cfg["spurious_factor"]}, out_path
+    )
+    log.info(
+        "training split redrawn for %s in %s: %s", data_cfg["spurious_factor"], values, tuple(images.shape)
+    )
 
 
 DOWNLOAD_KINDS = {"celeba": "celeba", "colored_mnist": "mnist"}

@@ -1,0 +1,64 @@
+"""Target gan_seeds: the headline methods over several GANs trained alike but for the seed."""
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from admixlib.report import generator_row, markdown_table, summarise_runs, wide_table
+
+log = logging.getLogger("admix.stages")
+
+
+def gan_seeds_tables(runs: list[dict], *, dataset: str, methods: list[str]) -> pd.DataFrame:
+    """Tidy table (``summarise_runs``' columns plus ``gan_seed``) of evaluations ``runs`` (dicts with
+    ``gan_seed`` and an evaluation's ``method``, ``seed``, ``metrics``): per GAN seed over its
+    classifier seeds, and ``gan_seed`` ``"all"`` over every (GAN, classifier) pair, ``n_seeds``
+    counting the pairs and the error reduction paired by pair."""
+    parts = []
+    for gan in sorted({r["gan_seed"] for r in runs}):
+        mine = [r for r in runs if r["gan_seed"] == gan]
+        parts.append(summarise_runs(mine, dataset=dataset, methods=methods).assign(gan_seed=str(gan)))
+    pooled = [{**r, "seed": f"{r['gan_seed']}:{r['seed']}"} for r in runs]
+    parts.append(summarise_runs(pooled, dataset=dataset, methods=methods).assign(gan_seed="all"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _markdown(tidy: pd.DataFrame, generators: pd.DataFrame, dataset: str) -> str:
+    lines = [f"**{dataset}: mean ± std [95% t-interval] over (GAN seed, classifier seed) pairs, in percent**"]
+    for gan in ["all", *sorted(set(tidy["gan_seed"]) - {"all"})]:
+        wide = wide_table(tidy[tidy["gan_seed"] == gan]).rename_axis("method").reset_index()
+        lines += ["", "*all GAN seeds*" if gan == "all" else f"*GAN seed {gan}*", "", *markdown_table(wide)]
+    lines += ["", "*each GAN's generator.json (sample side; inputs_: inverted training images)*", ""]
+    return "\n".join([*lines, *markdown_table(generators), ""])
+
+
+def gan_seeds_stage(
+    *,
+    dataset: str,
+    runs: list[dict],
+    generators: dict,
+    methods: list[str],
+    csv_path,
+    generators_path,
+    md_path,
+) -> pd.DataFrame:
+    """Write the GAN-seed table (:func:`gan_seeds_tables`) as CSV, each GAN's generator figures
+    (:func:`generator_row`) as CSV, and both as Markdown.
+
+    ``runs``: dicts with ``gan_seed`` and ``path`` (an evaluation JSON); ``generators``: GAN seed ->
+    ``generator.json`` path.
+    """
+    evaluated = [{"gan_seed": r["gan_seed"], **json.loads(Path(r["path"]).read_text())} for r in runs]
+    tidy = gan_seeds_tables(evaluated, dataset=dataset, methods=methods)
+    rows = [
+        generator_row(json.loads(Path(p).read_text()), gan_seed=int(g)) for g, p in sorted(generators.items())
+    ]
+    table = pd.DataFrame(rows)
+    Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
+    tidy.to_csv(csv_path, index=False, float_format="%.6g")
+    table.to_csv(generators_path, index=False, float_format="%.4f")
+    Path(md_path).write_text(_markdown(tidy, table, dataset))
+    log.info("GAN-seed table of %d runs over %d GANs written", len(runs), len(rows))
+    return tidy

@@ -1,0 +1,37 @@
+# Target ablation: AdvMix bracketed by the paper's plain generator and perfect nuisance resampling.
+
+
+rule ablation_table:
+    """The ablation table: reference rows, the mixing methods on the generic generator, its figures."""
+    input:
+        runs=lambda w: [run["path"] for run in ablation_runs(w)],
+        generators=lambda w: expand(
+            GENERATOR_METRICS, dataset=[w.dataset, f"{w.dataset}-generic"]
+        ),
+    output:
+        csv=report(
+            ABLATION_TABLE, caption="../docs/captions/ablation.rst", category="Tables"
+        ),
+        md=ABLATION_MD,
+        generators=ABLATION_GENERATORS,
+        provenance=sidecar(ABLATION_TABLE),
+    log:
+        log_path("ablation_table", "{dataset}"),
+    benchmark:
+        bench_path("ablation_table", "{dataset}")
+    wildcard_constraints:
+        dataset=BASE_DATASETS,
+    conda:
+        "../envs/admix.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("table", "mem_mb"),
+        runtime=res("table", "runtime"),
+    params:
+        runs=ablation_runs,
+        generators=lambda w: {
+            "own": GENERATOR_METRICS.format(dataset=w.dataset),
+            "generic": GENERATOR_METRICS.format(dataset=f"{w.dataset}-generic"),
+        },
+    script:
+        "../workflow_scripts/ablation_table.py"

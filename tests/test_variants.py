@@ -1,0 +1,93 @@
+"""Variant datasets (GAN seeds, the generic generator) and the tables built over them."""
+
+import re
+
+import pytest
+import torch
+
+from admixlib.data.build import build_dataset, resampled_train
+from admixlib.data.store import load_split
+from admixlib.perturb import Batch, ResampleSet
+from admixlib.stages.gan_seeds import gan_seeds_tables
+from admixlib.variants import base_name, gan_seed, gan_seed_name, variant_block, wildcard_pattern
+
+CONFIG = {
+    "datasets": {
+        "faces": {
+            "data": {"seed": 7},
+            "stylegan": {"torgb": "palette", "steps": 10},
+            "mixing": {"split_index": 5},
+        }
+    },
+    "ablation": {"generic": {"stylegan": {"torgb": "skip"}, "mixing": {"split_index": 3}}},
+}
+
+
+def test_variant_names_map_to_their_base_and_gan_seed():
+    assert [base_name(n) for n in ("faces", "faces-gan2", "faces-generic")] == ["faces"] * 3
+    assert [gan_seed(CONFIG, n) for n in ("faces", "faces-gan2")] == [7, 9]
+    assert gan_seed_name("faces", 0) == "faces" and gan_seed_name("faces", 2) == "faces-gan2"
+    with pytest.raises(ValueError, match="faces-gan"):
+        base_name("faces-gan")
+    pattern = re.compile(wildcard_pattern(["faces", "colored_digits"]))
+    assert pattern.fullmatch("colored_digits-gan1") and not pattern.fullmatch("faces-other")
+
+
+def test_the_generic_variant_lays_its_keys_over_a_copy():
+    block = variant_block(CONFIG, "faces-generic")
+    assert block["stylegan"] == {"torgb": "skip", "steps": 10} and block["mixing"] == {"split_index": 3}
+    assert CONFIG["datasets"]["faces"]["stylegan"]["torgb"] == "palette"  # the base is untouched
+    assert variant_block(CONFIG, "faces-gan1") is CONFIG["datasets"]["faces"]
+
+
+def run(gan, method, seed, clean):
+    return {"gan_seed": gan, "method": method, "seed": seed, "metrics": {"clean_acc": clean}}
+
+
+def test_gan_seed_table_pools_every_gan_and_classifier_pair():
+    runs = [
+        run(g, m, s, 0.5 + 0.1 * g + 0.01 * s + (0.3 if m == "advmix" else 0))
+        for g in (0, 1)
+        for m in ("nominal", "advmix")
+        for s in (0, 1)
+    ]
+    tidy = gan_seeds_tables(runs, dataset="d", methods=["nominal", "advmix"])
+    clean = tidy[tidy["metric"] == "clean_acc"].set_index(["gan_seed", "method"])
+    assert clean.loc[("all", "advmix"), "n_seeds"] == 4 and clean.loc[("0", "advmix"), "n_seeds"] == 2
+    assert clean.loc[("all", "advmix"), "mean"] == pytest.approx(0.855)
+    assert clean.loc[("1", "nominal"), "mean"] == pytest.approx(0.605)
+    reduction = tidy[(tidy["metric"] == "rel_error_reduction") & (tidy["gan_seed"] == "all")]
+    assert reduction.set_index("method").loc["advmix", "n_seeds"] == 4  # paired by (GAN, classifier)
+
+
+@pytest.mark.parametrize(
+    ("kind", "factor", "values"), [("faces", "skin_tone", 2), ("colored_digits", "color", 10)]
+)
+def test_the_redraw_at_an_images_own_value_is_the_image(tmp_path, kind, factor, values):
+    sizes = {"n_train": 40, "n_val": 300, "n_test": 400}
+    build_dataset(
+        kind, outputs={"train": (tmp_path / "train.pt", tmp_path / "train_factors.csv")}, sizes=sizes, bias=0.9,
+        spurious_factor=factor, seed=3, resolution=16,
+    )  # fmt: skip
+    train = load_split(tmp_path / "train.pt")
+    redrawn, got = resampled_train(kind, sizes=sizes, bias=0.9, spurious_factor=factor, seed=3, resolution=16)
+    assert redrawn.shape == (values, 40, 3, 16, 16) and got == list(range(values))
+    own = redrawn[torch.tensor(train.factors[factor].to_numpy()), torch.arange(40)]
+    assert torch.equal(own.float() / 127.5 - 1.0, train.images)
+    other = redrawn[1 - torch.tensor(train.factors[factor].to_numpy()).clamp(max=1), torch.arange(40)]
+    assert not torch.equal(other.float() / 127.5 - 1.0, train.images)
+
+
+def test_resample_set_takes_each_images_own_row():
+    alternatives = torch.arange(3 * 5, dtype=torch.uint8).reshape(3, 5, 1, 1, 1).expand(3, 5, 3, 2, 2).clone()
+    pset = ResampleSet(alternatives)
+    batch = Batch(
+        images=torch.zeros(4, 3, 2, 2),
+        labels=torch.zeros(4, dtype=torch.long),
+        index=torch.tensor([4, 0, 2, 2]),
+    )
+    images = pset.to_image(pset.random_init(batch, generator=torch.Generator().manual_seed(0)), batch)
+    rows = ((images[:, 0, 0, 0] + 1) * 127.5).round().long()
+    assert ((rows % 5) == batch.index).all() and set((rows // 5).tolist()) <= {0, 1, 2}
+    with pytest.raises(ValueError, match="batch.index"):
+        pset.random_init(Batch(images=batch.images, labels=batch.labels), generator=torch.Generator())
