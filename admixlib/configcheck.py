@@ -111,6 +111,33 @@ def _sweep_errors(config: dict) -> list[str]:
     return errors
 
 
+def _method_errors(config: dict) -> list[str]:
+    """Per-dataset method values name known methods and keys, and no AdvMix trains with more ascent
+    steps than the evaluation attack takes."""
+    errors, attack = [], config["evaluation"]["advmix"]["steps"]
+    blocks = {"methods": config["methods"]}
+    for name, block in config["datasets"].items():
+        for method, own in block.get("methods", {}).items():
+            where = f"datasets.{name}.methods.{method}"
+            if method not in config["methods"]:
+                errors.append(f"{where}: no such method; allowed: {sorted(config['methods'])}")
+                continue
+            unknown = sorted(set(own) - set(config["methods"][method]))
+            if unknown:
+                errors.append(f"{where} sets {unknown}, which are not keys of methods.{method}")
+        if "advmix" in block.get("methods", {}):
+            blocks[f"datasets.{name}.methods"] = {
+                "advmix": {**config["methods"]["advmix"], **block["methods"]["advmix"]}
+            }
+    for where, methods in blocks.items():
+        if methods["advmix"]["steps"] > attack:
+            errors.append(
+                f"evaluation.advmix.steps ({attack}) must be at least {where}.advmix.steps "
+                f"({methods['advmix']['steps']}): the evaluation attack may not be weaker than training's"
+            )
+    return errors
+
+
 def _tuning_errors(config: dict) -> list[str]:
     tuning, errors = config["tuning"], []
     outside = [d for d in tuning["datasets"] if d not in config["datasets"]]
@@ -174,13 +201,7 @@ def check_config(config: dict) -> None:
     for name in config["run"]["datasets"]:
         if name in config["datasets"]:
             errors.extend(_dataset_errors(name, config["datasets"][name]))
-    train_steps = config["methods"]["advmix"]["steps"]
-    attack = config["evaluation"]["advmix"]
-    if attack["steps"] < train_steps:
-        errors.append(
-            f"evaluation.advmix.steps ({attack['steps']}) must be at least methods.advmix.steps "
-            f"({train_steps}): the evaluation attack may not be weaker than training's"
-        )
+    errors.extend(_method_errors(config))
     errors.extend(_sweep_errors(config))
     errors.extend(_tuning_errors(config))
     errors.extend(_variant_errors(config))

@@ -22,7 +22,7 @@ rule train_classifier:
         mem_mb=res("train_classifier", "mem_mb"),
         runtime=res("train_classifier", "runtime"),
     params:
-        method_cfg=lambda w: config["methods"][w.method],
+        method_cfg=method_cfg,
         classifier=config["classifier"],
         mixing=lambda w: dataset_cfg(w)["mixing"],
         checkpoint_dir=lambda w: (

@@ -273,10 +273,16 @@ def tuning_runs(wildcards):
     ]
 
 
+def method_cfg(wildcards):
+    """The method's config block, with the dataset's own values (datasets.<name>.methods) over it."""
+    own = dataset_cfg(wildcards).get("methods", {}).get(wildcards.method, {})
+    return {**config["methods"][wildcards.method], **own}
+
+
 def tuned_method_cfg(wildcards):
     """The method's config block with one grid setting's overrides."""
     setting = config["tuning"]["grids"][wildcards.method][int(wildcards.setting)]
-    return {**config["methods"][wildcards.method], **setting}
+    return {**method_cfg(wildcards), **setting}
 
 
 def gan_seed_variants(wildcards):

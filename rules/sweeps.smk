@@ -109,7 +109,7 @@ rule sweep_run:
         mem_mb=res("train_classifier", "mem_mb"),
         runtime=res("train_classifier", "runtime"),
     params:
-        method_cfg=lambda w: config["methods"][w.method],
+        method_cfg=method_cfg,
         classifier=config["classifier"],
         train_mixing=sweep_train_mixing,
         mixing=lambda w: dataset_cfg(w)["mixing"],
