@@ -103,7 +103,11 @@ CROSS_CASES = [
     ("sweeps.bias.n_train", 2000, "sweeps.bias.n_train"),
     ("datasets.faces.methods", {"advmix": {"stepz": 3}}, r"datasets.faces.methods.advmix sets \['stepz'\]"),
     ("datasets.faces.methods", {"mixup": {"lam": 0.5}}, "datasets.faces.methods.mixup: no such method"),
-    ("datasets.faces.methods", {"advmix": {"steps": 9}}, r"at least datasets.faces.methods.advmix.steps \(9\)"),
+    (
+        "datasets.faces.methods",
+        {"advmix": {"steps": 9}},
+        r"at least datasets.faces.methods.advmix.steps \(9\)",
+    ),
 ]
 
 
