@@ -1,7 +1,9 @@
 """Variant datasets (GAN seeds, the generic generator) and the tables built over them."""
 
+import json
 import re
 
+import pandas as pd
 import pytest
 import torch
 
@@ -91,3 +93,39 @@ def test_resample_set_takes_each_images_own_row():
     assert ((rows % 5) == batch.index).all() and set((rows // 5).tolist()) <= {0, 1, 2}
     with pytest.raises(ValueError, match="batch.index"):
         pset.random_init(Batch(images=batch.images, labels=batch.labels), generator=torch.Generator())
+
+
+def test_ablation_stage_names_rows_and_writes_both_generators(tmp_path):
+    from admixlib.stages.ablation import ablation_stage
+
+    inputs = {"label_kept": 0.9, "nuisance_moved": {"color": 1.0}}
+    generator = {
+        **inputs,
+        "marginal_gap_max": 0.01,
+        "oracle_feature_distance": 3.0,
+        "training_inputs": inputs,
+    }
+    generators = {}
+    for name in ("own", "generic"):
+        generators[name] = tmp_path / f"{name}.json"
+        generators[name].write_text(json.dumps(generator))
+    runs = []
+    for row, clean in (("nominal", 0.8), ("advmix", 0.9), ("advmix_generic", 0.85)):
+        for seed in (0, 1):
+            path = tmp_path / f"{row}{seed}.json"
+            path.write_text(
+                json.dumps({"method": row.split("_")[0], "seed": seed, "metrics": {"clean_acc": clean}})
+            )
+            runs.append({"row": row, "path": path})
+    paths = {key: tmp_path / f"t.{key}" for key in ("csv", "md", "generators")}
+    ablation_stage(
+        dataset="d", runs=runs, generators=generators, csv_path=paths["csv"], md_path=paths["md"],
+        generators_path=paths["generators"],
+    )  # fmt: skip
+    tidy = pd.read_csv(paths["csv"])
+    clean = tidy[tidy["metric"] == "clean_acc"].set_index("method")["mean"]
+    assert clean.to_dict() == pytest.approx({"nominal": 0.8, "advmix": 0.9, "advmix_generic": 0.85})
+    reduction = tidy[tidy["metric"] == "rel_error_reduction"].set_index("method")["mean"]
+    assert reduction["advmix_generic"] == pytest.approx(0.25)  # paired with the own nominal
+    assert pd.read_csv(paths["generators"])["generator"].tolist() == ["own", "generic"]
+    assert "| advmix_generic |" in paths["md"].read_text()
