@@ -79,6 +79,28 @@ def worst_group(
     return scored[key], key
 
 
+def group_metrics(
+    correct: Tensor, factors: pd.DataFrame, *, label_name: str, spurious_factor: str | None, min_size: int
+) -> dict:
+    """The group metrics of :func:`evaluate_classifier` from ``correct`` (bool ``[N]``) and the N rows
+    of ``factors``: ``group_acc``/``group_count`` (:func:`factor_groups`), ``bias_group_acc``/
+    ``bias_group_count`` (:func:`bias_groups`), and ``worst_group_acc``/``worst_group``
+    (:func:`worst_group` over the bias groups), with ``min_group_size``."""
+    keys = {"label_name": label_name, "spurious_factor": spurious_factor}
+    group_acc, group_count = group_accuracy(correct, factor_groups(factors, **keys))
+    bias_acc, bias_count = group_accuracy(correct, bias_groups(factors, **keys))
+    worst_acc, worst_key = worst_group(bias_acc, bias_count, min_size=min_size)
+    return {
+        "group_acc": group_acc,
+        "group_count": group_count,
+        "bias_group_acc": bias_acc,
+        "bias_group_count": bias_count,
+        "worst_group_acc": worst_acc,
+        "worst_group": worst_key,
+        "min_group_size": min_size,
+    }
+
+
 def variation_metrics(
     model: nn.Module,
     images: Tensor,
@@ -138,15 +160,11 @@ def robust_correct(
             codes=None if codes is None else codes[sl].to(device),
             residuals=None if residuals is None else residuals[sl].to(device),
         )
+        candidates = [batch.images]
+        find_worst_case(pset, model, batch, restarts=restarts, generator=generator, observe=candidates.append)
         with torch.no_grad():
-            ok = [model(batch.images).argmax(1) == batch.labels]
-
-        def observe(candidate: Tensor, ok=ok, labels=batch.labels) -> None:
-            with torch.no_grad():
-                ok[0] = ok[0] & (model(candidate).argmax(1) == labels)
-
-        find_worst_case(pset, model, batch, restarts=restarts, generator=generator, observe=observe)
-        out.append(ok[0].cpu())
+            right = [model(images).argmax(1) == batch.labels for images in candidates]
+        out.append(torch.stack(right).all(dim=0).cpu())
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.bool)
 
 
@@ -200,19 +218,11 @@ def evaluate_classifier(
     was_training = model.training
     model.eval()
     correct = predict_proba(model, images, batch_size=batch_size, device=device).argmax(1) == labels.cpu()
-    keys = {"label_name": label_name, "spurious_factor": spurious_factor}
-    group_acc, group_count = group_accuracy(correct, factor_groups(factors, **keys))
-    bias_acc, bias_count = group_accuracy(correct, bias_groups(factors, **keys))
-    worst_acc, worst_key = worst_group(bias_acc, bias_count, min_size=min_group_size)
     result = {
         "clean_acc": float(correct.float().mean()),
-        "group_acc": group_acc,
-        "group_count": group_count,
-        "bias_group_acc": bias_acc,
-        "bias_group_count": bias_count,
-        "worst_group_acc": worst_acc,
-        "worst_group": worst_key,
-        "min_group_size": min_group_size,
+        **group_metrics(
+            correct, factors, label_name=label_name, spurious_factor=spurious_factor, min_size=min_group_size
+        ),
         "advmix_attack_acc": None,
         "linf_attack_acc": None,
         "consistency": None,

@@ -32,28 +32,23 @@ def find_worst_case(
     ``delta <- project(step(delta, d loss / d delta))``. Every iterate whose loss was computed (the
     start and each ascent iterate, including the last) is a candidate; per example the candidate with
     the highest cross-entropy over all iterates and restarts is returned. With ``steps == 0`` and
-    ``restarts == 1`` the random sample is returned without running ``model`` at all (RandMix,
-    AutoAugment).
+    ``restarts == 1`` the random sample is returned without running ``model`` (RandMix, AutoAugment).
 
     A set with an ``attack_image(p, batch)`` method (a cheap surrogate of ``to_image``) is ascended on
     the surrogate; per restart, the iterate with the highest surrogate loss is then rendered exactly
     with ``to_image``, and those exact images compete across restarts.
 
-    ``observe``, when given, is called with the detached images ``[N, 3, H, W]`` of every exactly
-    rendered candidate (surrogate iterates are not images the model is judged on), so an evaluation
-    can require every candidate to be classified correctly, not only the returned one.
-
-    The model's train/eval mode is left as the caller set it, and parameter ``.grad`` fields are not
-    touched (gradients are taken with ``torch.autograd.grad`` w.r.t. ``delta`` only).
+    The model's train/eval mode is left as set, and no parameter ``.grad`` is touched (gradients are
+    taken with ``torch.autograd.grad`` w.r.t. ``delta`` only).
 
     Args:
         pset: a :class:`~admixlib.perturb.base.PerturbationSet`.
         model: classifier mapping ``[N, 3, H, W]`` images to ``[N, C]`` logits.
         batch: the clean batch (images on the model's device).
-        steps: ascent steps per restart; ``None`` uses ``pset.steps``.
-        restarts: independent random starts (>= 1).
+        steps, restarts: ascent steps per restart (``None``: ``pset.steps``) and random starts (>= 1).
         generator: torch generator for the random starts (CPU generators are fine for any device).
-        observe: optional callback on each exactly rendered candidate's images.
+        observe: called with the detached images ``[N, 3, H, W]`` of every exactly rendered candidate
+            (not the surrogate's iterates), so an evaluation can require every candidate to be right.
 
     Returns:
         Detached images ``[N, 3, H, W]`` in ``[-1, 1]``.
@@ -61,23 +56,21 @@ def find_worst_case(
     steps = pset.steps if steps is None else int(steps)
     if steps < 0 or restarts < 1:
         raise ValueError(f"need steps >= 0 and restarts >= 1, got steps={steps}, restarts={restarts}")
+    observe = observe or (lambda images: None)
     if steps == 0 and restarts == 1:
         p = pset.project(pset.random_init(batch, generator=generator))
         with torch.no_grad():
             images = pset.to_image(p, batch).detach()
-        if observe is not None:
-            observe(images)
+        observe(images)
         return images
 
-    labels = batch.labels
     best_images: Tensor | None = None
     best_loss: Tensor | None = None
 
     def consider(images: Tensor, loss: Tensor, _iterate=None) -> None:
         nonlocal best_images, best_loss
         images, loss = images.detach(), loss.detach()
-        if observe is not None:
-            observe(images)
+        observe(images)
         if best_images is None:
             best_images, best_loss = images.clone(), loss.clone()
             return
@@ -92,16 +85,15 @@ def find_worst_case(
             p = _ascend(pset, model, batch, p, steps=steps, render=pset.to_image, consider=consider)
             with torch.no_grad():
                 images = pset.to_image(p, batch)
-                consider(images, per_example_loss(model, images, labels))
+                consider(images, per_example_loss(model, images, batch.labels))
         else:  # ascend on the cheap surrogate, render only this restart's best iterate exactly
             best = _best_iterate(pset, model, batch, p, steps=steps, render=surrogate)
             with torch.no_grad():
-                images = pset.to_image(best, batch)
+                images = pset.to_image(best, batch).detach()
                 if restarts == 1:
-                    if observe is not None:
-                        observe(images.detach())
-                    return images.detach()
-                consider(images, per_example_loss(model, images, labels))
+                    observe(images)
+                    return images
+                consider(images, per_example_loss(model, images, batch.labels))
     assert best_images is not None
     return best_images
 
