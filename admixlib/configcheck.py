@@ -138,13 +138,16 @@ def _method_errors(config: dict) -> list[str]:
     return errors
 
 
+def _unknown_datasets(config: dict, section: str) -> list[str]:
+    """An error when ``<section>.datasets`` names a dataset that ``datasets`` lacks."""
+    unknown = [d for d in config[section]["datasets"] if d not in config["datasets"]]
+    if not unknown:
+        return []
+    return [f"{section}.datasets names {unknown}, which are not keys of datasets: {list(config['datasets'])}"]
+
+
 def _tuning_errors(config: dict) -> list[str]:
-    tuning, errors = config["tuning"], []
-    outside = [d for d in tuning["datasets"] if d not in config["datasets"]]
-    if outside:
-        errors.append(
-            f"tuning.datasets names {outside}, which are not keys of datasets: {list(config['datasets'])}"
-        )
+    tuning, errors = config["tuning"], _unknown_datasets(config, "tuning")
     missing = [m for m in tuning["methods"] if m not in tuning["grids"]]
     if missing:
         errors.append(f"tuning.methods names {missing}, which have no grid under tuning.grids")
@@ -167,16 +170,10 @@ def _tuning_errors(config: dict) -> list[str]:
 
 def _variant_errors(config: dict) -> list[str]:
     """The GAN-seed and ablation targets: known datasets, and a generic generator that is valid."""
-    errors = []
-    for target in ("gan_seeds", "ablation"):
-        outside = [d for d in config[target]["datasets"] if d not in config["datasets"]]
-        if outside:
-            errors.append(
-                f"{target}.datasets names {outside}, which are not keys of datasets: {list(config['datasets'])}"
-            )
+    errors = _unknown_datasets(config, "gan_seeds") + _unknown_datasets(config, "ablation")
     generic = config["ablation"]["generic"]
-    for block in ("stylegan", "mixing"):
-        for name in config["ablation"]["datasets"][:1]:
+    for name in config["ablation"]["datasets"][:1]:  # every dataset block has the same keys
+        for block in ("stylegan", "mixing"):
             unknown = sorted(set(generic[block]) - set(config["datasets"][name][block]))
             if unknown:
                 errors.append(
@@ -192,12 +189,7 @@ def _variant_errors(config: dict) -> list[str]:
 
 def check_config(config: dict) -> None:
     """Raise :class:`ConfigError` listing every cross-key inconsistency of a schema-valid ``config``."""
-    errors = []
-    unknown = [d for d in config["run"]["datasets"] if d not in config["datasets"]]
-    if unknown:
-        errors.append(
-            f"run.datasets names {unknown}, which are not keys of datasets: {list(config['datasets'])}"
-        )
+    errors = _unknown_datasets(config, "run")
     for name in config["run"]["datasets"]:
         if name in config["datasets"]:
             errors.extend(_dataset_errors(name, config["datasets"][name]))
