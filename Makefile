@@ -38,8 +38,6 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/advmix_step.py --steps 60
 	$(PY) benchmarks/generator.py
-	$(PY) benchmarks/palette_head.py
-	$(PY) benchmarks/inversion_tuning.py --dataset faces
 	$(PY) benchmarks/inversion.py --dataset faces
 	$(PY) benchmarks/default_run.py
 

@@ -61,10 +61,6 @@ def _dataset_errors(name: str, block: dict) -> list[str]:
                 f"{where}.stylegan.{key} is {gan[key]}, but it only applies when "
                 f"torgb is palette (torgb is {gan['torgb']!r}); set it to 0"
             )
-    if gan.get("conditional") and gan.get("latent_modes"):
-        errors.append(
-            f"{where}.stylegan: conditional and latent_modes exclude each other; set latent_modes to 0"
-        )
     k, styles = block["mixing"]["split_index"], num_styles(resolution)
     if not 1 <= k < styles:
         errors.append(

@@ -41,6 +41,38 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"{key}: {error.message}"
 
 
+def _set(config, path, value) -> None:
+    *parents, last = path
+    for part in parents:
+        config = config[part]
+    config[last] = value
+
+
+def coerce_command_line_strings(config: dict, schema_path: str | Path) -> None:
+    """Give typed values back to strings that ``snakemake --config`` left in nested keys, in place.
+
+    ``--config 'run={seeds: [7, 8]}'`` reaches the workflow as ``['7', '8']``. Where the schema wants
+    a number, an integer, a boolean (``true``/``false``) or null and a string reads (as YAML) as a value of that type, the
+    value replaces the string; any other string is left for validation to report.
+    """
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = list(validator.iter_errors(config))
+    errors += [sub for error in errors for sub in (error.context or [])]
+    for error in errors:
+        if error.validator != "type" or not isinstance(error.instance, str) or not error.absolute_path:
+            continue
+        try:
+            value = yaml.safe_load(error.instance)
+        except yaml.YAMLError:
+            continue
+        types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        if isinstance(value, bool) and error.instance.lower() not in ("true", "false"):
+            continue  # YAML 1.1 also reads yes/no/on/off as booleans; a typed config would not
+        if not isinstance(value, str) and any(validator.is_type(value, t) for t in types):
+            _set(config, error.absolute_path, value)
+
+
 def schema_errors(config: dict, schema_path: str | Path) -> list[str]:
     """Every violation of the JSON schema at ``schema_path`` (YAML) by ``config``, one line each,
     sorted by key; an empty list when ``config`` is valid."""
@@ -55,7 +87,9 @@ def schema_errors(config: dict, schema_path: str | Path) -> list[str]:
 
 
 def check_schema(config: dict, schema_path: str | Path) -> None:
-    """Raise :class:`ConfigError` listing every schema violation of ``config`` (see :func:`schema_errors`)."""
+    """Raise :class:`ConfigError` listing every schema violation of ``config`` (see :func:`schema_errors`),
+    after :func:`coerce_command_line_strings`."""
+    coerce_command_line_strings(config, schema_path)
     errors = schema_errors(config, schema_path)
     if errors:
         raise ConfigError(f"invalid config ({schema_path}):\n  - " + "\n  - ".join(errors))

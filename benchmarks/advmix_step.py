@@ -17,13 +17,12 @@ import pandas as pd
 import torch
 import yaml
 
-from admixlib.classify import train_classifier
+from admixlib.classify import ClassifierRecipe, train_classifier
 from admixlib.configcheck import METHODS
 from admixlib.data import make_faces
 from admixlib.runtime import set_threads
 from admixlib.stages.classifier import build_pset
-from admixlib.stages.generator import ARCH_KEYS
-from admixlib.stylegan import Generator, save_generator
+from admixlib.stylegan import ARCH_KEYS, Generator, save_generator
 
 # (row name, method, config changes): what the linear surrogate saves, measured beside the default
 VARIANTS = [
@@ -75,8 +74,8 @@ def main() -> None:
             stats = Path(tmp) / f"{len(rows)}.jsonl"
             train_classifier(
                 images=images, labels=torch.tensor(factors["smiling"].to_numpy()), codes=codes, residuals=residuals,
-                num_classes=2, pset=pset, lam=cfg.get("lam", 1.0), steps=args.steps, batch_size=clf["batch_size"],
-                lr=clf["lr"], weight_decay=clf["weight_decay"], arch=clf["arch"], width=clf["width"],
+                num_classes=2, pset=pset, lam=cfg.get("lam", 1.0), steps=args.steps,
+                recipe=ClassifierRecipe.from_config(clf),
                 stats_path=stats, progress=False,
             )  # fmt: skip
             rows.append({"method": name, "step_seconds": step_seconds(stats)})

@@ -12,6 +12,7 @@ warm-up and are not timed).
 import argparse
 import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -20,12 +21,10 @@ import yaml
 
 from admixlib.data import make_faces
 from admixlib.runtime import resolve_device, set_threads
-from admixlib.stages.generator import ARCH_KEYS
-from admixlib.stylegan import train_generator
+from admixlib.stylegan import ARCH_KEYS, GanRecipe, train_generator
 from admixlib.stylegan.networks import TORGB_CHOICES
 
 WARMUP = 10
-PALETTE_LOSSES = ("palette_sharpness", "palette_role_weight")
 
 
 def seconds_per_step(stats_path: Path) -> float:
@@ -57,13 +56,17 @@ def main() -> None:
         # the palette head as configured (supersampling, bank) with its training penalties
         arch = {key: cfg[key] for key in ARCH_KEYS} | {"torgb": torgb, "resolution": resolution}
         arch["channels"] = {int(r): c for r, c in cfg["channels"].items()}
-        palette = {key: cfg[key] for key in PALETTE_LOSSES} if torgb == "palette" else {}
-        if not palette:  # the other heads ignore the palette options; keep them at their neutral values
+        recipe = GanRecipe.from_config(cfg)
+        if (
+            torgb != "palette"
+        ):  # the other heads ignore the palette options; keep them at their neutral values
             arch |= {"palette_supersample": 1, "palette_bank": 0}
+            recipe = replace(
+                recipe, loss=replace(recipe.loss, palette_sharpness=0.0, palette_role_weight=0.0)
+            )
         with tempfile.TemporaryDirectory() as tmp:
             train_generator(
-                images, generator_kwargs=arch, steps=args.steps, batch_size=cfg["batch_size"],
-                r1_every=cfg["r1_every"], mixing_prob=cfg["mixing_prob"], device=device, **palette,
+                images, generator_kwargs=arch, steps=args.steps, recipe=recipe, device=device,
                 checkpoint_dir=tmp, checkpoint_every=10**9, stats_path=Path(tmp) / "stats.jsonl",
                 stats_every=1, progress=False,
             )  # fmt: skip

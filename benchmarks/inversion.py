@@ -6,7 +6,7 @@ Reads the default run's trained generator and encoder (results/{dataset}/stylega
 results/{dataset}/encoder/encoder.pt) and the first --n test images; inverts them with each method
 (Adam settings from the config's ``inversion`` block: ``refine_lr``/``refine_beta1`` for the hybrid,
 ``optimisation_lr``/``optimisation_beta1`` for optimisation only; chosen on the val split by
-benchmarks/inversion_tuning.py) and writes results/benchmarks/inversion_{dataset}.csv with columns
+benchmarks/tuning/inversion.py) and writes results/benchmarks/inversion_{dataset}.csv with columns
 method, refine_steps, psnr_db, label_agreement (share of reconstructions the default run's oracle
 reads with the true label), images_per_second, speedup_vs_optimisation (images/s divided by that
 of optimisation-only inversion with the most steps, all measured in this one run, after an untimed

@@ -2,6 +2,7 @@
 
 import copy
 import json
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -9,6 +10,7 @@ import torch
 from torch import nn
 
 from admixlib.classify import (
+    ClassifierRecipe,
     bias_groups,
     build_classifier,
     evaluate_classifier,
@@ -47,10 +49,7 @@ def common(data, tmp_path, name, steps=3):
         residuals=data["residuals"],
         num_classes=2,
         steps=steps,
-        batch_size=8,
-        lr=1e-3,
-        weight_decay=1e-4,
-        width=4,
+        recipe=ClassifierRecipe(batch_size=8, lr=1e-3, weight_decay=1e-4, width=4),
         device="cpu",
         seed=0,
         checkpoint_dir=tmp_path / name,
@@ -339,7 +338,8 @@ def test_consistency_variations_do_not_depend_on_the_chunk_size_and_check_their_
 def test_bf16_autocast_trains_in_float32_parameters(G, data, tmp_path):
     advmix = StyleMixSet(G, split_index=3, donor_codes=data["codes"], steps=1, step_size=0.3)
     plain = train_classifier(pset=advmix, lam=0.5, **common(data, tmp_path, "fp32"))
-    bf16 = train_classifier(pset=advmix, lam=0.5, bf16=True, **common(data, tmp_path, "bf16"))
+    kw = common(data, tmp_path, "bf16")
+    bf16 = train_classifier(pset=advmix, lam=0.5, **kw | {"recipe": replace(kw["recipe"], bf16=True)})
     losses = [json.loads(line)["loss"] for line in (tmp_path / "bf16.jsonl").open()]
     assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses)))
     assert all(p.dtype == torch.float32 for p in bf16.parameters())
@@ -354,7 +354,8 @@ def test_compiled_bf16_training_on_cuda(G, data, tmp_path):
     advmix = StyleMixSet(
         copy.deepcopy(G).cuda(), split_index=3, donor_codes=data["codes"].cuda(), steps=1, step_size=0.3
     )
-    model = train_classifier(pset=advmix, lam=0.5, bf16=True, compile_model=True, **kw)
+    kw["recipe"] = replace(kw["recipe"], bf16=True, compile=True)
+    model = train_classifier(pset=advmix, lam=0.5, **kw)
     assert next(model.parameters()).is_cuda
     assert all(
         torch.isfinite(torch.tensor(json.loads(line)["loss"])) for line in (tmp_path / "cuda.jsonl").open()

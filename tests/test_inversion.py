@@ -9,6 +9,7 @@ import torch
 
 from admixlib.inversion import (
     Encoder,
+    EncoderRecipe,
     invert_images,
     load_encoder,
     optimise_to_psnr,
@@ -60,11 +61,7 @@ def test_encoder_shapes_and_round_trip(tmp_path, tiny_g):
 
 def test_train_encoder_loss_decreases_and_resumes(tmp_path, tiny_g):
     kw = dict(
-        batch_size=16,
-        lr=2e-3,
-        latent_weight=1.0,
-        pixel_weight=1.0,
-        mixing_prob=0.9,
+        recipe=EncoderRecipe(batch_size=16, lr=2e-3, latent_weight=1.0, pixel_weight=1.0, mixing_prob=0.9),
         encoder_kwargs=ENC,
         device="cpu",
         seed=0,
@@ -167,16 +164,14 @@ def test_feature_loss_zero_on_identical_and_positive_otherwise():
 
 def test_train_encoder_with_feature_and_mixing_losses(tmp_path, tiny_g):
     D = Discriminator(resolution=16, channels=TINY["channels"])
-    kw = dict(
-        batch_size=8, encoder_kwargs=ENC, checkpoint_dir=tmp_path / "c", stats_path=tmp_path / "s.jsonl"
-    )
+    kw = dict(encoder_kwargs=ENC, checkpoint_dir=tmp_path / "c", stats_path=tmp_path / "s.jsonl")
+    recipe = EncoderRecipe(batch_size=8, feature_weight=1.0, mixing_weight=1.0)
     with pytest.raises(ValueError, match="discriminator"):
-        train_encoder(tiny_g, steps=2, feature_weight=1.0, **kw)
+        train_encoder(tiny_g, steps=2, recipe=recipe, **kw)
     train_encoder(
         tiny_g,
         steps=4,
-        feature_weight=1.0,
-        mixing_weight=1.0,
+        recipe=recipe,
         discriminator=D,
         stats_every=2,
         progress=False,

@@ -4,7 +4,7 @@ import pytest
 import torch
 from test_stylegan import TINY, random_ws, tiny_generator
 
-from admixlib.stylegan import Generator, load_generator, save_generator, train_generator
+from admixlib.stylegan import GanLoss, GanRecipe, Generator, load_generator, save_generator, train_generator
 from admixlib.stylegan.layers import PaletteHead
 
 
@@ -92,8 +92,8 @@ def test_palette_role_penalty_is_zero_only_when_regions_cover_the_same_share_of_
         assert float(head.last_area.var(dim=0).sum()) > 1e-4
     images = torch.rand(16, 3, 16, 16) * 2 - 1
     G = train_generator(
-        images, generator_kwargs={**TINY, "torgb": "palette", "palette_size": 3}, steps=2, batch_size=8,
-        palette_role_weight=10.0, progress=False, stats_path=tmp_path / "s.jsonl", checkpoint_dir=tmp_path / "c",
+        images, generator_kwargs={**TINY, "torgb": "palette", "palette_size": 3}, steps=2,
+        recipe=GanRecipe(batch_size=8, loss=GanLoss(palette_role_weight=10.0)), progress=False, stats_path=tmp_path / "s.jsonl", checkpoint_dir=tmp_path / "c",
     )  # fmt: skip
     assert torch.isfinite(G(torch.randn(2, TINY["z_dim"]))).all()
 
@@ -123,10 +123,9 @@ def test_palette_without_shading_paints_flat_regions_and_round_trips(tmp_path):
 
 def test_palette_sharpness_penalises_blends(tmp_path):
     images = torch.rand(32, 3, 16, 16) * 2 - 1
-    kw = dict(generator_kwargs={**TINY, "torgb": "palette", "palette_size": 3}, batch_size=8, progress=False)
-    G = train_generator(
-        images, steps=2, palette_sharpness=1.0, checkpoint_dir=tmp_path, stats_path=tmp_path / "s.jsonl", **kw
-    )
+    recipe = GanRecipe(batch_size=8, loss=GanLoss(palette_sharpness=1.0))
+    kw = dict(generator_kwargs={**TINY, "torgb": "palette", "palette_size": 3}, recipe=recipe, progress=False)
+    G = train_generator(images, steps=2, checkpoint_dir=tmp_path, stats_path=tmp_path / "s.jsonl", **kw)
     with torch.no_grad():
         G.synthesis(random_ws(G))
     blend = G.synthesis.palette.last_blend

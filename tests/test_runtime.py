@@ -11,12 +11,14 @@ import pytest
 import torch
 
 from admixlib.runtime import (
+    TrainingState,
     claim_gpu,
     load_checkpoint,
     provenance_record,
     resolve_device,
     save_atomic,
     seed_everything,
+    trim_stats,
     visible_gpus,
     write_provenance,
 )
@@ -160,3 +162,43 @@ def test_provenance_names_commit_config_packages_and_seeds(tmp_path):
     assert other["config_hash"] != record["config_hash"] and other["git"] == {"commit": None, "dirty": None}
     write_provenance(record, tmp_path / "out" / "t.provenance.json")
     assert json.loads((tmp_path / "out" / "t.provenance.json").read_text())["config"] == {"a": 1}
+
+
+def _state(tmp_path, model, *, identity, on_mismatch="raise"):
+    return TrainingState(
+        tmp_path / "ckpt", stats_path=tmp_path / "stats.jsonl", stateful={"model": model},
+        generators={"data": torch.Generator().manual_seed(0)}, values={"cursor": 0}, identity=identity,
+        on_mismatch=on_mismatch,
+    )  # fmt: skip
+
+
+def test_training_state_resumes_everything_and_refuses_what_it_should(tmp_path):
+    model = torch.nn.Linear(2, 2)
+    state = _state(tmp_path, model, identity={"width": 2})
+    assert not state.resume()
+    for step in state.steps(3, checkpoint_every=2, desc="t", progress=False):
+        state.write_stats({"step": step})
+        state.values["cursor"] = step
+        state.generators["data"].manual_seed(step)
+    stats = (tmp_path / "stats.jsonl").read_text().splitlines()
+    assert state.step == 3 and [json.loads(line)["step"] for line in stats] == [1, 2, 3]
+    other = torch.nn.Linear(2, 2)
+    again = _state(tmp_path, other, identity={"width": 2})
+    assert again.resume() and again.step == 3 and again.values["cursor"] == 3
+    assert torch.equal(other.weight, model.weight)
+    assert torch.equal(again.generators["data"].get_state(), torch.Generator().manual_seed(3).get_state())
+    with pytest.raises(RuntimeError, match="delete it"):
+        _state(tmp_path, other, identity={"width": 3}).resume()
+    restarted = _state(tmp_path, other, identity={"width": 3}, on_mismatch="restart")
+    assert not restarted.resume() and restarted.step == 0
+    assert (tmp_path / "stats.jsonl").read_text() == ""  # a fresh run starts its stats afresh
+    torch.save({"step": 1}, state.path)  # a checkpoint of another layout
+    with pytest.raises(RuntimeError, match="older admix"):
+        _state(tmp_path, other, identity={"width": 2}).resume()
+
+
+def test_trim_stats_drops_the_steps_a_resumed_run_redoes(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_text("".join(json.dumps({"step": s}) + "\n" for s in range(1, 6)))
+    trim_stats(path, 3)
+    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [1, 2, 3]

@@ -44,14 +44,7 @@ def test_test_config_runs_through_the_slurm_profile(cluster, tmp_path):
         *(sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path)),
         *("table_colored_digits", "--profile", str(ROOT / "profiles" / "slurm"), "--configfile", *configs),
         *NO_ACCOUNTING,
-        *(
-            "--latency-wait",
-            "5",
-            "--set-resources",
-            "train_stylegan:mem_mb=2000",
-            "train_encoder:mem_mb=2000",
-        ),
-        *("train_classifier:mem_mb=2000",),
+        *("--latency-wait", "5"),
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
     output = done.stdout + done.stderr

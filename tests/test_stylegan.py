@@ -8,6 +8,8 @@ import torch
 from admixlib.stylegan import (
     ChannelMix,
     Discriminator,
+    GanLoss,
+    GanRecipe,
     Generator,
     load_discriminator,
     load_generator,
@@ -15,9 +17,9 @@ from admixlib.stylegan import (
     sample_grid,
     save_discriminator,
     save_generator,
-    split_mix,
     train_generator,
 )
+from admixlib.stylegan import train as stylegan_train
 from admixlib.stylegan.train import lr_scale
 
 TINY = dict(z_dim=16, w_dim=16, mapping_layers=2, resolution=16, channels={4: 32, 8: 16, 16: 16})
@@ -171,37 +173,20 @@ def test_minibatch_stddev_groups_and_train_passes_the_group_size(tmp_path):
     assert small[0::2, -1].max() < 1e-3 < 0.1 < small[1::2, -1].min()
     assert torch.unique(whole[:, -1]).numel() == 1 and whole[0, -1, 0, 0] > 0.1
     train_generator(
-        torch.rand(16, 3, 16, 16) * 2 - 1, generator_kwargs=TINY, steps=1, batch_size=8, mbstd_group=8,
+        torch.rand(16, 3, 16, 16) * 2 - 1, generator_kwargs=TINY, steps=1, recipe=GanRecipe(batch_size=8, mbstd_group=8),
         checkpoint_dir=tmp_path / "c", stats_path=tmp_path / "s.jsonl", progress=False,
     )  # fmt: skip
-    assert torch.load(tmp_path / "c" / "latest.pt", weights_only=True)["D_kwargs"]["mbstd_group"] == 8
-
-
-def test_train_monitor_joins_stats_at_sample_steps(tmp_path):
-    images = torch.rand(32, 3, 16, 16) * 2 - 1
-    calls = []
-
-    def monitor(G):
-        calls.append(G.training)
-        return {"oracle_feature_distance": float(len(calls))}
-
-    train_generator(
-        images, generator_kwargs=TINY, steps=4, batch_size=8, checkpoint_dir=tmp_path / "c",
-        stats_path=tmp_path / "s.jsonl", stats_every=3, sample_every=2, monitor=monitor, progress=False,
-    )  # fmt: skip
-    rows = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
-    assert calls == [False, False]  # the EMA generator, in eval mode, at steps 2 and 4
-    monitored = {r["step"]: r["oracle_feature_distance"] for r in rows if "oracle_feature_distance" in r}
-    assert monitored == {2: 1.0, 4: 2.0}
-    assert [r["step"] for r in rows] == [2, 3, 4]
+    assert (
+        torch.load(tmp_path / "c" / "latest.pt", weights_only=True)["identity"]["D_kwargs"]["mbstd_group"]
+        == 8
+    )
 
 
 def test_train_writes_stats_checkpoint_and_resumes(tmp_path):
     images = torch.rand(64, 3, 16, 16) * 2 - 1
     kw = dict(
         generator_kwargs=TINY,
-        batch_size=8,
-        r1_every=2,
+        recipe=GanRecipe(batch_size=8, loss=GanLoss(r1_every=2)),
         device="cpu",
         seed=3,
         checkpoint_dir=tmp_path / "ckpt",
@@ -235,16 +220,19 @@ def test_train_writes_stats_checkpoint_and_resumes(tmp_path):
         torch.testing.assert_close(G5.synthesis(ws), G5b.synthesis(ws), atol=1e-4, rtol=0)
 
 
-def test_interrupted_run_resumes_its_learning_rate_schedule(tmp_path):
+def test_interrupted_run_resumes_its_learning_rate_schedule(tmp_path, monkeypatch):
     images = torch.rand(32, 3, 16, 16) * 2 - 1
-    kw = dict(generator_kwargs=TINY, steps=5, batch_size=8, lr_decay_start=0.4, seed=1, progress=False)
+    recipe = GanRecipe(batch_size=8, lr_decay_start=0.4)
+    kw = dict(generator_kwargs=TINY, steps=5, recipe=recipe, seed=1, progress=False)
 
-    def interrupt(G):
+    def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
     run = dict(checkpoint_dir=tmp_path / "a", stats_path=tmp_path / "a.jsonl", checkpoint_every=2)
+    monkeypatch.setattr(stylegan_train, "sample_grid", interrupt)
     with pytest.raises(KeyboardInterrupt):  # killed at step 3, after the checkpoint of step 2
-        train_generator(images, **kw, **run, sample_every=3, monitor=interrupt)
+        train_generator(images, **kw, **run, sample_every=3, samples_path=tmp_path / "s.png")
+    monkeypatch.undo()
     resumed = train_generator(images, **kw, **run)
     whole = train_generator(images, **kw, checkpoint_dir=tmp_path / "b", stats_path=tmp_path / "b.jsonl")
     ws = random_ws(whole)
@@ -267,21 +255,6 @@ def test_grids(tmp_path):
     assert grid.shape == (16, 3, 16, 16) and (tmp_path / "m.png").is_file()
 
 
-def test_split_mix_swaps_only_the_fine_styles_of_chosen_rows():
-    torch.manual_seed(0)
-    G = Generator(**TINY).eval()
-    ws = random_ws(G, n=64)
-    w_avg = G.w_avg.clone()
-    mixed = split_mix(G, ws, 2, prob=0.5, generator=torch.Generator().manual_seed(0))
-    torch.testing.assert_close(mixed[:, :2], ws[:, :2])  # coarse styles always kept
-    swapped = (mixed[:, 2:] != ws[:, 2:]).any(dim=(1, 2))
-    assert 10 < int(swapped.sum()) < 54  # about half the rows
-    assert torch.equal(G.w_avg, w_avg)
-    assert torch.equal(split_mix(G, ws, 2, prob=0.0, generator=None), ws)
-    with pytest.raises(ValueError, match="split_index"):
-        split_mix(G, ws, G.num_ws, prob=0.5, generator=None)
-
-
 def test_conditional_mapping_draws_classes_at_their_rates_from_the_latent():
     torch.manual_seed(0)
     G = Generator(**TINY, num_classes=3, class_probs=[0.2, 0.3, 0.5]).eval()
@@ -301,7 +274,13 @@ def test_conditional_mapping_draws_classes_at_their_rates_from_the_latent():
 def test_conditional_generator_and_discriminator_train_and_round_trip(tmp_path):
     images, labels = torch.rand(32, 3, 16, 16) * 2 - 1, torch.randint(0, 2, (32,))
     arch = {**TINY, "num_classes": 2, "class_probs": [0.25, 0.75]}
-    kw = dict(generator_kwargs=arch, steps=2, batch_size=8, progress=False, stats_path=tmp_path / "s.jsonl")
+    kw = dict(
+        generator_kwargs=arch,
+        steps=2,
+        recipe=GanRecipe(batch_size=8),
+        progress=False,
+        stats_path=tmp_path / "s.jsonl",
+    )
     with pytest.raises(ValueError, match="one label per image"):
         train_generator(images, labels=labels[:5], checkpoint_dir=tmp_path / "a", **kw)
     with pytest.raises(ValueError, match="num_classes > 0"):
@@ -315,8 +294,8 @@ def test_conditional_generator_and_discriminator_train_and_round_trip(tmp_path):
     assert torch.equal(H.mapping(z), G.mapping(z))
 
     ckpt = torch.load(tmp_path / "b" / "latest.pt", weights_only=True)
-    D = Discriminator(**ckpt["D_kwargs"]).eval()
-    D.load_state_dict(ckpt["D"])
+    D = Discriminator(**ckpt["identity"]["D_kwargs"]).eval()
+    D.load_state_dict(ckpt["state"]["D"])
     x = torch.rand(2, 3, 16, 16)
     with pytest.raises(ValueError, match="labels"):
         D(x)
@@ -330,10 +309,16 @@ def test_latent_modes_train_with_an_unconditional_discriminator(tmp_path):
     """A generator with classes but no labels: its modes come from z, the D never sees a label."""
     images = torch.rand(32, 3, 16, 16) * 2 - 1
     arch = {**TINY, "num_classes": 2, "class_probs": None}
-    kw = dict(generator_kwargs=arch, steps=2, batch_size=8, progress=False, stats_path=tmp_path / "s.jsonl")
+    kw = dict(
+        generator_kwargs=arch,
+        steps=2,
+        recipe=GanRecipe(batch_size=8),
+        progress=False,
+        stats_path=tmp_path / "s.jsonl",
+    )
     G = train_generator(images, checkpoint_dir=tmp_path / "m", **kw)
     ckpt = torch.load(tmp_path / "m" / "latest.pt", weights_only=True)
-    assert "num_classes" not in ckpt["D_kwargs"]
+    assert "num_classes" not in ckpt["identity"]["D_kwargs"]
     z = torch.randn(4000, TINY["z_dim"])
     assert abs(G.mapping.labels_of(z).float().mean().item() - 0.5) < 0.05
     with torch.no_grad():  # the mode is an input: flipping it changes w

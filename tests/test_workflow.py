@@ -9,12 +9,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from snakemake.utils import update_config
 
 from admixlib.report import METRICS
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-TEST_CONFIG = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+TEST_CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+update_config(
+    TEST_CONFIG, yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+)  # as --configfile does
 STAGES = [
     "make_dataset", "make_oracle_split", "train_oracle", "disentanglement", "train_stylegan", "train_encoder", "invert", "gather_codes", "inversion_report", "train_classifier",
     "consistency_variations", "evaluate", "table", "figure_mixing", "figure1", "make_pool_split", "invert_pool", "bias_subset", "sweep_run",

@@ -11,9 +11,10 @@ from admixlib.classify.evaluate import (
     worst_group,
 )
 from admixlib.classify.models import build_classifier, load_classifier, save_classifier
-from admixlib.classify.train import train_classifier
+from admixlib.classify.train import ClassifierRecipe, train_classifier
 
 __all__ = [
+    "ClassifierRecipe",
     "bias_groups",
     "build_classifier",
     "evaluate_classifier",

@@ -116,7 +116,7 @@ def draw_faces(factors: pd.DataFrame, *, resolution: int, rng) -> np.ndarray:
     img = _blend(img, face, _jittered(_SKIN, factors["skin_tone"].to_numpy(), spread=8, scale=0.08, rng=rng))
 
     # eyes and mouth share one ink (the lip colour), so a face has three colour regions: background,
-    # skin and ink; every colour a face shows is one of the nuisances (see docs/disentanglement.md)
+    # skin and ink; every colour a face shows is one of the nuisances (see docs/design-decisions.md)
     lips = _jittered(_LIPS, factors["lip_colour"].to_numpy(), spread=12, scale=0.05, rng=rng)
     eye_dx, eye_y = 0.38 * rx * u(0.88, 1.12), cy - 0.22 * ry
     for side in (-1.0, 1.0):

@@ -2,9 +2,10 @@
 
 from admixlib.inversion.encoder import Encoder, load_encoder, save_encoder
 from admixlib.inversion.invert import invert_images, optimise_to_psnr, psnr, refine, refine_psnr_curve
-from admixlib.inversion.train import train_encoder
+from admixlib.inversion.train import EncoderRecipe, train_encoder
 
 __all__ = [
+    "EncoderRecipe",
     "Encoder",
     "invert_images",
     "load_encoder",

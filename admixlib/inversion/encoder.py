@@ -71,8 +71,8 @@ def load_encoder(path: str | os.PathLike, map_location="cpu") -> Encoder:
     """Load an encoder written by :func:`save_encoder` (or an encoder training checkpoint) with
     ``weights_only=True``; eval mode, ``requires_grad=False``. Clear errors when missing/corrupt."""
     ckpt = load_checkpoint(path, map_location=map_location)
-    if "E" in ckpt and "state_dict" not in ckpt:
-        ckpt = {"kwargs": ckpt["E_kwargs"], "state_dict": ckpt["E"]}
+    if "state" in ckpt and "E" in ckpt["state"]:  # a training checkpoint (TrainingState)
+        ckpt = {"kwargs": ckpt["identity"]["E_kwargs"], "state_dict": ckpt["state"]["E"]}
     if "kwargs" not in ckpt or "state_dict" not in ckpt:
         raise RuntimeError(f"{path} is not an encoder checkpoint (expected keys 'kwargs', 'state_dict')")
     E = Encoder(**ckpt["kwargs"])

@@ -10,7 +10,7 @@ from admixlib.inversion.encoder import Encoder
 from admixlib.stylegan.networks import Generator
 
 INIT_CHOICES = ("encoder", "mean")
-# 0.99, not Adam's 0.999: the tuning grid (benchmarks/inversion_tuning.py) uses it throughout (docs/inversion.md)
+# 0.99, not Adam's 0.999: the tuning grid (benchmarks/tuning/inversion.py) uses it throughout (docs/inversion.md)
 ADAM_BETA2 = 0.99
 
 

@@ -1,4 +1,4 @@
-"""Seeding, device choice, GPU slots, atomic checkpoints, provenance and logging shared by every stage."""
+"""Seeding, device choice, GPU slots, atomic checkpoints, the resumable training state, provenance and logging shared by every stage."""
 
 from admixlib.runtime.checkpoint import fingerprint, load_checkpoint, save_atomic
 from admixlib.runtime.device import resolve_device, set_threads
@@ -12,9 +12,12 @@ from admixlib.runtime.seeding import (
     torch_rng_state,
     use_deterministic_algorithms,
 )
-from admixlib.runtime.stats import trim_stats
+from admixlib.runtime.training_state import CHECKPOINT_NAME, TrainingState, checkpoint_module, trim_stats
 
 __all__ = [
+    "CHECKPOINT_NAME",
+    "TrainingState",
+    "checkpoint_module",
     "claim_gpu",
     "fingerprint",
     "load_checkpoint",

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from admixlib.classify import (
+    ClassifierRecipe,
     evaluate_classifier,
     load_classifier,
     save_classifier,
@@ -109,18 +110,12 @@ def train_classifier_stage(
         pset=pset,
         lam=method_cfg.get("lam", 1.0),
         steps=classifier_cfg["steps"] * method_cfg.get("steps_factor", 1),
-        batch_size=classifier_cfg["batch_size"],
-        lr=classifier_cfg["lr"],
-        weight_decay=classifier_cfg["weight_decay"],
-        arch=classifier_cfg["arch"],
-        width=classifier_cfg["width"],
+        recipe=ClassifierRecipe.from_config(classifier_cfg),
         device=device,
         seed=seed,
         checkpoint_dir=run_dir,
         checkpoint_every=checkpoint_every,
         stats_path=stats_path,
-        bf16=classifier_cfg.get("bf16", False),
-        compile_model=classifier_cfg.get("compile", False),
     )
     save_classifier(model, model_path)
     val = load_split(val_path)

@@ -5,26 +5,15 @@ from pathlib import Path
 import torch
 
 from admixlib.data import load_split
-from admixlib.runtime import fingerprint, load_checkpoint, resolve_device
+from admixlib.runtime import CHECKPOINT_NAME, checkpoint_module, fingerprint, resolve_device
 from admixlib.stylegan import (
+    ARCH_KEYS,
     Discriminator,
+    GanRecipe,
     sample_grid,
     save_discriminator,
     save_generator,
     train_generator,
-)
-
-ARCH_KEYS = (
-    "z_dim",
-    "w_dim",
-    "mapping_layers",
-    "channels",
-    "torgb",
-    "palette_size",
-    "palette_gain",
-    "palette_shading",
-    "palette_supersample",
-    "palette_bank",
 )
 
 
@@ -53,26 +42,12 @@ def train_stylegan_stage(
     if cfg["conditional"]:  # classes drawn at the training split's rates
         counts = torch.bincount(train.labels, minlength=int(train.meta["num_classes"]))
         arch |= {"num_classes": len(counts), "class_probs": (counts / counts.sum()).tolist()}
-    elif cfg["latent_modes"]:  # equally likely modes; the discriminator sees no label
-        arch |= {"num_classes": cfg["latent_modes"], "class_probs": None}
     G = train_generator(
         train.images,
         labels=train.labels if cfg["conditional"] else None,
         generator_kwargs=arch,
         steps=cfg["steps"],
-        batch_size=cfg["batch_size"],
-        lr_g=cfg["lr_g"],
-        lr_d=cfg["lr_d"],
-        r1_gamma=cfg["r1_gamma"],
-        r1_every=cfg["r1_every"],
-        mbstd_group=cfg["mbstd_group"],
-        mixing_prob=cfg["mixing_prob"],
-        split_mixing_prob=cfg["split_mixing_prob"],
-        palette_sharpness=cfg["palette_sharpness"],
-        palette_role_weight=cfg["palette_role_weight"],
-        lr_decay_start=cfg["lr_decay_start"],
-        ema_half_life_images=cfg["ema_half_life_images"],
-        ema_rampup=cfg["ema_rampup"],
+        recipe=GanRecipe.from_config(cfg),
         device=device,
         seed=seed,
         checkpoint_dir=run_dir,
@@ -84,8 +59,8 @@ def train_stylegan_stage(
         mixing_split_index=split_index,
     )
     save_generator(G, generator_path)
-    final = load_checkpoint(run_dir / "latest.pt")
-    D = Discriminator(**final["D_kwargs"])
-    D.load_state_dict(final["D"])
+    kwargs, state_dict = checkpoint_module(run_dir / CHECKPOINT_NAME, "D")
+    D = Discriminator(**kwargs)
+    D.load_state_dict(state_dict)
     save_discriminator(D, discriminator_path)
     sample_grid(G, n=64, seed=seed, path=samples_path)

@@ -10,6 +10,7 @@ import torch
 from admixlib.analysis import load_oracle, read_factors
 from admixlib.data import load_split
 from admixlib.inversion import (
+    EncoderRecipe,
     invert_images,
     load_encoder,
     optimise_to_psnr,
@@ -49,16 +50,9 @@ def train_encoder_stage(
     E = train_encoder(
         G,
         steps=cfg["steps"],
-        batch_size=cfg["batch_size"],
-        lr=cfg["lr"],
-        latent_weight=cfg["latent_weight"],
-        pixel_weight=cfg["pixel_weight"],
-        feature_weight=cfg["feature_weight"],
-        mixing_weight=cfg["mixing_weight"],
+        recipe=EncoderRecipe.from_config(cfg),
         discriminator=D,
         real_images=real,
-        real_weight=cfg["real_weight"],
-        mixing_prob=cfg["mixing_prob"],
         device=device,
         seed=seed,
         checkpoint_dir=run_dir,

@@ -1,13 +1,25 @@
 """StyleGAN2-style generator with a coarse/fine split point, discriminator and GAN training."""
 
 from admixlib.stylegan.discriminator import Discriminator, load_discriminator, save_discriminator
+from admixlib.stylegan.grids import mixing_grid, sample_grid
+from admixlib.stylegan.loss import GanLoss
 from admixlib.stylegan.mapping import MappingNetwork
-from admixlib.stylegan.networks import ChannelMix, Generator, SynthesisNetwork, load_generator, save_generator
-from admixlib.stylegan.train import mixing_grid, sample_grid, split_mix, train_generator
+from admixlib.stylegan.networks import (
+    ARCH_KEYS,
+    ChannelMix,
+    Generator,
+    SynthesisNetwork,
+    load_generator,
+    save_generator,
+)
+from admixlib.stylegan.train import GanRecipe, train_generator
 
 __all__ = [
+    "ARCH_KEYS",
     "ChannelMix",
     "Discriminator",
+    "GanLoss",
+    "GanRecipe",
     "Generator",
     "MappingNetwork",
     "SynthesisNetwork",
@@ -17,6 +29,5 @@ __all__ = [
     "sample_grid",
     "save_discriminator",
     "save_generator",
-    "split_mix",
     "train_generator",
 ]

@@ -179,7 +179,7 @@ class PaletteHead(nn.Module):
     pixel is thus a blend of the image's ``palette_size`` palette colours: with as few regions as the
     data has colour regions, the features (earlier styles) decide where the regions are and only this
     head's style decides their colours and shading, which is what fine-style mixing needs at small
-    resolutions (measured in docs/disentanglement.md). With ``supersample`` s > 1 the region logits
+    resolutions (measured in docs/design-decisions.md). With ``supersample`` s > 1 the region logits
     are upsampled bilinearly s times, coloured there and the image is average-pooled back, so a
     pixel blends regions where a region boundary crosses it (anti-aliasing, as the procedural data
     draw), and a blend anywhere else needs a pattern of boundaries. With ``bank`` B > 0 each region's
@@ -210,7 +210,7 @@ class PaletteHead(nn.Module):
         self.bank_size = bank
         # with equalised learning rate the 1x1 conv's logits grow slowly; a gain lets one region win
         # a pixel outright without large weights (whether a GAN then draws harder regions is
-        # measured in docs/disentanglement.md: on faces it did not)
+        # measured in docs/design-decisions.md: on faces it did not)
         self.gain = gain
         self.segment = EqualConv2d(in_channels, palette_size, 1)
         self.terms = 3 if shading else 1  # (colour, dx, dy) or the colour alone
@@ -270,7 +270,7 @@ class PaletteHead(nn.Module):
         n, k, h, wd = masks.shape
         params = self.region_params(w).reshape(n, k, 3 * self.terms)  # [N, K, rgb * terms]
         # blend the regions' parameters per pixel, then apply the grid once: not colouring every
-        # region at every sub-pixel takes about 0.55x the time (benchmarks/palette_head.py)
+        # region at every sub-pixel takes about 0.55x the time (measured when it replaced the einsum form)
         blended = torch.bmm(params.transpose(1, 2), masks.reshape(n, k, h * wd))
         img = (blended.view(n, 3, self.terms, h, wd) * self.grid).sum(dim=2)
         return F.avg_pool2d(img, self.supersample) if self.supersample > 1 else img

@@ -1,5 +1,6 @@
 """StyleGAN2-style generator: mapping + synthesis with a split point (the discriminator is in ``discriminator``)."""
 
+import inspect
 import math
 import os
 from typing import NamedTuple
@@ -12,6 +13,11 @@ from admixlib.stylegan.layers import PaletteHead, StyledConv, ToRGB, upsample2x
 from admixlib.stylegan.mapping import MappingNetwork
 
 TORGB_CHOICES = ("skip", "final", "palette")
+
+
+def init_parameters(cls) -> tuple[str, ...]:
+    """The keyword arguments of ``cls.__init__``, in order."""
+    return tuple(name for name in inspect.signature(cls.__init__).parameters if name != "self")
 
 
 class ChannelMix(NamedTuple):
@@ -248,18 +254,8 @@ class Generator(nn.Module):
             num_classes=num_classes,
             class_probs=self.kwargs["class_probs"],
         )
-        synthesis_keys = (
-            "w_dim",
-            "resolution",
-            "channels",
-            "torgb",
-            "palette_size",
-            "palette_gain",
-            "palette_shading",
-            "palette_supersample",
-        )
-        synthesis_kwargs = {key: self.kwargs[key] for key in synthesis_keys}
-        self.synthesis = SynthesisNetwork(**synthesis_kwargs, palette_bank=palette_bank)
+        synthesis_kwargs = {key: self.kwargs.get(key) for key in init_parameters(SynthesisNetwork)}
+        self.synthesis = SynthesisNetwork(**synthesis_kwargs | {"palette_bank": palette_bank})
         self.num_ws = self.synthesis.num_ws
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
@@ -343,14 +339,12 @@ def save_generator(G: Generator, path: str | os.PathLike) -> None:
 
 
 def load_generator(path: str | os.PathLike, map_location="cpu") -> Generator:
-    """Load a generator written by :func:`save_generator` (or a training checkpoint holding
-    ``"G_ema"``), with ``weights_only=True``; returns it in eval mode with ``requires_grad=False``.
+    """Load a generator written by :func:`save_generator`, with ``weights_only=True``; returns it in
+    eval mode with ``requires_grad=False``.
 
     Raises FileNotFoundError / RuntimeError naming the path when it is missing or corrupt.
     """
     ckpt = load_checkpoint(path, map_location=map_location)
-    if "G_ema" in ckpt and "state_dict" not in ckpt:
-        ckpt = ckpt["G_ema"]
     if not isinstance(ckpt, dict) or "kwargs" not in ckpt or "state_dict" not in ckpt:
         raise RuntimeError(f"{path} is not a generator checkpoint (expected keys 'kwargs', 'state_dict')")
     G = Generator(**ckpt["kwargs"])
@@ -358,3 +352,12 @@ def load_generator(path: str | os.PathLike, map_location="cpu") -> Generator:
     G.to(map_location if not isinstance(map_location, dict) else "cpu")
     G.eval().requires_grad_(False)
     return G
+
+
+# The architecture keys a config's ``stylegan`` block sets: the generator's arguments, less those the
+# data decide (resolution, classes) and the EMA rate of ``w_avg``.
+ARCH_KEYS = tuple(
+    key
+    for key in init_parameters(Generator)
+    if key not in ("resolution", "w_avg_beta", "num_classes", "class_probs")
+)

@@ -1,6 +1,6 @@
 """How long to train the encoder, chosen on the val split: PSNR of its codes, and after refinement.
 
-    python benchmarks/encoder_steps.py [--dataset faces] [--steps 1500 3000 4500] [--n 128] [--threads 2]
+    python benchmarks/tuning/encoder_steps.py [--dataset faces] [--steps 1500 3000 4500] [--n 128] [--threads 2]
 
 Trains the dataset's configured encoder (``encoder`` block of --config) against the default run's
 generator, discriminator and training images, once, stopping at each of --steps in turn (each
@@ -22,7 +22,7 @@ import torch
 import yaml
 
 from admixlib.data import load_split
-from admixlib.inversion import refine_psnr_curve
+from admixlib.inversion import EncoderRecipe, refine_psnr_curve
 from admixlib.inversion.train import train_encoder
 from admixlib.runtime import set_threads
 from admixlib.stylegan import load_generator
@@ -53,10 +53,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for steps in sorted(args.steps):
             E = train_encoder(
-                G, steps=steps, batch_size=cfg["batch_size"], lr=cfg["lr"],
-                latent_weight=cfg["latent_weight"], pixel_weight=cfg["pixel_weight"],
-                feature_weight=cfg["feature_weight"], mixing_weight=cfg["mixing_weight"], discriminator=D,
-                real_images=real, real_weight=cfg["real_weight"], mixing_prob=cfg["mixing_prob"],
+                G, steps=steps, recipe=EncoderRecipe.from_config(cfg), discriminator=D, real_images=real,
                 seed=block["data"]["seed"], checkpoint_dir=tmp, stats_path=Path(tmp) / "stats.jsonl",
             )  # fmt: skip
             with torch.no_grad():

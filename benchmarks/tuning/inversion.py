@@ -1,6 +1,6 @@
 """Adam settings of both inversions, chosen on the val split: PSNR after each number of steps.
 
-    python benchmarks/inversion_tuning.py [--dataset faces] [--n 128] [--threads 2]
+    python benchmarks/tuning/inversion.py [--dataset faces] [--n 128] [--threads 2]
 
 Reads the default run's generator and encoder and the first --n val images (never the test split:
 the settings chosen here are hyper-parameters). For every (learning rate, Adam beta1) of the grid it

@@ -1,6 +1,6 @@
 """How strongly nominal training takes the shortcut on procedural faces, per smile size, bias and factor.
 
-    python benchmarks/shortcut.py [--config config/config.yaml] [--bias 0.95 0.98] [--seeds 0 1 2]
+    python benchmarks/tuning/shortcut.py [--config config/config.yaml] [--bias 0.95 0.98] [--seeds 0 1 2]
 
 For each smile size (mouth-corner heights in 32-px units), bias and spurious factor, trains the
 configured classifier nominally on ``n_train`` biased faces and scores it on 1,000 unbiased faces.
@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 import yaml
 
-from admixlib.classify import factor_groups, group_accuracy, predict_proba, train_classifier
+from admixlib.classify import ClassifierRecipe, factor_groups, group_accuracy, predict_proba, train_classifier
 from admixlib.data import FACE_FACTORS, faces
 from admixlib.perturb.augment import from_uint8
 from admixlib.runtime import set_threads
@@ -40,10 +40,7 @@ def nominal_scores(*, smile, frown, bias, factor, seed, data_cfg, classifier_cfg
         labels=torch.from_numpy(f_train["smiling"].to_numpy()),
         num_classes=2,
         steps=classifier_cfg["steps"],
-        batch_size=classifier_cfg["batch_size"],
-        lr=classifier_cfg["lr"],
-        weight_decay=classifier_cfg["weight_decay"],
-        width=classifier_cfg["width"],
+        recipe=ClassifierRecipe.from_config(classifier_cfg),
         seed=seed,
         progress=False,
     )

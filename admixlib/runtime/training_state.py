@@ -1,0 +1,168 @@
+"""One resumable training state for every training loop (GAN, encoder, classifier).
+
+A loop registers what it must get back after a kill: modules, optimisers and schedulers (anything
+with ``state_dict``), its random generators, plain values (a data permutation, a cursor), the step and
+the seconds spent. ``resume()`` restores all of them from ``latest.pt`` when it exists; ``save()``
+writes them atomically. The JSON-lines stats file is kept in step with the checkpoint: a resumed run
+drops the lines of steps it will redo, a fresh run starts it empty.
+"""
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from admixlib.runtime.checkpoint import load_checkpoint, save_atomic
+from admixlib.runtime.seeding import set_torch_rng_state, torch_rng_state
+
+log = logging.getLogger("admix.runtime")
+
+CHECKPOINT_NAME = "latest.pt"
+FORMAT = 2  # checkpoints of the per-loop layouts before this one are refused with a clear error
+
+
+class TrainingState:
+    """The state of one training run and its checkpoint ``checkpoint_dir/latest.pt``.
+
+    Args:
+        checkpoint_dir: folder of ``latest.pt``; None: nothing is saved or resumed.
+        stats_path: JSON-lines stats file kept in step with the checkpoint; None: no stats.
+        device: device whose global torch RNG state is saved with the CPU's.
+        stateful: name -> object with ``state_dict``/``load_state_dict`` (models, optimisers, EMA).
+        generators: name -> ``torch.Generator`` whose state is saved.
+        values: name -> plain value saved and restored (read back from ``state.values``).
+        identity: what must match for a checkpoint to be resumed (architectures, settings).
+        on_mismatch: ``"raise"`` or ``"restart"`` (warn and train from scratch) when it does not.
+    """
+
+    def __init__(
+        self,
+        checkpoint_dir: str | os.PathLike | None,
+        *,
+        stats_path: str | os.PathLike | None = None,
+        device: str | torch.device = "cpu",
+        stateful: dict,
+        generators: dict,
+        values: dict | None = None,
+        identity: dict | None = None,
+        on_mismatch: str = "raise",
+    ):
+        if on_mismatch not in ("raise", "restart"):
+            raise ValueError(f"on_mismatch must be 'raise' or 'restart', got {on_mismatch!r}")
+        self.path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+        self.stats_path = Path(stats_path) if stats_path is not None else None
+        self.device = torch.device(device)
+        self.stateful, self.generators = stateful, generators
+        self.values = dict(values or {})
+        self.identity = identity or {}
+        self.on_mismatch = on_mismatch
+        self.step, self.seconds = 0, 0.0
+        self.bar, self._stats, self._t0 = None, None, time.perf_counter()
+
+    def resume(self) -> bool:
+        """Restore everything from the checkpoint if there is one; returns whether it did.
+
+        Raises RuntimeError naming the file when it is of another format, or of another identity
+        with ``on_mismatch="raise"``.
+        """
+        ckpt = self._load()
+        if ckpt is None:
+            self._reset_stats()
+            return False
+        for name, obj in self.stateful.items():
+            obj.load_state_dict(ckpt["state"][name])
+        for name, gen in self.generators.items():
+            gen.set_state(ckpt["rng"][name].cpu())
+        set_torch_rng_state(ckpt["rng"]["torch"], self.device)
+        self.values.update(ckpt["values"])
+        self.step, self.seconds = int(ckpt["step"]), float(ckpt["seconds"])
+        if self.stats_path is not None:
+            trim_stats(self.stats_path, self.step)
+        return True
+
+    def _load(self) -> dict | None:
+        if self.path is None or not self.path.is_file():
+            return None
+        ckpt = load_checkpoint(self.path, map_location=self.device)
+        if ckpt.get("format") != FORMAT:
+            raise RuntimeError(f"{self.path} was written by an older admix; delete it to train from scratch")
+        if ckpt["identity"] == self.identity:
+            return ckpt
+        message = f"{self.path} was written for {ckpt['identity']}, not {self.identity}"
+        if self.on_mismatch == "raise":
+            raise RuntimeError(f"{message}; delete it to train from scratch")
+        log.warning("%s; training from scratch", message)
+        return None
+
+    def save(self) -> None:
+        """Write the checkpoint atomically (nothing when ``checkpoint_dir`` is None)."""
+        if self.path is None:
+            return
+        rng = {name: gen.get_state() for name, gen in self.generators.items()}
+        rng["torch"] = torch_rng_state(self.device)
+        state = {name: obj.state_dict() for name, obj in self.stateful.items()}
+        record = dict(format=FORMAT, identity=self.identity, state=state, rng=rng, values=self.values)
+        save_atomic({**record, "step": self.step, "seconds": self.seconds}, self.path)
+
+    def _reset_stats(self) -> None:
+        if self.stats_path is not None:
+            self.stats_path.parent.mkdir(parents=True, exist_ok=True)
+            self.stats_path.write_text("")
+
+    def steps(self, total: int, *, checkpoint_every: int, desc: str, progress: bool = True):
+        """Iterate over the steps left up to ``total``, yielding each one's number (from 1).
+
+        After the loop body has done a step, the state counts it, adds its seconds, advances the
+        progress bar (``self.bar``) and, every ``checkpoint_every`` steps and at ``total``, saves.
+        Inside the loop :meth:`write_stats` appends to the stats file and :meth:`elapsed` gives the
+        seconds of the whole run so far.
+        """
+        self._t0 = time.perf_counter() - self.seconds
+        self.bar = tqdm(total=total, initial=self.step, disable=not progress, desc=desc, dynamic_ncols=True)
+        self._stats = self.stats_path.open("a") if self.stats_path is not None else None
+        try:
+            while self.step < total:
+                yield self.step + 1
+                self.step += 1
+                self.seconds = self.elapsed()
+                self.bar.update(1)
+                if self.step % checkpoint_every == 0 or self.step == total:
+                    self.save()
+                    log.info("step %d: checkpoint written, %.1f s so far", self.step, self.seconds)
+        finally:
+            self.bar.close()
+            if self._stats is not None:
+                self._stats.close()
+
+    def elapsed(self) -> float:
+        """Seconds of training so far, resumed runs included (inside :meth:`steps`)."""
+        return time.perf_counter() - self._t0
+
+    def write_stats(self, row: dict) -> None:
+        """Append ``row`` as one JSON line to the stats file and flush (inside :meth:`steps`)."""
+        if self._stats is not None:
+            self._stats.write(json.dumps(row) + "\n")
+            self._stats.flush()
+
+
+def trim_stats(stats_path: str | os.PathLike, last_step: int) -> None:
+    """Drop the stats lines of steps after ``last_step`` (a killed run's tail, redone after resuming)."""
+    stats_path = Path(stats_path)
+    if not stats_path.is_file():
+        return
+    lines = stats_path.read_text().splitlines()
+    keep = [line for line in lines if line and json.loads(line)["step"] <= last_step]
+    stats_path.write_text("".join(line + "\n" for line in keep))
+
+
+def checkpoint_module(path: str | os.PathLike, name: str, *, map_location="cpu") -> tuple[dict, dict]:
+    """``(kwargs, state_dict)`` of module ``name`` in a training checkpoint written by
+    :class:`TrainingState`; its kwargs are the identity entry ``{name}_kwargs``."""
+    ckpt = load_checkpoint(path, map_location=map_location)
+    if ckpt.get("format") != FORMAT or name not in ckpt.get("state", {}):
+        raise RuntimeError(f"{path} is not a training checkpoint holding {name!r}")
+    return ckpt["identity"][f"{name}_kwargs"], ckpt["state"][name]
