@@ -360,3 +360,22 @@ def all_targets():
         + expand(GAN_SAMPLES, dataset=DATASETS)
         + sweep_targets()
     )
+
+
+def measured_extras(wildcards):
+    """The optional tables (tuning, GAN seeds, ablation, sweeps) already in the results folder: the
+    page renders what exists and names the target of what does not."""
+    patterns = [
+        TUNING_TABLE,
+        GAN_SEEDS_TABLE,
+        GAN_SEEDS_GENERATORS,
+        ABLATION_TABLE,
+        ABLATION_GENERATORS,
+    ]
+    paths = [p.format(dataset=d) for p in patterns for d in DATASETS]
+    paths += [
+        SWEEP_TABLE.format(dataset=d, sweep=s)
+        for d in DATASETS
+        for s in ("bias", "split_index")
+    ]
+    return [p for p in paths if Path(p).is_file()]

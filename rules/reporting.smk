@@ -87,3 +87,28 @@ rule figure1:
         device=config["device"],
     script:
         "../workflow_scripts/figure1.py"
+
+
+rule results_md:
+    """docs/results.md: every table and measured figure of the results folder, rendered."""
+    input:
+        tables=expand(TABLE.replace("{ext}", "csv"), dataset=DATASETS),
+        generators=expand(GENERATOR_METRICS, dataset=DATASETS),
+        inversions=expand(INVERSION_METRICS, dataset=DATASETS),
+        extras=measured_extras,
+    output:
+        doc="docs/results.md",
+    log:
+        log_path("results_md", "all"),
+    benchmark:
+        bench_path("results_md", "all")
+    conda:
+        "../envs/admix.yaml"
+    threads: 1
+    resources:
+        mem_mb=res("table", "mem_mb"),
+        runtime=res("table", "runtime"),
+    params:
+        datasets=DATASETS,
+    script:
+        "../workflow_scripts/results_md.py"

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from admixlib.report import summarise_runs, write_tables
+from admixlib.report.results_doc import comparison_table, targets_table
 
 
 def run(method, seed, clean, worst=0.5):
@@ -81,3 +82,37 @@ def test_csv_keeps_the_raw_interval_and_only_the_markdown_clips_and_marks_it(tmp
     write_tables(tidy, csv_path=paths["csv"], md_path=paths["md"], tex_path=paths["tex"], caption="d")
     assert pd.read_csv(paths["csv"]).query("metric == 'clean_acc'")["ci95_high"].item() > 1.0
     assert "99.7 ± 0.6 [98.2, 100.0*]" in paths["md"].read_text()
+
+
+def _tidy_row(method, metric, mean, low, high):
+    return dict(
+        dataset="d",
+        method=method,
+        metric=metric,
+        mean=mean,
+        std=0.01,
+        ci95_low=low,
+        ci95_high=high,
+        n_seeds=3,
+    )
+
+
+def test_results_page_computes_each_target_and_interval_relation():
+    rows = [
+        _tidy_row("nominal", "clean_acc", 0.70, 0.68, 0.72),
+        _tidy_row("advmix", "clean_acc", 0.90, 0.85, 0.95),
+        _tidy_row("randmix", "clean_acc", 0.88, 0.80, 0.96),
+        _tidy_row("nominal", "worst_group_acc", 0.10, 0.0, 0.2),
+        _tidy_row("advmix", "worst_group_acc", 0.05, 0.0, 0.1),  # lower: that target is missed
+        _tidy_row("randmix", "worst_group_acc", 0.50, 0.4, 0.6),
+        _tidy_row("nominal", "advmix_attack_acc", 0.50, 0.45, 0.55),
+        _tidy_row("advmix", "advmix_attack_acc", 0.80, 0.75, 0.85),
+        _tidy_row("randmix", "advmix_attack_acc", 0.65, 0.60, 0.70),
+        _tidy_row("advmix", "rel_error_reduction", 0.66, 0.5, 1.2),
+    ]
+    tidy = pd.DataFrame(rows)
+    targets = "\n".join(targets_table(tidy))
+    assert "| worst group higher | 5.0 against 10.0 | **no** |" in targets
+    assert "| unbiased-test error at least 21% lower | 66.0 [50.0, 100.0*] | yes |" in targets
+    comparison = "\n".join(comparison_table(tidy))
+    assert "| randmix | overlap | below | above |" in comparison

@@ -144,6 +144,14 @@ def test_whole_dag_on_test_config(tmp_path):
     html = (tmp_path / "report.html").read_text()
     for caption in ("Results on faces, one row per", "Figure-1-style panel for faces", "sweep on faces"):
         assert caption in html, f"the report lacks the caption {caption!r}"
+    rendered = snakemake("results_md", "--cores", "1", *args[-2:], workdir=tmp_path)
+    assert rendered.returncode == 0, rendered.stderr[-3000:]
+    doc = (tmp_path / "docs" / "results.md").read_text()
+    digits, faces = doc.split("## colored_digits")[1].split("## faces")
+    assert "### Targets" in digits and "| unbiased-test error at least 21% lower |" in digits
+    assert "### GAN seeds" in digits and "`gan_seed` all:" in digits  # the table built above
+    assert "(`snakemake gan_seeds` builds `faces_gan_seeds.csv`)" in faces  # not built for faces
+    assert "| total |" in doc  # the cost table from the benchmark files
 
 
 def _upstream_rules(rulegraph: str, targets: set[str]) -> set[str]:

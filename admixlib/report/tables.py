@@ -79,7 +79,7 @@ def summarise_runs(runs: list[dict], *, dataset: str, methods: list[str]) -> pd.
 CLIPPED = "*"  # marks an interval bound the renderings clipped to [0, 100] %
 
 
-def _bound(value: float, metric: str) -> str:
+def percent_bound(value: float, metric: str) -> str:
     """One interval bound in percent; a share's bound beyond [0, 1] (an error reduction's beyond 1)
     is clipped and marked with ``CLIPPED``."""
     low = -math.inf if metric == "rel_error_reduction" else 0.0
@@ -97,7 +97,10 @@ def wide_table(tidy: pd.DataFrame) -> pd.DataFrame:
             return "n/a"
         if math.isnan(row["std"]):
             return f"{100 * row['mean']:.1f}"
-        low, high = _bound(row["ci95_low"], row["metric"]), _bound(row["ci95_high"], row["metric"])
+        low, high = (
+            percent_bound(row["ci95_low"], row["metric"]),
+            percent_bound(row["ci95_high"], row["metric"]),
+        )
         return f"{100 * row['mean']:.1f} ± {100 * row['std']:.1f} [{low}, {high}]"
 
     cells = tidy.assign(cell=tidy.apply(cell, axis=1))

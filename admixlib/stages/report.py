@@ -1,4 +1,4 @@
-"""Rules table, figure_mixing and figure1."""
+"""Rules table, figure_mixing, figure1 and results_md."""
 
 import json
 import logging
@@ -10,6 +10,7 @@ from admixlib.classify import load_classifier, predict_proba
 from admixlib.data import load_split
 from admixlib.perturb import fine_style_variations, mix_styles, render_mixed
 from admixlib.report import plot_variation_panel, save_image_grid, summarise_runs, write_tables
+from admixlib.report.results_doc import results_document
 from admixlib.runtime import resolve_device, torch_generator
 from admixlib.stages.codes import load_codes
 from admixlib.stylegan import load_generator
@@ -99,3 +100,11 @@ def figure1_stage(
         )
         titles.append(f"{test.meta['label_name']}={label}")
     plot_variation_panel(rows, scores, figure_path, score_name="p(true label)", row_titles=titles)
+
+
+def results_md_stage(*, results_dir, datasets: list[str], doc_path) -> None:
+    """Render every table and measured figure of ``results_dir`` for ``datasets`` into ``doc_path``."""
+    text = results_document(results_dir, datasets=datasets)
+    Path(doc_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(doc_path).write_text(text)
+    log.info("wrote %s (%d lines)", doc_path, text.count("\n") + 1)

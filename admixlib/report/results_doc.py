@@ -1,0 +1,224 @@
+"""``docs/results.md``: every table and measured figure of a results folder in one Markdown page.
+
+Nothing in it is typed by hand: each section is rendered from a file the workflow wrote, and a
+section whose file is absent says which target builds it. The comparisons (targets met, intervals
+apart) are computed from the tidy CSVs' raw t-intervals.
+"""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from admixlib.report.tables import markdown_table, percent_bound, wide_table
+
+REFERENCE = "nominal"
+CANDIDATE = "advmix"
+
+
+def _interval(tidy: pd.DataFrame, method: str, metric: str) -> pd.Series:
+    rows = tidy[(tidy["method"] == method) & (tidy["metric"] == metric)]
+    if rows.empty:
+        raise KeyError(f"no {metric} row for {method}")
+    return rows.iloc[0]
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def _span(row: pd.Series) -> str:
+    low, high = (percent_bound(row[key], row["metric"]) for key in ("ci95_low", "ci95_high"))
+    return f"{_pct(row['mean'])} [{low}, {high}]"
+
+
+def relation(a: pd.Series, b: pd.Series) -> str:
+    """How interval ``a`` (a tidy row) stands to ``b``: ``"above"``, ``"below"`` or ``"overlap"``."""
+    if a["ci95_low"] > b["ci95_high"]:
+        return "above"
+    if a["ci95_high"] < b["ci95_low"]:
+        return "below"
+    return "overlap"
+
+
+def targets_table(tidy: pd.DataFrame) -> list[str]:
+    """The reproduction's four targets for AdvMix against nominal, each with its numbers and verdict."""
+    get = lambda method, metric: _interval(tidy, method, metric)  # noqa: E731
+    err = get(CANDIDATE, "rel_error_reduction")
+    clean_a, clean_n = get(CANDIDATE, "clean_acc"), get(REFERENCE, "clean_acc")
+    wg_a, wg_n = get(CANDIDATE, "worst_group_acc"), get(REFERENCE, "worst_group_acc")
+    att_a, att_n = get(CANDIDATE, "advmix_attack_acc"), get(REFERENCE, "advmix_attack_acc")
+    gain = att_a["mean"] - att_n["mean"]
+    rows = [
+        ("unbiased-test error at least 21% lower", _span(err), err["mean"] >= 0.21),
+        ("clean-accuracy intervals apart", f"{_span(clean_a)} against {_span(clean_n)}",
+         relation(clean_a, clean_n) == "above"),
+        ("worst group higher", f"{_pct(wg_a['mean'])} against {_pct(wg_n['mean'])}", wg_a["mean"] > wg_n["mean"]),
+        ("AdvMix attack at least 20 points higher", f"{_pct(att_a['mean'])} against {_pct(att_n['mean'])}",
+         gain >= 0.20),
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["target (advmix against nominal)", "measured", "met"])
+    frame["met"] = frame["met"].map({True: "yes", False: "**no**"})
+    return markdown_table(frame)
+
+
+def comparison_table(
+    tidy: pd.DataFrame, metrics=("clean_acc", "worst_group_acc", "advmix_attack_acc")
+) -> list[str]:
+    """AdvMix's interval against every other method's, per metric: above, below or overlap."""
+    others = [m for m in dict.fromkeys(tidy["method"]) if m != CANDIDATE]
+    rows = [
+        {
+            "advmix against": m,
+            **{k: relation(_interval(tidy, CANDIDATE, k), _interval(tidy, m, k)) for k in metrics},
+        }
+        for m in others
+    ]
+    return markdown_table(pd.DataFrame(rows))
+
+
+def generator_lines(metrics: dict) -> list[str]:
+    """A GAN's ``generator.json`` as a two-row table: on samples and on inverted training images."""
+    rows = []
+    for side, block in (("samples", metrics), ("inverted training images", metrics["training_inputs"])):
+        row = {"measured on": side, "label kept": block["label_kept"]}
+        row |= {f"{name} moved": value for name, value in block["nuisance_moved"].items()}
+        row["marginal gap"] = block.get("marginal_gap_max")
+        rows.append(row)
+    return markdown_table(pd.DataFrame(rows))
+
+
+def inversion_line(metrics: dict) -> str:
+    """One sentence of ``inversion.json``'s figures."""
+    return (
+        f"Inversion: test PSNR {metrics['psnr_test']:.1f} dB, label agreement {metrics['label_agreement']:.3f}, "
+        f"{metrics['speedup_vs_optimisation']:.1f}x faster than optimisation-only inversion at equal PSNR."
+    )
+
+
+def _read_tidy(path: Path) -> pd.DataFrame | None:
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def _optional_table(path: Path, target: str, render) -> list[str]:
+    if not path.is_file():
+        return [f"Not measured in this results folder (`snakemake {target}` builds `{path.name}`)."]
+    return render(pd.read_csv(path))
+
+
+def _tuning_lines(frame: pd.DataFrame) -> list[str]:
+    chosen = frame[frame["chosen"].astype(str) == "True"][
+        ["method", "setting", "val_clean_acc", "val_worst_group_acc"]
+    ]
+    return [
+        "Chosen on val (the best val worst group; ties to val clean accuracy):",
+        "",
+        *markdown_table(chosen),
+    ]
+
+
+def _sweep_lines(frame: pd.DataFrame) -> list[str]:
+    swept = [c for c in frame.columns if c not in ("dataset", "method", "metric", "mean", "std", "ci95_low",
+                                                    "ci95_high", "n_seeds")][0]  # fmt: skip
+    clean = frame[frame["metric"] == "clean_acc"].assign(cell=lambda f: f.apply(_span, axis=1))
+    wide = clean.pivot(index=swept, columns="method", values="cell").reset_index()
+    return [f"Clean accuracy by `{swept}`:", "", *markdown_table(wide)]
+
+
+def _tidy_lines(frame: pd.DataFrame, by: str | None = None) -> list[str]:
+    if by is None:
+        return markdown_table(wide_table(frame).rename_axis("method").reset_index())
+    lines = []
+    for value, part in frame.groupby(by, sort=False):
+        lines += [
+            "",
+            f"`{by}` {value}:",
+            "",
+            *markdown_table(wide_table(part).rename_axis("method").reset_index()),
+        ]
+    return lines
+
+
+def dataset_section(results: Path, dataset: str) -> list[str]:
+    """Every file of ``dataset`` under ``results`` rendered: main table, targets, comparisons,
+    generator, inversion, tuning, GAN seeds, ablation and sweeps."""
+    tables, metrics = results / "tables", results / "metrics" / dataset
+    lines = [f"## {dataset}", ""]
+    tidy = _read_tidy(tables / f"{dataset}.csv")
+    if tidy is None:
+        return lines + [f"No main table (`snakemake table_{dataset}` builds it)."]
+    lines += _tidy_lines(tidy) + [""]
+    if {CANDIDATE, REFERENCE} <= set(tidy["method"]):
+        lines += ["### Targets", "", *targets_table(tidy), "", *comparison_table(tidy), ""]
+    if (metrics / "generator.json").is_file():
+        lines += [
+            "### Generator",
+            "",
+            *generator_lines(json.loads((metrics / "generator.json").read_text())),
+            "",
+        ]
+    if (metrics / "inversion.json").is_file():
+        lines += [inversion_line(json.loads((metrics / "inversion.json").read_text())), ""]
+    sections = [
+        ("Tuning", f"{dataset}_tuning.csv", "tune_methods", _tuning_lines),
+        ("GAN seeds", f"{dataset}_gan_seeds.csv", "gan_seeds", lambda f: _tidy_lines(f, by="gan_seed")),
+        ("GAN seeds: each generator", f"{dataset}_gan_seeds_generator.csv", "gan_seeds", markdown_table),
+        ("Ablation", f"{dataset}_ablation.csv", "ablation", _tidy_lines),
+        ("Ablation: each generator", f"{dataset}_ablation_generator.csv", "ablation", markdown_table),
+        ("Bias sweep", f"{dataset}_bias_sweep.csv", "sweeps", _sweep_lines),
+        ("Split-index sweep", f"{dataset}_split_index_sweep.csv", "sweeps", _sweep_lines),
+    ]
+    for title, name, target, render in sections:
+        lines += [f"### {title}", "", *_optional_table(tables / name, target, render), ""]
+    return lines
+
+
+def cost_lines(results: Path) -> list[str]:
+    """Job-seconds per rule, summed over the benchmark files Snakemake wrote."""
+    rows = []
+    for rule_dir in sorted((results / "benchmarks" / "rules").glob("*")):
+        seconds = [pd.read_csv(f, sep="\t")["s"].sum() for f in rule_dir.glob("*.tsv")]
+        rows.append({"rule": rule_dir.name, "jobs": len(seconds), "job-seconds": round(float(sum(seconds)))})
+    if not rows:
+        return ["No benchmark files."]
+    frame = pd.DataFrame(rows).sort_values("job-seconds", ascending=False)
+    return markdown_table(pd.concat([frame, pd.DataFrame([{"rule": "total", "jobs": frame["jobs"].sum(),
+                                                            "job-seconds": frame["job-seconds"].sum()}])]))  # fmt: skip
+
+
+def provenance_line(results: Path, datasets: list[str]) -> str:
+    """Which code, machine and packages made the main tables, from their provenance sidecars."""
+    parts = []
+    for dataset in datasets:
+        path = results / "tables" / f"{dataset}.provenance.json"
+        if path.is_file():
+            record = json.loads(path.read_text())
+            git, packages, host = record["git"], record["packages"], record["host"]
+            commit = (git["commit"] or "unknown")[:7] + (
+                " (with uncommitted changes)" if git["dirty"] else ""
+            )
+            parts.append(
+                f"`{dataset}`: commit {commit}, torch {packages['torch']}, {host['cpus']} CPUs, "
+                f"{record['created_utc'][:10]}"
+            )
+    return "Main tables made by " + "; ".join(parts) + "." if parts else "No provenance sidecars found."
+
+
+def results_document(results: str | Path, *, datasets: list[str]) -> str:
+    """The whole page for ``datasets`` from the results folder ``results``."""
+    results = Path(results)
+    provenance = provenance_line(results, datasets)
+    lines = [
+        "# Results",
+        "",
+        "Rendered by `snakemake results_md` from the files under `results/`; do not edit by hand.",
+        provenance,
+        "",
+        "Cells are mean ± std [95% t-interval] over classifier seeds, in percent; `*` marks a bound clipped to",
+        "[0, 100] (the CSVs keep the raw intervals). *above*, *below* and *overlap* compare 95% intervals.",
+        "",
+    ]
+    for dataset in datasets:
+        lines += dataset_section(results, dataset)
+    lines += ["## Cost", "", *cost_lines(results), ""]
+    return "\n".join(lines)
