@@ -1,11 +1,12 @@
 rule train_classifier:
-    """Train one classifier with one method and seed through the shared training loop."""
+    """Train one classifier with one method and seed through the shared training loop (a sweep
+    variant's too: its training set or split index, the base's GAN)."""
     input:
         unpack(method_inputs),
         train=data_split("train"),
         val=data_split("val"),
-        train_codes=CODES.replace("{split}", "train"),
-        generator=GENERATOR,
+        train_codes=train_codes,
+        generator=gan_path(GENERATOR),
     output:
         model=CLASSIFIER,
         stats=CLASSIFIER_STATS,

@@ -8,8 +8,13 @@ from admixlib.configcheck import METHODS as ALL_METHODS
 from admixlib.configschema import check_schema
 from admixlib.variants import (
     base_name,
+    bias_of,
+    gan_owner,
     gan_seed,
     gan_seed_name,
+    split_owner,
+    sweep_name,
+    train_owner,
     variant_block,
     wildcard_pattern,
 )
@@ -44,7 +49,6 @@ wildcard_constraints:
     seed=r"\d+",
     setting=r"\d+",
     sweep="bias|split_index",
-    value=r"[0-9.]+",
 
 
 scattergather:
@@ -87,17 +91,6 @@ ABLATION_TABLE = "results/tables/{dataset}_ablation.csv"
 ABLATION_MD = "results/tables/{dataset}_ablation.md"
 ABLATION_GENERATORS = "results/tables/{dataset}_ablation_generator.csv"
 POOL_CODES = "results/{dataset}/codes/pool.pt"
-BIAS_TRAIN = "results/{dataset}/sweeps/bias/{value}/data/train.pt"
-BIAS_TRAIN_FACTORS = "results/{dataset}/sweeps/bias/{value}/data/train_factors.csv"
-BIAS_TRAIN_CODES = "results/{dataset}/sweeps/bias/{value}/codes/train.pt"
-SWEEP_MODEL = (
-    "results/{dataset}/sweeps/{sweep}/{value}/classifiers/{method}/seed{seed}/model.pt"
-)
-SWEEP_STATS = "results/{dataset}/sweeps/{sweep}/{value}/classifiers/{method}/seed{seed}/stats.jsonl"
-SWEEP_VAL = (
-    "results/{dataset}/sweeps/{sweep}/{value}/classifiers/{method}/seed{seed}/val.json"
-)
-SWEEP_EVAL = "results/{dataset}/sweeps/{sweep}/{value}/eval/{method}/seed{seed}.json"
 SWEEP_TABLE = "results/tables/{dataset}_{sweep}_sweep.csv"
 TUNE_MODEL = "results/{dataset}/tuning/{method}/setting{setting}/model.pt"
 TUNE_STATS = "results/{dataset}/tuning/{method}/setting{setting}/stats.jsonl"
@@ -123,13 +116,35 @@ def base_path(pattern, **fixed):
 
 
 def data_split(split):
-    """Input function: the base dataset's ``split`` (train, val, test, pool)."""
-    return base_path(SPLIT, split=split)
+    """Input function: the base dataset's ``split`` (train, val, test, pool); a bias variant's own
+    training split."""
+    return lambda w: SPLIT.format(dataset=split_owner(w.dataset, split), split=split)
+
+
+def gan_path(pattern, **fixed):
+    """Input function: ``pattern`` (GENERATOR, CODES, ...) of the dataset or variant whose GAN the
+    wildcard uses: a sweep variant's base."""
+    return lambda w: pattern.format(dataset=gan_owner(w.dataset), **fixed)
+
+
+def train_codes(wildcards):
+    """The codes of the training set a classifier of the wildcard trains on."""
+    return CODES.format(dataset=train_owner(wildcards.dataset), split="train")
+
+
+def yardstick_mixing(wildcards):
+    """The mixing settings a classifier is scored with: those of the GAN it uses, whatever split
+    index a split-index variant trained with."""
+    return variant_block(config, gan_owner(wildcards.dataset))["mixing"]
 
 
 BASE_DATASETS = "|".join(
     config["datasets"]
 )  # a rule-level constraint: data rules make no variant
+GAN_DATASETS = wildcard_pattern(
+    list(config["datasets"]), "gan"
+)  # the names that train a GAN
+BIAS_VARIANTS = wildcard_pattern(list(config["datasets"]), "bias")
 
 
 def res(rule_name, key):
@@ -216,28 +231,10 @@ def ablation_targets():
     )
 
 
-def sweep_train_inputs(wildcards):
-    """A bias value trains on its subset of the pool; a split index on the main training split."""
-    if wildcards.sweep == "bias":
-        return {"train": BIAS_TRAIN, "train_codes": BIAS_TRAIN_CODES}
-    return {
-        "train": SPLIT.replace("{split}", "train"),
-        "train_codes": CODES.replace("{split}", "train"),
-    }
-
-
-def sweep_train_mixing(wildcards):
-    """The dataset's mixing settings, with the swept split index when the sweep is split_index."""
-    mixing = dict(dataset_cfg(wildcards)["mixing"])
-    if wildcards.sweep == "split_index":
-        mixing["split_index"] = int(wildcards.value)
-    return mixing
-
-
 def sweep_runs(wildcards):
-    """{swept value: evaluation files}. The split-index ablation reuses the main runs where the
-    split index changes nothing: methods that do not mix styles, and the dataset's own k.
-    """
+    """{swept value: evaluation files}. Each value is a variant dataset (admixlib.variants); the
+    split-index sweep reuses the main runs where the split index changes nothing: methods that do
+    not mix styles, and the dataset's own k."""
     runs = {}
     own_k = str(dataset_cfg(wildcards)["mixing"]["split_index"])
     for value in SWEEP_VALUES[wildcards.sweep]:
@@ -246,15 +243,12 @@ def sweep_runs(wildcards):
             main = wildcards.sweep == "split_index" and (
                 method not in MIXING_METHODS or value == own_k
             )
-            pattern = EVAL if main else SWEEP_EVAL
-            paths += expand(
-                pattern,
-                dataset=wildcards.dataset,
-                sweep=wildcards.sweep,
-                value=value,
-                method=method,
-                seed=SEEDS,
+            name = (
+                wildcards.dataset
+                if main
+                else sweep_name(wildcards.dataset, wildcards.sweep, value)
             )
+            paths += expand(EVAL, dataset=name, method=method, seed=SEEDS)
         runs[value] = paths
     return runs
 

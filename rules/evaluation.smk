@@ -27,14 +27,15 @@ rule consistency_variations:
 
 
 rule evaluate:
-    """Score one classifier on the unbiased test split: clean, per group, AdvMix and l_inf attacks."""
+    """Score one classifier on the unbiased test split: clean, per group, AdvMix and l_inf attacks
+    (through the GAN it trained with, at that GAN's split index)."""
     input:
         model=CLASSIFIER,
         test=data_split("test"),
-        test_codes=CODES.replace("{split}", "test"),
-        train_codes=CODES.replace("{split}", "train"),
-        generator=GENERATOR,
-        variations=CONSISTENCY_VARIATIONS,
+        test_codes=gan_path(CODES, split="test"),
+        train_codes=gan_path(CODES, split="train"),
+        generator=gan_path(GENERATOR),
+        variations=gan_path(CONSISTENCY_VARIATIONS),
     output:
         metrics=EVAL,
     log:
@@ -50,7 +51,7 @@ rule evaluate:
         runtime=res("evaluate", "runtime"),
     params:
         evaluation=config["evaluation"],
-        mixing=lambda w: dataset_cfg(w)["mixing"],
+        mixing=yardstick_mixing,
         device=config["device"],
     script:
         "../workflow_scripts/evaluate.py"

@@ -66,6 +66,8 @@ rule gather_codes:
         log_path("gather_codes", "{dataset}"),
     benchmark:
         bench_path("gather_codes", "{dataset}")
+    wildcard_constraints:
+        dataset=GAN_DATASETS,
     conda:
         "../envs/admix.yaml"
     threads: 1

@@ -1,4 +1,6 @@
-# The bias-strength sweep and the split-index ablation (config key sweeps).
+# The bias-strength sweep and the split-index ablation (config key sweeps). Each swept value is a
+# variant dataset (admixlib.variants: <dataset>-bias<b>, <dataset>-k<k>) that train_classifier and
+# evaluate serve like any other.
 
 
 rule make_pool_split:
@@ -56,18 +58,20 @@ rule invert_pool:
 
 
 rule bias_subset:
-    """Draw one bias value's training set (and its codes) from the inverted pool."""
+    """A bias variant's training set (and its codes): pool images drawn with that bias."""
     input:
-        pool=POOL_SPLIT,
-        pool_codes=POOL_CODES,
+        pool=base_path(POOL_SPLIT),
+        pool_codes=base_path(POOL_CODES),
     output:
-        train=BIAS_TRAIN,
-        factors=BIAS_TRAIN_FACTORS,
-        train_codes=BIAS_TRAIN_CODES,
+        train=SPLIT.replace("{split}", "train"),
+        factors=FACTORS.replace("{split}", "train"),
+        train_codes=CODES.replace("{split}", "train"),
     log:
-        log_path("bias_subset", "{dataset}_{value}"),
+        log_path("bias_subset", "{dataset}"),
     benchmark:
-        bench_path("bias_subset", "{dataset}_{value}")
+        bench_path("bias_subset", "{dataset}")
+    wildcard_constraints:
+        dataset=BIAS_VARIANTS,
     conda:
         "../envs/admix.yaml"
     threads: 1
@@ -75,52 +79,11 @@ rule bias_subset:
         mem_mb=res("bias_subset", "mem_mb"),
         runtime=res("bias_subset", "runtime"),
     params:
-        bias=lambda w: float(w.value),
+        bias=lambda w: bias_of(w.dataset),
         n_train=config["sweeps"]["bias"]["n_train"],
         seed=lambda w: dataset_cfg(w)["data"]["seed"],
     script:
         "../workflow_scripts/bias_subset.py"
-
-
-rule sweep_run:
-    """Train one (method, seed) at one swept value, then evaluate it as the main table does."""
-    input:
-        unpack(sweep_train_inputs),
-        val=data_split("val"),
-        test=data_split("test"),
-        test_codes=CODES.replace("{split}", "test"),
-        eval_train_codes=CODES.replace("{split}", "train"),
-        generator=GENERATOR,
-        variations=CONSISTENCY_VARIATIONS,
-    output:
-        model=SWEEP_MODEL,
-        stats=SWEEP_STATS,
-        val=SWEEP_VAL,
-        metrics=SWEEP_EVAL,
-    log:
-        log_path("sweep_run", "{dataset}_{sweep}{value}_{method}_seed{seed}"),
-    benchmark:
-        bench_path("sweep_run", "{dataset}_{sweep}{value}_{method}_seed{seed}")
-    conda:
-        "../envs/admix.yaml"
-    threads: res("train_classifier", "threads")
-    resources:
-        gpu=1,
-        mem_mb=res("train_classifier", "mem_mb"),
-        runtime=res("train_classifier", "runtime"),
-    params:
-        method_cfg=method_cfg,
-        classifier=config["classifier"],
-        train_mixing=sweep_train_mixing,
-        mixing=lambda w: dataset_cfg(w)["mixing"],
-        evaluation=config["evaluation"],
-        checkpoint_dir=lambda w: (
-            f"{CHECKPOINTS.format(dataset=w.dataset)}/sweeps/{w.sweep}/{w.value}/{w.method}/seed{w.seed}"
-        ),
-        checkpoint_every=config["compute"]["checkpoint_every"],
-        device=config["device"],
-    script:
-        "../workflow_scripts/sweep_run.py"
 
 
 rule sweep_table:

@@ -11,7 +11,18 @@ from admixlib.data.build import build_dataset, resampled_train
 from admixlib.data.store import load_split
 from admixlib.perturb import Batch, ResampleSet
 from admixlib.stages.gan_seeds import gan_seeds_tables
-from admixlib.variants import base_name, gan_seed, gan_seed_name, variant_block, wildcard_pattern
+from admixlib.variants import (
+    base_name,
+    bias_of,
+    gan_owner,
+    gan_seed,
+    gan_seed_name,
+    split_owner,
+    sweep_name,
+    train_owner,
+    variant_block,
+    wildcard_pattern,
+)
 
 CONFIG = {
     "datasets": {
@@ -129,3 +140,27 @@ def test_ablation_stage_names_rows_and_writes_both_generators(tmp_path):
     assert reduction["advmix_generic"] == pytest.approx(0.25)  # paired with the own nominal
     assert pd.read_csv(paths["generators"])["generator"].tolist() == ["own", "generic"]
     assert "| advmix_generic |" in paths["md"].read_text()
+
+
+def test_sweep_variants_train_on_their_own_set_with_the_base_gan():
+    assert (
+        sweep_name("faces", "bias", "0.9") == "faces-bias0.9"
+        and sweep_name("faces", "split_index", 3) == "faces-k3"
+    )
+    assert [gan_owner(n) for n in ("faces-bias0.9", "faces-k3", "faces-gan1", "faces-generic")] == [
+        "faces", "faces", "faces-gan1", "faces-generic",
+    ]  # fmt: skip
+    assert train_owner("faces-bias0.9") == "faces-bias0.9" and train_owner("faces-k3") == "faces"
+    assert (
+        split_owner("faces-bias0.9", "train") == "faces-bias0.9"
+        and split_owner("faces-bias0.9", "test") == "faces"
+    )
+    assert split_owner("faces-gan1", "train") == "faces" and bias_of("faces-bias0.9") == 0.9
+    assert variant_block(CONFIG, "faces-k3")["mixing"] == {"split_index": 3}
+    assert CONFIG["datasets"]["faces"]["mixing"] == {"split_index": 5}
+    assert gan_seed(CONFIG, "faces-k3") == 7
+    gan_names = re.compile(wildcard_pattern(["faces"], "gan"))
+    assert gan_names.fullmatch("faces-gan2") and not gan_names.fullmatch("faces-bias0.9")
+    assert re.compile(wildcard_pattern(["faces"], "bias")).fullmatch("faces-bias0.95")
+    with pytest.raises(ValueError, match="not a bias variant"):
+        bias_of("faces-k3")

@@ -21,12 +21,12 @@ update_config(
 )  # as --configfile does
 STAGES = [
     "make_dataset", "make_oracle_split", "train_oracle", "disentanglement", "train_stylegan", "train_encoder", "invert", "gather_codes", "inversion_report", "train_classifier",
-    "consistency_variations", "evaluate", "table", "figure_mixing", "figure1", "make_pool_split", "invert_pool", "bias_subset", "sweep_run",
+    "consistency_variations", "evaluate", "table", "figure_mixing", "figure1", "make_pool_split", "invert_pool", "bias_subset",
     "sweep_table",
 ]  # fmt: skip
 GPU_RULES = {
     "train_oracle", "channel_map", "disentanglement", "train_stylegan", "train_encoder", "invert", "inversion_report", "invert_pool",
-    "train_classifier", "tune_classifier", "consistency_variations", "evaluate", "sweep_run", "figure_mixing", "figure1",
+    "train_classifier", "tune_classifier", "consistency_variations", "evaluate", "figure_mixing", "figure1",
 }  # fmt: skip
 
 
@@ -175,6 +175,6 @@ def test_no_oracle_upstream_of_any_classifier(tmp_path, configfile):
     args = ["all", "tune_methods", "gan_seeds", "ablation", "--rulegraph", "dot", "--cores", "1", *config]
     result = snakemake(*args, workdir=tmp_path)
     assert result.returncode == 0, result.stderr
-    upstream = _upstream_rules(result.stdout, {"train_classifier", "sweep_run", "tune_classifier"})
+    upstream = _upstream_rules(result.stdout, {"train_classifier", "tune_classifier"})
     assert {"make_dataset", "train_stylegan", "gather_codes"} <= upstream  # the graph was read
     assert not upstream & {"make_oracle_split", "train_oracle", "disentanglement", "channel_map"}
