@@ -82,7 +82,7 @@ def inception_fid(real: Tensor, fake: Tensor, *, weights_path: str | os.PathLike
     weights_path = Path(weights_path)
     if not weights_path.is_file():
         raise FileNotFoundError(
-            f"Inception weights {weights_path} do not exist; set evaluation.inception_weights to the "
+            f"Inception weights {weights_path} do not exist; set analysis.inception_weights to the "
             "torch-fidelity file (weights-inception-2015-12-05-6726825d.pth) or to null"
         )
     try:
