@@ -15,22 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from admixlib.report.cost import rule_times
+
 STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
-
-
-def rule_times(bench_dir: Path) -> pd.DataFrame:
-    rows = []
-    for path in sorted(bench_dir.rglob("*.tsv")):  # rules/{rule}/{wildcards...}.tsv, nested or not
-        job = pd.read_csv(path, sep="\t").iloc[-1]
-        rule = path.relative_to(bench_dir).parts[0]
-        rows.append({"rule": rule, "seconds": float(job["s"]), "max_rss_mb": float(job["max_rss"])})
-    jobs = pd.DataFrame(rows)
-    return (
-        jobs.groupby("rule")
-        .agg(jobs=("seconds", "size"), seconds=("seconds", "sum"), max_rss_mb=("max_rss_mb", "max"))
-        .reset_index()
-        .sort_values("seconds", ascending=False)
-    )
 
 
 def wall_seconds(log: Path) -> float | None:

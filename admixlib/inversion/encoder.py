@@ -6,7 +6,7 @@ import os
 import torch
 from torch import nn
 
-from admixlib.runtime import load_checkpoint, save_atomic
+from admixlib.runtime import load_checkpoint, save_atomic, training_module
 
 
 class Encoder(nn.Module):
@@ -71,8 +71,7 @@ def load_encoder(path: str | os.PathLike, map_location="cpu") -> Encoder:
     """Load an encoder written by :func:`save_encoder` (or an encoder training checkpoint) with
     ``weights_only=True``; eval mode, ``requires_grad=False``. Clear errors when missing/corrupt."""
     ckpt = load_checkpoint(path, map_location=map_location)
-    if "state" in ckpt and "E" in ckpt["state"]:  # a training checkpoint (TrainingState)
-        ckpt = {"kwargs": ckpt["identity"]["E_kwargs"], "state_dict": ckpt["state"]["E"]}
+    ckpt = training_module(ckpt, "E") or ckpt
     if "kwargs" not in ckpt or "state_dict" not in ckpt:
         raise RuntimeError(f"{path} is not an encoder checkpoint (expected keys 'kwargs', 'state_dict')")
     E = Encoder(**ckpt["kwargs"])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from admixlib.report.cost import rule_times
 from admixlib.report.tables import markdown_table, percent_bound, wide_table
 
 REFERENCE = "nominal"
@@ -175,15 +176,14 @@ def dataset_section(results: Path, dataset: str) -> list[str]:
 
 def cost_lines(results: Path) -> list[str]:
     """Job-seconds per rule, summed over the benchmark files Snakemake wrote."""
-    rows = []
-    for rule_dir in sorted((results / "benchmarks" / "rules").glob("*")):
-        seconds = [pd.read_csv(f, sep="\t")["s"].sum() for f in rule_dir.glob("*.tsv")]
-        rows.append({"rule": rule_dir.name, "jobs": len(seconds), "job-seconds": round(float(sum(seconds)))})
-    if not rows:
+    times = rule_times(results / "benchmarks" / "rules")
+    if times.empty:
         return ["No benchmark files."]
-    frame = pd.DataFrame(rows).sort_values("job-seconds", ascending=False)
-    return markdown_table(pd.concat([frame, pd.DataFrame([{"rule": "total", "jobs": frame["jobs"].sum(),
-                                                            "job-seconds": frame["job-seconds"].sum()}])]))  # fmt: skip
+    frame = pd.DataFrame(
+        {"rule": times["rule"], "jobs": times["jobs"], "job-seconds": times["seconds"].round().astype(int)}
+    )
+    total = {"rule": "total", "jobs": frame["jobs"].sum(), "job-seconds": frame["job-seconds"].sum()}
+    return markdown_table(pd.concat([frame, pd.DataFrame([total])]))
 
 
 def provenance_line(results: Path, datasets: list[str]) -> str:

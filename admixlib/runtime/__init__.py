@@ -12,12 +12,12 @@ from admixlib.runtime.seeding import (
     torch_rng_state,
     use_deterministic_algorithms,
 )
-from admixlib.runtime.training_state import CHECKPOINT_NAME, TrainingState, checkpoint_module, trim_stats
+from admixlib.runtime.training_state import CHECKPOINT_NAME, TrainingState, training_module, trim_stats
 
 __all__ = [
     "CHECKPOINT_NAME",
     "TrainingState",
-    "checkpoint_module",
+    "training_module",
     "claim_gpu",
     "fingerprint",
     "load_checkpoint",

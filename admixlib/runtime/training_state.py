@@ -159,10 +159,10 @@ def trim_stats(stats_path: str | os.PathLike, last_step: int) -> None:
     stats_path.write_text("".join(line + "\n" for line in keep))
 
 
-def checkpoint_module(path: str | os.PathLike, name: str, *, map_location="cpu") -> tuple[dict, dict]:
-    """``(kwargs, state_dict)`` of module ``name`` in a training checkpoint written by
-    :class:`TrainingState`; its kwargs are the identity entry ``{name}_kwargs``."""
-    ckpt = load_checkpoint(path, map_location=map_location)
-    if ckpt.get("format") != FORMAT or name not in ckpt.get("state", {}):
-        raise RuntimeError(f"{path} is not a training checkpoint holding {name!r}")
-    return ckpt["identity"][f"{name}_kwargs"], ckpt["state"][name]
+def training_module(ckpt: dict, name: str) -> dict | None:
+    """``{"kwargs", "state_dict"}`` of module ``name`` in a loaded training checkpoint written by
+    :class:`TrainingState` (its kwargs are the identity entry ``{name}_kwargs``), the layout the
+    networks' ``save_*`` functions write; None when ``ckpt`` is no such checkpoint."""
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or name not in ckpt.get("state", {}):
+        return None
+    return {"kwargs": ckpt["identity"][f"{name}_kwargs"], "state_dict": ckpt["state"][name]}

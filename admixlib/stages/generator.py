@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 
 from admixlib.data import load_split
-from admixlib.runtime import CHECKPOINT_NAME, checkpoint_module, fingerprint, resolve_device
+from admixlib.runtime import CHECKPOINT_NAME, fingerprint, load_checkpoint, resolve_device, training_module
 from admixlib.stylegan import (
     ARCH_KEYS,
     Discriminator,
@@ -59,8 +59,8 @@ def train_stylegan_stage(
         mixing_split_index=split_index,
     )
     save_generator(G, generator_path)
-    kwargs, state_dict = checkpoint_module(run_dir / CHECKPOINT_NAME, "D")
-    D = Discriminator(**kwargs)
-    D.load_state_dict(state_dict)
+    final = training_module(load_checkpoint(run_dir / CHECKPOINT_NAME), "D")
+    D = Discriminator(**final["kwargs"])
+    D.load_state_dict(final["state_dict"])
     save_discriminator(D, discriminator_path)
     sample_grid(G, n=64, seed=seed, path=samples_path)
