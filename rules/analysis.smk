@@ -27,40 +27,6 @@ rule train_oracle:
         "../workflow_scripts/train_oracle.py"
 
 
-rule channel_map:
-    """Diagnostic: what mixing moves when one channel of style k-1 is mixed too (the oracle measures)."""
-    input:
-        generator=GENERATOR,
-        oracle=base_path(ORACLE),
-        train=data_split("train"),
-        train_codes=CODES.replace("{split}", "train"),
-    output:
-        channels=CHANNEL_MAP,
-        figure=report(
-            CHANNEL_FIGURE,
-            caption="../docs/captions/channels.rst",
-            category="Figures",
-        ),
-        provenance=[sidecar(CHANNEL_MAP), sidecar(CHANNEL_FIGURE)],
-    log:
-        log_path("channel_map", "{dataset}"),
-    benchmark:
-        bench_path("channel_map", "{dataset}")
-    conda:
-        "../envs/admix.yaml"
-    threads: res("disentanglement", "threads")
-    resources:
-        gpu=1,
-        mem_mb=res("disentanglement", "mem_mb"),
-        runtime=res("disentanglement", "runtime"),
-    params:
-        mixing=lambda w: dataset_cfg(w)["mixing"],
-        n_pairs=config["analysis"]["n_pairs"],
-        device=config["device"],
-    script:
-        "../workflow_scripts/channel_map.py"
-
-
 rule disentanglement:
     """Which factors move with which styles: the per-layer map and the fine-mixing scores at k."""
     input:

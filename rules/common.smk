@@ -75,8 +75,6 @@ ORACLE_METRICS = "results/metrics/{dataset}/oracle.json"
 DISENTANGLEMENT_MAP = "results/{dataset}/disentanglement/map.csv"
 DISENTANGLEMENT_FIGURE = "results/figures/{dataset}_disentanglement.png"
 GENERATOR_METRICS = "results/metrics/{dataset}/generator.json"
-CHANNEL_MAP = "results/{dataset}/disentanglement/channels.csv"
-CHANNEL_FIGURE = "results/figures/{dataset}_channels.png"
 CLASSIFIER = "results/{dataset}/classifiers/{method}/seed{seed}/model.pt"
 CLASSIFIER_STATS = "results/{dataset}/classifiers/{method}/seed{seed}/stats.jsonl"
 CLASSIFIER_VAL = "results/{dataset}/classifiers/{method}/seed{seed}/val.json"
@@ -339,7 +337,7 @@ def table_targets():
 
 
 def figure_targets():
-    figures = [MIXING_GRID, DISENTANGLEMENT_FIGURE, CHANNEL_FIGURE]
+    figures = [MIXING_GRID, DISENTANGLEMENT_FIGURE]
     if {"nominal", "advmix"} <= set(METHODS):
         figures.append(FIGURE1)
     return expand(with_sidecars(figures), dataset=DATASETS)

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from admixlib.analysis import (
-    channel_scores,
     disentanglement_map,
     factor_shares,
     load_oracle,
@@ -217,16 +216,3 @@ def test_full_channel_mask_scores_like_the_earlier_split(G, oracle, codes):
     masked = mixing_scores(G, oracle, split_index=k, channel_mask=torch.ones(channels), **pair_kwargs(codes))
     earlier = mixing_scores(G, oracle, split_index=k - 1, **pair_kwargs(codes))
     assert flat(masked) == pytest.approx(flat(earlier), nan_ok=True)
-
-
-def test_channel_scores_one_row_per_channel_and_factor(G, oracle, codes):
-    k = 3
-    channels = G.synthesis.convs[k - 1].conv.weight.shape[1]
-    table = channel_scores(G, oracle, split_index=k, **pair_kwargs(codes))
-    assert len(table) == channels * len(FACTORS) and set(table["mode"]) == {"channel"}
-    assert sorted(set(table["layer"])) == list(range(channels))
-    one = torch.zeros(channels)
-    one[1] = 1.0
-    alone = mixing_scores(G, oracle, split_index=k, channel_mask=one, **pair_kwargs(codes))
-    row = table[(table["layer"] == 1) & (table["factor"] == "pos")]
-    assert row["moved"].item() == pytest.approx(alone["nuisance_moved"]["pos"], nan_ok=True)

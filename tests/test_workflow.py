@@ -25,7 +25,7 @@ STAGES = [
     "sweep_table",
 ]  # fmt: skip
 GPU_RULES = {
-    "train_oracle", "channel_map", "disentanglement", "train_stylegan", "train_encoder", "invert", "inversion_report", "invert_pool",
+    "train_oracle", "disentanglement", "train_stylegan", "train_encoder", "invert", "inversion_report", "invert_pool",
     "train_classifier", "tune_classifier", "consistency_variations", "evaluate", "figure_mixing", "figure1",
 }  # fmt: skip
 
@@ -120,8 +120,6 @@ def test_whole_dag_on_test_config(tmp_path):
         disentanglement = pd.read_csv(results / dataset / "disentanglement" / "map.csv")
         assert set(disentanglement["mode"]) == {"layer", "from"}
         assert (results / "figures" / f"{dataset}_disentanglement.png").stat().st_size > 0
-        channels = pd.read_csv(results / dataset / "disentanglement" / "channels.csv")
-        assert set(channels["factor"]) == set(generator["marginals"]) and channels["layer"].min() == 0
     tuning = pd.read_csv(results / "tables" / "colored_digits_tuning.csv")  # config/test.yaml's grids
     assert list(tuning.columns) == ["method", "setting", "val_clean_acc", "val_worst_group_acc", "chosen"]
     assert tuning.groupby("method")["chosen"].sum().to_dict() == {"advmix": 1, "colorjitter": 1}
@@ -177,4 +175,4 @@ def test_no_oracle_upstream_of_any_classifier(tmp_path, configfile):
     assert result.returncode == 0, result.stderr
     upstream = _upstream_rules(result.stdout, {"train_classifier", "tune_classifier"})
     assert {"make_dataset", "train_stylegan", "gather_codes"} <= upstream  # the graph was read
-    assert not upstream & {"make_oracle_split", "train_oracle", "disentanglement", "channel_map"}
+    assert not upstream & {"make_oracle_split", "train_oracle", "disentanglement"}

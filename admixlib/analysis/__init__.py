@@ -1,6 +1,5 @@
 """Analysis tools: a factor oracle and the disentanglement map / mixing scores it makes possible."""
 
-from admixlib.analysis.channel_map import channel_scores
 from admixlib.analysis.disentangle import (
     disentanglement_map,
     factor_shares,
@@ -20,7 +19,6 @@ from admixlib.analysis.oracle import (
 
 __all__ = [
     "FactorOracle",
-    "channel_scores",
     "disentanglement_map",
     "factor_shares",
     "load_oracle",

@@ -5,7 +5,6 @@ import logging
 import torch
 
 from admixlib.analysis import (
-    channel_scores,
     disentanglement_map,
     factor_shares,
     load_oracle,
@@ -43,46 +42,6 @@ def train_oracle_stage(
     accuracy = oracle_accuracy(oracle, val.images, val.factors, device=device)
     write_json({"split": "val", "accuracy": accuracy, "factor_names": names}, metrics_path)
     log.info("oracle val accuracy: %s", accuracy)
-
-
-def _training_pairs(codes, train_images, *, n: int, add_residual: bool, seed: int) -> dict:
-    """``n`` (source, donor) pairs of inverted training images, drawn with replacement from
-    ``seed``: ``source_ws``, ``donor_ws`` ``[n, L, D]`` and ``source_residuals`` (or None)."""
-    src, don = torch.randint(len(codes.ws), (2, n), generator=torch_generator(seed))
-    residuals = codes.residuals(train_images)[src] if add_residual else None
-    return {"source_ws": codes.ws[src], "donor_ws": codes.ws[don], "source_residuals": residuals}
-
-
-def channel_map_stage(
-    *,
-    generator_path,
-    oracle_path,
-    train_path,
-    train_codes_path,
-    channels_path,
-    figure_path,
-    split_index: int,
-    add_residual: bool,
-    n_pairs: int,
-    device,
-    seed: int = 0,
-) -> None:
-    """Diagnostic: the per-channel map of style ``k-1`` (:func:`~admixlib.analysis.channel_scores`) on
-    ``n_pairs`` pairs of inverted training images, as a CSV and a figure."""
-    device = resolve_device(device)
-    G = load_generator(generator_path, map_location=device)
-    oracle = load_oracle(oracle_path, map_location=device)
-    train, codes = load_split(train_path), load_codes(train_codes_path)
-    pairs = _training_pairs(codes, train.images, n=n_pairs, add_residual=add_residual, seed=seed + 11)
-    table = channel_scores(
-        G, oracle, split_index=split_index, factor_names=list(train.meta["factor_names"]),
-        label_name=train.meta["label_name"], device=device, **pairs,
-    )  # fmt: skip
-    table.to_csv(channels_path, index=False, float_format="%.4f")
-    plot_map(
-        table, figure_path, ylabel="channel",
-        title=f"share of pairs where a factor follows the donor's: one channel of style {split_index - 1} (k = {split_index})",
-    )  # fmt: skip
 
 
 def sample_quality(G, oracle, real: torch.Tensor, *, n: int, inception_weights, seed: int, device) -> dict:
