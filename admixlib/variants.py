@@ -3,7 +3,8 @@
 A variant's name is its base dataset's, a hyphen, and the variant:
 
 - ``faces-gan1``: the GAN trained from seed ``data.seed + 1``, with its own encoder and inversion;
-- ``faces-generic``: the plain StyleGAN2 generator of the ``ablation`` config block (its own GAN);
+- ``faces-generic``: the ablation's second generator, named by ``ablation.generator.name`` (by
+  default the paper's plain StyleGAN2; its own GAN);
 - ``faces-bias0.9``: the bias sweep's training set, drawn from the inverted pool with that bias; the
   base's GAN, encoder and codes;
 - ``faces-k3``: the split-index sweep's classifiers, mixing from style 3 on; the base's GAN and codes.
@@ -15,7 +16,9 @@ the GAN they use scores them (that GAN's split index, donors and variations).
 import copy
 import re
 
-_VARIANT = r"gan(?P<offset>[0-9]+)|generic|bias(?P<bias>[0-9.]+)|k(?P<k>[0-9]+)"
+_VARIANT = (
+    r"gan(?P<offset>[0-9]+)|bias(?P<bias>[0-9.]+)|k(?P<k>[0-9]+)|(?P<ablation>(?!(?:gan|bias|k)$)[a-z]+)"
+)
 _NAME = re.compile(rf"^(?P<base>[A-Za-z0-9_]+)(?:-(?P<variant>{_VARIANT}))?$")
 SWEEP_PREFIXES = {"bias": "bias", "split_index": "k"}
 
@@ -24,7 +27,7 @@ def _match(name: str) -> re.Match:
     match = _NAME.match(name)
     if match is None:
         raise ValueError(
-            f"{name!r} is neither a dataset name nor '<dataset>-gan<N>', '-generic', '-bias<b>' or '-k<k>'"
+            f"{name!r} is neither a dataset name nor '<dataset>-gan<N>', '-<ablation generator>', '-bias<b>' or '-k<k>'"
         )
     return match
 
@@ -36,7 +39,7 @@ def base_name(name: str) -> str:
 
 def gan_owner(name: str) -> str:
     """The dataset or variant whose GAN, encoder and codes ``name`` uses: its own for the base and
-    GAN variants (``ganN``, ``generic``), the base's for a sweep variant (``bias``, ``k``)."""
+    GAN variants (``ganN``, the ablation generator), the base's for a sweep variant (``bias``, ``k``)."""
     match = _match(name)
     return match["base"] if match["bias"] or match["k"] else name
 
@@ -77,27 +80,30 @@ def gan_seed(config: dict, name: str) -> int:
 
 
 def variant_block(config: dict, name: str) -> dict:
-    """The ``datasets`` block of dataset or variant ``name``: the base's; for ``generic`` with
-    ``ablation.generic``'s ``stylegan`` and ``mixing`` keys laid over a copy, for ``kK`` with the
-    split index K."""
+    """The ``datasets`` block of dataset or variant ``name``: the base's; for the ablation generator
+    (``ablation.generator.name``) with its ``stylegan`` and ``mixing`` keys laid over a copy, for
+    ``kK`` with the split index K."""
     match = _match(name)
     block = config["datasets"][match["base"]]
-    if match["variant"] == "generic":
+    if match["ablation"]:
+        generator = config["ablation"]["generator"]
+        if match["ablation"] != generator["name"]:
+            raise ValueError(f"{name!r}: the ablation generator is named {generator['name']!r}")
         block = copy.deepcopy(block)
-        generic = config["ablation"]["generic"]
-        block["stylegan"].update(generic["stylegan"])
-        block["mixing"].update(generic["mixing"])
+        block["stylegan"].update(generator["stylegan"])
+        block["mixing"].update(generator["mixing"])
     elif match["k"]:
         block = copy.deepcopy(block)
         block["mixing"]["split_index"] = int(match["k"])
     return block
 
 
-def wildcard_pattern(datasets: list[str], variants: str = "all") -> str:
+def wildcard_pattern(datasets: list[str], variants: str = "all", *, ablation: str = "generic") -> str:
     """Regex of the names of ``datasets`` (a Snakemake wildcard constraint): with every variant
-    (``"all"``), with those that train a GAN (``"gan"``: the base, ``ganN``, ``generic``), or with
-    the bias variants alone (``"bias"``)."""
+    (``"all"``), with those that train a GAN (``"gan"``: the base, ``ganN``, the ablation generator
+    named ``ablation``), or with the bias variants alone (``"bias"``)."""
     names = "|".join(re.escape(d) for d in datasets)
-    suffix = {"all": r"(?:-gan[0-9]+|-generic|-bias[0-9.]+|-k[0-9]+)?", "gan": r"(?:-gan[0-9]+|-generic)?",
+    own = re.escape(ablation)
+    suffix = {"all": rf"(?:-gan[0-9]+|-{own}|-bias[0-9.]+|-k[0-9]+)?", "gan": rf"(?:-gan[0-9]+|-{own})?",
               "bias": r"-bias[0-9.]+"}[variants]  # fmt: skip
     return f"(?:{names}){suffix}"

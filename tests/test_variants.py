@@ -32,7 +32,9 @@ CONFIG = {
             "mixing": {"split_index": 5},
         }
     },
-    "ablation": {"generic": {"stylegan": {"torgb": "skip"}, "mixing": {"split_index": 3}}},
+    "ablation": {
+        "generator": {"name": "generic", "stylegan": {"torgb": "skip"}, "mixing": {"split_index": 3}}
+    },
 }
 
 
@@ -51,6 +53,15 @@ def test_the_generic_variant_lays_its_keys_over_a_copy():
     assert block["stylegan"] == {"torgb": "skip", "steps": 10} and block["mixing"] == {"split_index": 3}
     assert CONFIG["datasets"]["faces"]["stylegan"]["torgb"] == "palette"  # the base is untouched
     assert variant_block(CONFIG, "faces-gan1") is CONFIG["datasets"]["faces"]
+
+
+def test_the_ablation_generator_goes_by_its_configured_name():
+    config = {**CONFIG, "ablation": {"generator": {**CONFIG["ablation"]["generator"], "name": "palette"}}}
+    assert variant_block(config, "faces-palette")["stylegan"]["torgb"] == "skip"
+    with pytest.raises(ValueError, match="named 'palette'"):
+        variant_block(config, "faces-generic")
+    pattern = re.compile(wildcard_pattern(["faces"], "gan", ablation="palette"))
+    assert pattern.fullmatch("faces-palette") and not pattern.fullmatch("faces-generic")
 
 
 def run(gan, method, seed, clean):

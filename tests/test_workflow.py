@@ -47,7 +47,7 @@ def test_dry_run_lists_every_stage(tmp_path):
         assert f"rule {stage}:" in result.stdout, stage
 
 
-@pytest.mark.parametrize("name", ["celeba.yaml", "mnist.yaml"])
+@pytest.mark.parametrize("name", ["celeba.yaml", "mnist.yaml", "real_digits.yaml"])
 def test_paper_scale_dry_run_tags_gpu_rules(tmp_path, name):
     args = ["-n", "all", "--cores", "8", "--resources", "gpu=2", "--configfile", str(ROOT / "config" / name)]
     result = snakemake(*args, workdir=tmp_path)
@@ -134,7 +134,7 @@ def test_whole_dag_on_test_config(tmp_path):
     ablation = pd.read_csv(results / "tables" / "colored_digits_ablation.csv")
     assert set(ablation["method"]) == {"nominal", "randmix", "advmix", "resample_nuisance", "advmix_generic"}
     generic = json.loads((results / "metrics" / "colored_digits-generic" / "generator.json").read_text())
-    assert generic["split_index"] == 3  # ablation.generic.mixing
+    assert generic["split_index"] == 3  # ablation.generator.mixing
     assert any((tmp_path / "logs" / "train_stylegan").iterdir())
     assert any((results / "benchmarks" / "rules" / "evaluate").iterdir())
     report = snakemake(*args, "--report", "report.html", workdir=tmp_path)

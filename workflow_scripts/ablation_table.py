@@ -1,4 +1,4 @@
-"""Rule ablation_table: reference rows, the mixing methods on the generic generator, its figures."""
+"""Rule ablation_table: reference rows, the mixing methods on the ablation's second generator, its figures."""
 
 from _admix import finish, start
 from admixlib.stages.ablation import ablation_stage

