@@ -220,6 +220,31 @@ def test_train_writes_stats_checkpoint_and_resumes(tmp_path):
         torch.testing.assert_close(G5.synthesis(ws), G5b.synthesis(ws), atol=1e-4, rtol=0)
 
 
+def test_path_length_penalty_trains_and_resumes_with_its_running_mean(tmp_path):
+    images = torch.rand(32, 3, 16, 16) * 2 - 1
+    recipe = GanRecipe(batch_size=8, loss=GanLoss(r1_every=2, pl_weight=2.0, pl_every=2))
+    kw = dict(generator_kwargs=TINY, recipe=recipe, seed=4, progress=False, checkpoint_every=2)
+    run = dict(checkpoint_dir=tmp_path / "a", stats_path=tmp_path / "a.jsonl")
+    train_generator(images, steps=2, **kw, **run)
+    assert float(torch.load(tmp_path / "a" / "latest.pt", weights_only=True)["state"]["pl_mean"]["value"]) > 0
+    resumed = train_generator(images, steps=4, **kw, **run)
+    whole = train_generator(
+        images, steps=4, **kw, checkpoint_dir=tmp_path / "b", stats_path=tmp_path / "b.jsonl"
+    )
+    plain = GanRecipe(batch_size=8, loss=GanLoss(r1_every=2))
+    off = train_generator(
+        images,
+        steps=4,
+        **dict(kw, recipe=plain),
+        checkpoint_dir=tmp_path / "c",
+        stats_path=tmp_path / "c.jsonl",
+    )
+    ws = random_ws(whole)
+    with torch.no_grad():
+        torch.testing.assert_close(resumed.synthesis(ws), whole.synthesis(ws), atol=1e-4, rtol=0)
+        assert not torch.allclose(off.synthesis(ws), whole.synthesis(ws), atol=1e-4)
+
+
 def test_interrupted_run_resumes_its_learning_rate_schedule(tmp_path, monkeypatch):
     images = torch.rand(32, 3, 16, 16) * 2 - 1
     recipe = GanRecipe(batch_size=8, lr_decay_start=0.4)

@@ -1,5 +1,7 @@
-"""GAN losses: the non-saturating logistic loss, lazy R1 on real images, and the palette head's penalties."""
+"""GAN losses: the non-saturating logistic loss, lazy R1 on real images, StyleGAN2's lazy path-length
+penalty, and the palette head's penalties."""
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -19,17 +21,31 @@ class GanLoss:
             outside its main region) in the generator loss; 0 turns it off.
         palette_role_weight: weight of the palette head's role penalty: the batch variance of the
             share of the image each region covers, summed over regions; 0 turns it off.
+        pl_weight, pl_every: StyleGAN2's path-length penalty weight (its value: 2) and lazy interval, in
+            generator steps; 0 turns it off.
     """
 
     r1_gamma: float = 1.0
     r1_every: int = 16
     palette_sharpness: float = 0.0
     palette_role_weight: float = 0.0
+    pl_weight: float = 0.0
+    pl_every: int = 4
 
     @property
     def lazy_ratio(self) -> float:
         """``r1_every / (r1_every + 1)``: the factor of D's Adam settings under lazy R1 (1 without)."""
         return self.r1_every / (self.r1_every + 1) if self.r1_every > 0 else 1.0
+
+    @property
+    def pl_lazy_ratio(self) -> float:
+        """``pl_every / (pl_every + 1)``: the factor of G's Adam settings under the lazy path-length
+        penalty (1 without it)."""
+        return self.pl_every / (self.pl_every + 1) if self.pl_weight > 0 else 1.0
+
+    def pl_due(self, step: int) -> bool:
+        """Whether ``step`` adds the path-length penalty."""
+        return self.pl_weight > 0 and step % self.pl_every == 0
 
     def r1_due(self, step: int) -> bool:
         """Whether ``step`` adds the R1 penalty."""
@@ -62,3 +78,29 @@ def generator_loss(G: Generator, D: Discriminator, fake, fake_labels, *, loss: G
     if loss.palette_role_weight > 0:  # each region covers about as much of every image
         total = total + loss.palette_role_weight * G.synthesis.palette.last_area.var(dim=0).sum()
     return total
+
+
+class PathLengthMean(torch.nn.Module):
+    """The running mean path length the penalty pulls towards; a buffer, so checkpoints keep it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("value", torch.zeros(()))
+
+
+def path_length_penalty(
+    G: Generator, *, n: int, mixing_prob: float, mean: PathLengthMean, decay: float = 0.01, generator
+) -> torch.Tensor:
+    """StyleGAN2's path-length penalty on ``n`` fresh samples: ``(|J_w^T y| - a)^2`` with ``y`` image
+    noise scaled by ``1 / sqrt(H W)``, ``J_w`` the Jacobian of the image in the W+ codes (squared
+    norms averaged over styles), and ``a`` the running mean ``mean`` (updated with ``decay``)."""
+    z = torch.randn(n, G.z_dim, device=mean.value.device, generator=generator)
+    ws = G.mix_ws(z, mixing_prob=mixing_prob, generator=generator, update_w_avg=False)
+    images = G.synthesis(ws, noise_mode="random")
+    noise = torch.randn(images.shape, device=images.device, generator=generator)
+    noise = noise / math.sqrt(images.shape[2] * images.shape[3])
+    (grad,) = torch.autograd.grad((images * noise).sum(), ws, create_graph=True)
+    lengths = grad.square().sum(dim=2).mean(dim=1).sqrt()
+    with torch.no_grad():
+        mean.value.lerp_(lengths.mean(), decay)
+    return (lengths - mean.value).square().mean()

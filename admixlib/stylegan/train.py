@@ -1,4 +1,5 @@
-"""GAN training (non-saturating loss, lazy R1, style mixing, EMA) with atomic checkpoints and resume."""
+"""GAN training (non-saturating loss, lazy R1 and path-length penalty, style mixing, EMA) with atomic
+checkpoints and resume."""
 
 import copy
 import logging
@@ -12,7 +13,13 @@ import torch
 from admixlib.runtime import TrainingState, torch_generator
 from admixlib.stylegan.discriminator import Discriminator
 from admixlib.stylegan.grids import mixing_grid, sample_grid
-from admixlib.stylegan.loss import GanLoss, discriminator_loss, generator_loss
+from admixlib.stylegan.loss import (
+    GanLoss,
+    PathLengthMean,
+    discriminator_loss,
+    generator_loss,
+    path_length_penalty,
+)
 from admixlib.stylegan.networks import Generator
 
 log = logging.getLogger("admix.stylegan")
@@ -154,9 +161,10 @@ def train_generator(
     )  # fmt: skip
     G_ema, (opt_g, opt_d) = copy.deepcopy(G).eval().requires_grad_(False), _optimizers(G, D, r)
     data_gen, latent_gen = torch_generator(seed, "cpu"), torch_generator(seed + 1, device)
+    pl_mean = PathLengthMean().to(device) if r.loss.pl_weight > 0 else None
     state = TrainingState(
         checkpoint_dir, stats_path=stats_path, device=device,
-        stateful=dict(G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d),
+        stateful=dict(G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d) | ({"pl_mean": pl_mean} if pl_mean is not None else {}),
         generators=dict(data=data_gen, latent=latent_gen), identity=dict(G_kwargs=G.kwargs, D_kwargs=D.kwargs),
     )  # fmt: skip
     _resume(state, G, D, n_images=len(images))
@@ -171,7 +179,7 @@ def train_generator(
         )
         out = _gan_step(
             G, D, G_ema, opt_g, opt_d, real, real_labels, recipe=r, step=step - 1,
-            conditional=bool(num_classes), generator=latent_gen,
+            conditional=bool(num_classes), generator=latent_gen, pl_mean=pl_mean,
         )  # fmt: skip
         r1_value = out["r1"] if out["r1"] is not None else r1_value
         if step % stats_every == 0 or step == steps:
@@ -198,10 +206,10 @@ def _resume(state: TrainingState, G: Generator, D: Discriminator, *, n_images: i
 
 
 def _optimizers(G: Generator, D: Discriminator, recipe: GanRecipe) -> tuple:
-    """Adam for G, and for D with its settings rescaled for lazy R1 (StyleGAN2); each group keeps
-    its base learning rate in ``initial_lr`` for the decay."""
-    c, betas = recipe.loss.lazy_ratio, recipe.betas
-    opt_g = torch.optim.Adam(G.parameters(), lr=recipe.lr_g, betas=tuple(betas))
+    """Adam for G and D, each with its settings rescaled for its lazy penalty (StyleGAN2: R1 for D,
+    path length for G); each group keeps its base learning rate in ``initial_lr`` for the decay."""
+    c, betas, c_g = recipe.loss.lazy_ratio, recipe.betas, recipe.loss.pl_lazy_ratio
+    opt_g = torch.optim.Adam(G.parameters(), lr=recipe.lr_g * c_g, betas=(betas[0] ** c_g, betas[1] ** c_g))
     opt_d = torch.optim.Adam(D.parameters(), lr=recipe.lr_d * c, betas=(betas[0] ** c, betas[1] ** c))
     for opt in (opt_g, opt_d):
         for group in opt.param_groups:
@@ -244,10 +252,12 @@ def _real_batch(images, labels, *, batch_size: int, flip: bool, generator: torch
     return real, real_labels
 
 
-def _gan_step(G, D, G_ema, opt_g, opt_d, real, real_labels, *, recipe, step, conditional, generator) -> dict:
-    """One D update, one G update on the same fakes, then the EMA's; returns the step's numbers
-    for the stats (scalar tensors ``loss_g, loss_d, d_real, d_fake`` and ``r1``, None when R1 was not
-    due). ``step`` counts the steps done before this one."""
+def _gan_step(
+    G, D, G_ema, opt_g, opt_d, real, real_labels, *, recipe, step, conditional, generator, pl_mean=None
+) -> dict:
+    """One D update, one G update on the same fakes (and a path-length update when due), then the
+    EMA's; returns the step's numbers for the stats (scalar tensors ``loss_g, loss_d, d_real, d_fake``
+    and ``r1``, None when R1 was not due). ``step`` counts the steps done before this one."""
     # one generator forward per step: its detached output trains D, then D's update trains G
     z = torch.randn(len(real), G.z_dim, device=real.device, generator=generator)
     fake_labels = G.mapping.labels_of(z) if conditional else None  # what the D judges them as
@@ -267,6 +277,13 @@ def _gan_step(G, D, G_ema, opt_g, opt_d, real, real_labels, *, recipe, step, con
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
+    if loss.pl_due(step):
+        penalty = path_length_penalty(
+            G, n=max(1, len(real) // 2), mixing_prob=recipe.mixing_prob, mean=pl_mean, generator=generator
+        )
+        opt_g.zero_grad(set_to_none=True)
+        (penalty * loss.pl_weight * loss.pl_every).backward()
+        opt_g.step()
     ema_update(G_ema, G, ema_beta(step + 1, batch_size=len(real), half_life_images=recipe.ema_half_life_images,
                                   rampup=recipe.ema_rampup))  # fmt: skip
     # detached tensors: read (a device sync) only on the steps that write stats
