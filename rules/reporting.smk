@@ -90,14 +90,14 @@ rule figure1:
 
 
 rule results_md:
-    """docs/results.md: every table and measured figure of the results folder, rendered."""
+    """The results page (config results_doc): every table and measured figure of the results folder."""
     input:
         tables=expand(TABLE.replace("{ext}", "csv"), dataset=DATASETS),
         generators=expand(GENERATOR_METRICS, dataset=DATASETS),
         inversions=expand(INVERSION_METRICS, dataset=DATASETS),
         extras=measured_extras,
     output:
-        doc="docs/results.md",
+        doc=config["results_doc"],
     log:
         log_path("results_md", "all"),
     benchmark:
