@@ -1,4 +1,5 @@
-"""The results page (config `results_doc`, by default `docs/results.md`): every table and measured figure of a results folder in one Markdown page.
+"""The results page (config ``results_doc``, by default ``docs/results.md``): every table and measured
+figure of a results folder in one Markdown page.
 
 Nothing in it is typed by hand: each section is rendered from a file the workflow wrote, and a
 section whose file is absent says which target builds it. The comparisons (targets met, intervals
