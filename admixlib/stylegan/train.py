@@ -150,8 +150,7 @@ def train_generator(
         stats_path: JSON lines (``step, loss_g, loss_d, r1, d_real, d_fake, seconds, images_seen``)
             every ``stats_every`` steps.
         sample_every, samples_path: a sample grid of the EMA generator every ``sample_every`` steps
-            (``{step}`` in the path is formatted), with a style-mixing grid at
-            ``mixing_split_index`` beside it when that is set.
+            (``{step}`` formatted), and a mixing grid at ``mixing_split_index`` when that is set.
         progress: show a tqdm bar.
     """
     device, r = torch.device(device), recipe or GanRecipe()
@@ -161,10 +160,9 @@ def train_generator(
     )  # fmt: skip
     G_ema, (opt_g, opt_d) = copy.deepcopy(G).eval().requires_grad_(False), _optimizers(G, D, r)
     data_gen, latent_gen = torch_generator(seed, "cpu"), torch_generator(seed + 1, device)
-    pl_mean = PathLengthMean().to(device) if r.loss.pl_weight > 0 else None
+    stateful, pl_mean = _checkpointed(G, D, G_ema, opt_g, opt_d, recipe=r, device=device)
     state = TrainingState(
-        checkpoint_dir, stats_path=stats_path, device=device,
-        stateful=dict(G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d) | ({"pl_mean": pl_mean} if pl_mean is not None else {}),
+        checkpoint_dir, stats_path=stats_path, device=device, stateful=stateful,
         generators=dict(data=data_gen, latent=latent_gen), identity=dict(G_kwargs=G.kwargs, D_kwargs=D.kwargs),
     )  # fmt: skip
     _resume(state, G, D, n_images=len(images))
@@ -195,6 +193,16 @@ def train_generator(
         state.seconds / max(state.step, 1),
     )  # fmt: skip
     return G_ema.eval().requires_grad_(False)
+
+
+def _checkpointed(
+    G, D, G_ema, opt_g, opt_d, *, recipe: GanRecipe, device
+) -> tuple[dict, PathLengthMean | None]:
+    """What the checkpoint holds (networks, EMA, optimisers, and the path-length mean when that
+    penalty is on), and that mean (None when it is off)."""
+    pl_mean = PathLengthMean().to(device) if recipe.loss.pl_weight > 0 else None
+    stateful = dict(G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d)
+    return (stateful | {"pl_mean": pl_mean} if pl_mean is not None else stateful), pl_mean
 
 
 def _resume(state: TrainingState, G: Generator, D: Discriminator, *, n_images: int) -> None:
