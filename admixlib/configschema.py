@@ -52,25 +52,43 @@ def coerce_command_line_strings(config: dict, schema_path: str | Path) -> None:
     """Give typed values back to strings that ``snakemake --config`` left in nested keys, in place.
 
     ``--config 'run={seeds: [7, 8]}'`` reaches the workflow as ``['7', '8']``. Where the schema wants
-    a number, an integer, a boolean (``true``/``false``) or null and a string reads (as YAML) as a value of that type, the
-    value replaces the string; any other string is left for validation to report.
+    a number, an integer, a boolean (``true``/``false``) or null, or one of an enum's numbers, and a string
+    reads (as YAML) as such a value, the value replaces the string; any other string is left for
+    validation to report.
     """
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     errors = list(validator.iter_errors(config))
     errors += [sub for error in errors for sub in (error.context or [])]
     for error in errors:
-        if error.validator != "type" or not isinstance(error.instance, str) or not error.absolute_path:
+        if error.validator not in ("type", "enum") or not isinstance(error.instance, str):
             continue
-        try:
-            value = yaml.safe_load(error.instance)
-        except yaml.YAMLError:
+        value = _typed(error.instance)
+        if value is _UNTYPED or not error.absolute_path:
             continue
-        types = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        if isinstance(value, bool) and error.instance.lower() not in ("true", "false"):
-            continue  # YAML 1.1 also reads yes/no/on/off as booleans; a typed config would not
-        if not isinstance(value, str) and any(validator.is_type(value, t) for t in types):
+        if error.validator == "enum":
+            fits = value in error.validator_value
+        else:
+            types = (
+                error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+            )
+            fits = any(validator.is_type(value, t) for t in types)
+        if fits:
             _set(config, error.absolute_path, value)
+
+
+_UNTYPED = object()
+
+
+def _typed(text: str):
+    """The number, boolean or null that ``text`` reads as in YAML, or ``_UNTYPED``."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return _UNTYPED
+    if isinstance(value, bool) and text.lower() not in ("true", "false"):
+        return _UNTYPED  # YAML 1.1 also reads yes/no/on/off as booleans; a typed config would not
+    return value if value is None or isinstance(value, (bool, int, float)) else _UNTYPED
 
 
 def schema_errors(config: dict, schema_path: str | Path) -> list[str]:

@@ -165,11 +165,15 @@ def test_command_line_strings_get_their_schema_types_back():
     config = set_key(load("config.yaml"), "run.seeds", ["7", "8"])
     config = set_key(config, "datasets.faces.stylegan.lr_d", "0.0005")
     config = set_key(config, "datasets.faces.stylegan.conditional", "false")
+    config = set_key(config, "datasets.faces.data.resolution", "16")  # an enum of numbers
     check_schema(config, SCHEMA)
+    assert config["datasets"]["faces"]["data"]["resolution"] == 16
     assert config["run"]["seeds"] == [7, 8] and config["datasets"]["faces"]["stylegan"]["lr_d"] == 0.0005
     assert config["datasets"]["faces"]["stylegan"]["conditional"] is False
     with pytest.raises(ConfigError, match="run.seeds"):  # a string that is no number stays an error
         check_schema(set_key(config, "run.seeds", ["seven"]), SCHEMA)
+    with pytest.raises(ConfigError, match="resolution is '24'; allowed values: 16, 32"):
+        check_schema(set_key(config, "datasets.faces.data.resolution", "24"), SCHEMA)
 
 
 def test_data_source_needs_what_it_reads(tmp_path):
