@@ -58,7 +58,10 @@ scattergather:
 
 
 # Rule outputs (results/), resumable checkpoints (checkpoints/, never a rule output), logs, benchmarks.
+# Downloads land in RAW; the rule's output is only the record of checked files, so Snakemake never
+# deletes a fetched (or hand-placed) dataset when a job starts or fails.
 RAW = "resources/{dataset}"
+RAW_RECORD = "resources/{dataset}/downloaded.json"
 SPLIT = "results/{dataset}/data/{split}.pt"
 FACTORS = "results/{dataset}/data/{split}_factors.csv"
 GENERATOR = "results/{dataset}/stylegan/generator.pt"
@@ -169,15 +172,26 @@ def bench_path(rule_name, pattern):
     return f"results/benchmarks/rules/{rule_name}/{pattern}.tsv"
 
 
+def raw_dir(wildcards):
+    """The folder a real dataset is read from: download_dataset's, or the user's own (data.source:
+    dir); None for generated datasets."""
+    data = dataset_cfg(wildcards)["data"]
+    if data["kind"] not in ("celeba", "colored_mnist"):
+        return None
+    if data.get("source") == "dir":
+        return data["dir"]
+    return RAW.format(dataset=wildcards.dataset)
+
+
 def raw_input(wildcards):
-    """Real datasets read the folder download_dataset fills, or the user's own (data.source: dir);
-    generated ones need no input."""
+    """What a real dataset's split rules wait for: download_dataset's record, or the user's folder;
+    nothing for generated datasets."""
     data = dataset_cfg(wildcards)["data"]
     if data["kind"] not in ("celeba", "colored_mnist"):
         return []
     if data.get("source") == "dir":
         return [data["dir"]]
-    return [RAW.format(dataset=wildcards.dataset)]
+    return [RAW_RECORD.format(dataset=wildcards.dataset)]
 
 
 def figure1_models(wildcards):

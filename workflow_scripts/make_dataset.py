@@ -9,5 +9,5 @@ make_dataset(
     data_cfg=snakemake.params.data,
     split_paths=dict(zip(splits, snakemake.output.splits)),
     factor_paths=dict(zip(splits, snakemake.output.factors)),
-    raw_dir=snakemake.input[0] if len(snakemake.input) else None,
+    raw_dir=snakemake.params.raw_dir,
 )

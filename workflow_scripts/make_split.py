@@ -11,5 +11,5 @@ make_dataset(
     data_cfg=snakemake.params.data,
     split_paths={split: snakemake.output.splits[0]},
     factor_paths={split: snakemake.output.factors[0]},
-    raw_dir=snakemake.input[0] if len(snakemake.input) else None,
+    raw_dir=snakemake.params.raw_dir,
 )

@@ -7,5 +7,5 @@ start(snakemake)
 resample_train_stage(
     data_cfg=snakemake.params.data,
     out_path=snakemake.output.resampled,
-    raw_dir=snakemake.input[0] if len(snakemake.input) else None,
+    raw_dir=snakemake.params.raw_dir,
 )

