@@ -22,6 +22,7 @@ from admixlib.analysis import (
 )
 from admixlib.analysis.fidelity import bimodality, frechet_distance, inception_fid, oracle_feature_distance
 from admixlib.runtime import torch_generator
+from admixlib.stages.analysis import spurious_verdict
 
 FACTORS = ["color", "pos"]
 COLORS = torch.tensor([[0.9, -0.8, -0.8], [-0.8, 0.9, -0.8], [-0.8, -0.8, 0.9]])
@@ -216,3 +217,17 @@ def test_full_channel_mask_scores_like_the_earlier_split(G, oracle, codes):
     masked = mixing_scores(G, oracle, split_index=k, channel_mask=torch.ones(channels), **pair_kwargs(codes))
     earlier = mixing_scores(G, oracle, split_index=k - 1, **pair_kwargs(codes))
     assert flat(masked) == pytest.approx(flat(earlier), nan_ok=True)
+
+
+def test_spurious_verdict_says_when_mixing_cannot_move_the_bias(caplog):
+    samples = {"nuisance_moved": {"Male": 0.1, "Blond_Hair": 0.7}}
+    inputs = {"nuisance_moved": {"Male": 0.2, "Blond_Hair": 0.8}}
+    with caplog.at_level("WARNING", logger="admix.stages"):
+        verdict = spurious_verdict("Male", samples, inputs, split_index=6)
+    assert verdict["mixing_moves_it"] is False and verdict["moved_on_training_inputs"] == 0.2
+    assert "moves the spurious factor Male in only 0.20" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="admix.stages"):
+        assert spurious_verdict("Blond_Hair", samples, inputs, split_index=6)["mixing_moves_it"] is True
+    assert caplog.text == ""
+    assert spurious_verdict(None, samples, inputs, split_index=6) is None

@@ -59,6 +59,32 @@ def sample_quality(G, oracle, real: torch.Tensor, *, n: int, inception_weights, 
     return quality
 
 
+def spurious_verdict(factor: str | None, samples: dict, inputs: dict, split_index: int) -> dict | None:
+    """Whether mixing at ``split_index`` moves the training set's spurious ``factor`` (from two
+    :func:`~admixlib.analysis.mixing_scores` results): ``{name, moved_on_samples, moved_on_training_inputs,
+    mixing_moves_it, note}``, where it counts as moved in at least half of the inverted training pairs.
+    None without a spurious factor (or when it is the label); logs a warning when it is not moved."""
+    if factor is None or factor not in inputs["nuisance_moved"]:
+        return None
+    moved = inputs["nuisance_moved"][factor]
+    verdict = {
+        "name": factor,
+        "moved_on_samples": samples["nuisance_moved"].get(factor),
+        "moved_on_training_inputs": moved,
+        "mixing_moves_it": bool(moved >= 0.5),
+        "note": "moved: share of inverted training pairs whose mixed image takes the donor's value; "
+        "moves it: at least half",
+    }
+    if not verdict["mixing_moves_it"]:
+        log.warning(
+            "mixing styles %d and up moves the spurious factor %s in only %.2f of training pairs: AdvMix "
+            "cannot remove this bias at this split; read the disentanglement map and set mixing.split_index "
+            "or choose another spurious factor",
+            split_index, factor, moved,
+        )  # fmt: skip
+    return verdict
+
+
 def disentanglement_stage(
     *,
     generator_path,
@@ -126,6 +152,7 @@ def disentanglement_stage(
         "measured_on": "generator samples (source and donor drawn from the mapping network)",
         "training_inputs": {**real, "measured_on": "inverted training images, donors from the training set"},
         "add_residual": add_residual,
+        "spurious_factor": spurious_verdict(train.meta.get("spurious_factor"), samples, real, split_index),
         **quality,
     }
     write_json(metrics, metrics_path)
