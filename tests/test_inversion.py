@@ -192,3 +192,20 @@ def test_optimise_to_psnr_stops_at_the_target(tiny_g):
     assert hard["reached"] and 0 < hard["steps"] < 200 and hard["psnr"] >= start + 3.0
     never = optimise_to_psnr(tiny_g, x, target_psnr=1e6, max_steps=3, lr=0.05)
     assert never["steps"] == 3 and not never["reached"] and never["seconds"] > 0
+
+
+def test_train_encoder_in_bf16(tmp_path, tiny_g):
+    """bfloat16 autocast (a GPU option, runnable on CPU) gives finite losses and other weights."""
+    kw = dict(encoder_kwargs=ENC, steps=3, stats_every=1, progress=False)
+    encoders = {}
+    for bf16 in (False, True):
+        stats = tmp_path / f"s{bf16}.jsonl"
+        encoders[bf16] = train_encoder(
+            tiny_g, recipe=EncoderRecipe(batch_size=8, bf16=bf16), checkpoint_dir=tmp_path / str(bf16),
+            stats_path=stats, **kw,
+        )  # fmt: skip
+        assert all(math.isfinite(json.loads(line)["loss"]) for line in stats.read_text().splitlines())
+    assert EncoderRecipe.from_config({"bf16": True}).bf16
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        assert not torch.allclose(encoders[True](x), encoders[False](x), atol=1e-6)

@@ -1,6 +1,7 @@
 """Generator/discriminator shapes, the run_until/run_from split, checkpoints and GAN training/resume."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -351,3 +352,27 @@ def test_latent_modes_train_with_an_unconditional_discriminator(tmp_path):
             G.mapping(z[:4], torch.zeros(4, dtype=torch.long)),
             G.mapping(z[:4], torch.ones(4, dtype=torch.long)),
         )
+
+
+def test_bf16_and_flips_are_options_of_gan_training(tmp_path):
+    """bfloat16 autocast (a GPU option, runnable on CPU) trains to finite losses and other weights;
+    flips change what D sees; both reach the recipe from a config block."""
+    images = torch.rand(16, 3, 16, 16) * 2 - 1
+    kw = dict(generator_kwargs=TINY, steps=2, seed=0, progress=False)
+    runs = {}
+    for name, recipe in {
+        "fp32": GanRecipe(batch_size=8, loss=GanLoss(r1_every=1)),
+        "bf16": GanRecipe(batch_size=8, bf16=True, loss=GanLoss(r1_every=1)),
+        "flip": GanRecipe(batch_size=8, flip=True, loss=GanLoss(r1_every=1)),
+    }.items():
+        run = dict(checkpoint_dir=tmp_path / name, stats_path=tmp_path / f"{name}.jsonl")
+        runs[name] = train_generator(images, recipe=recipe, **kw, **run, stats_every=1)
+        rows = [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+        assert all(math.isfinite(r["loss_g"]) and math.isfinite(r["r1"]) for r in rows), name
+    ws = random_ws(runs["fp32"])
+    with torch.no_grad():
+        reference = runs["fp32"].synthesis(ws)
+        for name in ("bf16", "flip"):
+            assert not torch.allclose(runs[name].synthesis(ws), reference, atol=1e-5), name
+    recipe = GanRecipe.from_config({"bf16": True, "flip": True, "batch_size": 4})
+    assert recipe.bf16 and recipe.flip and recipe.batch_size == 4

@@ -28,6 +28,7 @@ class EncoderRecipe:
             generator samples (:func:`train_encoder`); ``feature_weight > 0`` needs the discriminator.
         real_weight: weight of the pixel (+ feature) losses on real training images; > 0 needs them.
         mixing_prob: style-mixing probability of the sampled codes.
+        bf16: bfloat16 autocast of the step's forward passes (a GPU option).
     """
 
     batch_size: int = 32
@@ -38,6 +39,7 @@ class EncoderRecipe:
     mixing_weight: float = 0.0
     real_weight: float = 0.0
     mixing_prob: float = 0.9
+    bf16: bool = False
 
     @classmethod
     def from_config(cls, cfg: dict) -> "EncoderRecipe":
@@ -106,10 +108,12 @@ def train_encoder(
     else:
         log.info("encoder training from scratch: %d params", sum(p.numel() for p in E.parameters()))
     E.train()
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=r.bf16)
     for step in state.steps(steps, checkpoint_every=checkpoint_every, desc="encoder", progress=progress):
-        losses = _encoder_losses(
-            E, G, D, r, latent_gen=latent_gen, real_images=real_images, real_gen=real_gen
-        )
+        with autocast:
+            losses = _encoder_losses(
+                E, G, D, r, latent_gen=latent_gen, real_images=real_images, real_gen=real_gen
+            )
         opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
         opt.step()

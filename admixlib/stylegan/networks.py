@@ -292,7 +292,7 @@ class Generator(nn.Module):
         w = self.mapping(z, labels)
         if update_w_avg if update_w_avg is not None else self.training:
             with torch.no_grad():
-                self.w_avg.lerp_(w.detach().mean(dim=0), 1.0 - self.w_avg_beta)
+                self.w_avg.lerp_(w.detach().mean(dim=0).to(self.w_avg.dtype), 1.0 - self.w_avg_beta)
         ws = w.unsqueeze(1).repeat(1, self.num_ws, 1)
         if mixing_prob > 0:
             z2 = torch.randn(n, self.z_dim, device=device, generator=generator)

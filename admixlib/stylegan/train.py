@@ -90,7 +90,9 @@ class GanRecipe:
             (:func:`lr_scale`: a function of the step, so a resumed run needs no extra state, but
             resuming with more steps moves the decay); 1 keeps them constant.
         ema_half_life_images, ema_rampup: the generator EMA (:func:`ema_beta`).
-        flip: random horizontal flips of the real images.
+        flip: random horizontal flips of the real images (for faces; digits are not symmetric).
+        bf16: bfloat16 autocast of the G and D passes of the losses (a GPU option; the path-length
+            penalty stays in float32).
         loss: the loss settings.
     """
 
@@ -104,6 +106,7 @@ class GanRecipe:
     ema_half_life_images: float = 10_000
     ema_rampup: float | None = 0.05
     flip: bool = False
+    bf16: bool = False
     loss: GanLoss = field(default_factory=GanLoss)
 
     @classmethod
@@ -266,22 +269,28 @@ def _gan_step(
     """One D update, one G update on the same fakes (and a path-length update when due), then the
     EMA's; returns the step's numbers for the stats (scalar tensors ``loss_g, loss_d, d_real, d_fake``
     and ``r1``, None when R1 was not due). ``step`` counts the steps done before this one."""
+    autocast = torch.autocast(device_type=real.device.type, dtype=torch.bfloat16, enabled=recipe.bf16)
     # one generator forward per step: its detached output trains D, then D's update trains G
     z = torch.randn(len(real), G.z_dim, device=real.device, generator=generator)
     fake_labels = G.mapping.labels_of(z) if conditional else None  # what the D judges them as
-    fake = G.synthesis(G.mix_ws(z, mixing_prob=recipe.mixing_prob, generator=generator), noise_mode="random")
+    with autocast:
+        fake = G.synthesis(
+            G.mix_ws(z, mixing_prob=recipe.mixing_prob, generator=generator), noise_mode="random"
+        )
     loss = recipe.loss
 
     D.requires_grad_(True)
-    total_d, loss_d, r1, d_real, d_fake = discriminator_loss(
-        D, real, real_labels, fake, fake_labels, loss=loss, step=step
-    )
+    with autocast:
+        total_d, loss_d, r1, d_real, d_fake = discriminator_loss(
+            D, real, real_labels, fake, fake_labels, loss=loss, step=step
+        )
     opt_d.zero_grad(set_to_none=True)
     total_d.backward()
     opt_d.step()
 
     D.requires_grad_(False)
-    loss_g = generator_loss(G, D, fake, fake_labels, loss=loss)
+    with autocast:
+        loss_g = generator_loss(G, D, fake, fake_labels, loss=loss)
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
