@@ -6,7 +6,7 @@ GPUS ?= 2
 SNAKEMAKE := $(VENV)/bin/snakemake
 STAMP := $(VENV)/.admix-installed
 
-.PHONY: run test test-slurm lint bench setup clean-results
+.PHONY: run test test-slurm lint bench gpu-check setup clean-results
 
 setup: $(STAMP)
 
@@ -40,6 +40,11 @@ bench: $(STAMP)
 	$(PY) benchmarks/generator.py
 	$(PY) benchmarks/inversion.py --dataset faces
 	$(PY) benchmarks/default_run.py
+
+# The GPU path on this machine's cards (5-8 minutes): CUDA tests, bf16 step times, determinism, card
+# slots, the test config on CUDA; writes results/benchmarks/gpu_check.json. Exits 2 without CUDA.
+gpu-check: $(STAMP)
+	$(PY) benchmarks/gpu_check.py
 
 clean-results:
 	rm -rf results logs checkpoints .snakemake

@@ -202,3 +202,19 @@ def test_trim_stats_drops_the_steps_a_resumed_run_redoes(tmp_path):
     path.write_text("".join(json.dumps({"step": s}) + "\n" for s in range(1, 6)))
     trim_stats(path, 3)
     assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [1, 2, 3]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="on a GPU machine gpu-check runs for real")
+def test_gpu_check_stops_clearly_without_cuda():
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "gpu_check.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (
+        done.returncode == 2
+        and "gpu-check needs a CUDA GPU" in done.stderr
+        and "nothing was run" in done.stderr
+    )
