@@ -178,6 +178,18 @@ def test_subsample_with_bias():
     assert label[rows].mean() == pytest.approx(0.5)
 
 
+def test_subsample_with_bias_keeps_every_class_of_a_multiclass_label():
+    """Ten digits and ten colours: every digit, balanced, its colour agreeing w.p. bias."""
+    rng = np.random.default_rng(0)
+    label, spurious = rng.integers(0, 10, 20000), rng.integers(0, 10, 20000)
+    rows = subsample_with_bias(label, spurious, n=1000, bias=0.9, rng=rng)
+    assert len(rows) == 1000 and np.bincount(label[rows]).tolist() == [100] * 10
+    assert (label[rows] == spurious[rows]).mean() == pytest.approx(0.9)
+    never_agree = (label[:30] + 1) % 10
+    with pytest.raises(ValueError, match=r"no subset at bias 0.990 fits these 30 rows.*pool_size"):
+        subsample_with_bias(label[:30], never_agree, n=20, bias=0.99, rng=rng)
+
+
 @pytest.mark.parametrize(("kind", "spurious"), [("faces", "background_hue"), ("colored_digits", "color")])
 def test_build_dataset_writes_biased_train_and_unbiased_eval(tmp_path, kind, spurious):
     outputs = _outputs(tmp_path)

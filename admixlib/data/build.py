@@ -42,34 +42,46 @@ def agreement(factors: pd.DataFrame, label_name: str, spurious_factor: str | Non
 def subsample_with_bias(
     label: np.ndarray, spurious: np.ndarray, *, n: int | None, bias: float, rng
 ) -> np.ndarray:
-    """Indices of a subset with balanced binary labels where ``spurious == label`` w.p. ``bias``.
+    """Indices of a subset with balanced labels where ``spurious == label`` w.p. ``bias``.
 
-    The agreeing groups (label, spurious) = (0, 0), (1, 1) share ``round(n * bias)`` rows equally, the
-    disagreeing groups the rest. ``n=None`` (or too large) gives the largest such subset.
-    Returns sorted int64 indices.
+    For every class ``c`` (the values of ``label``) the agreeing group (label ``c``, spurious ``c``)
+    gets an equal share of ``round(n * bias)`` rows and the disagreeing group (label ``c``, spurious
+    any other value) an equal share of the rest; shares that do not divide evenly give their extra
+    rows to the last classes. ``n=None`` (or too large) gives the largest such subset, with a warning
+    when ``n`` was asked for. Returns sorted int64 indices. Raises ValueError naming the group sizes
+    when not even one row per group fits.
     """
-    groups = {(y, s): np.flatnonzero((label == y) & (spurious == s)) for y in (0, 1) for s in (0, 1)}
+    classes = np.unique(label)
+    agreeing = [np.flatnonzero((label == c) & (spurious == c)) for c in classes]
+    disagreeing = [np.flatnonzero((label == c) & (spurious != c)) for c in classes]
+    groups = agreeing + disagreeing  # the order in which rows are drawn
 
-    def counts(total: int) -> dict:
+    def counts(total: int) -> list[int]:
         agree = int(round(total * bias))
-        disagree = total - agree
-        return {
-            (0, 0): agree // 2,
-            (1, 1): agree - agree // 2,
-            (0, 1): disagree // 2,
-            (1, 0): disagree - disagree // 2,
-        }
+        return _spread(agree, len(classes)) + _spread(total - agree, len(classes))
 
-    shares = {(0, 0): bias / 2, (1, 1): bias / 2, (0, 1): (1 - bias) / 2, (1, 0): (1 - bias) / 2}
-    largest = min(len(label), int(min(len(groups[k]) / f for k, f in shares.items() if f > 0)) + 2)
-    while largest > 0 and any(c > len(groups[k]) for k, c in counts(largest).items()):
+    shares = [bias / len(classes)] * len(classes) + [(1 - bias) / len(classes)] * len(classes)
+    largest = min(len(label), int(min(len(g) / f for g, f in zip(groups, shares) if f > 0)) + 2)
+    while largest > 0 and any(c > len(g) for g, c in zip(groups, counts(largest))):
         largest -= 1
+    if largest == 0:
+        sizes = {f"label {c}": (len(a), len(d)) for c, a, d in zip(classes, agreeing, disagreeing)}
+        raise ValueError(
+            f"no subset at bias {bias:.3f} fits these {len(label)} rows: (agreeing, disagreeing) rows per "
+            f"label {sizes}; give the split more rows (e.g. sweeps.bias.pool_size)"
+        )
     if n is None or n > largest:
         if n is not None:
             log.warning("asked for %d rows at bias %.3f but only %d fit; using %d", n, bias, largest, largest)
         n = largest
-    chosen = [rng.choice(groups[k], size=c, replace=False) for k, c in counts(n).items()]
+    chosen = [rng.choice(g, size=c, replace=False) for g, c in zip(groups, counts(n))]
     return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+def _spread(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` near-equal counts, the extra ones on the last parts."""
+    base, extra = divmod(total, parts)
+    return [base + (i >= parts - extra) for i in range(parts)]
 
 
 def _faces(split, *, n, bias, spurious_factor, seed, resolution, spurious_value=None, **_):
