@@ -1,155 +1,30 @@
 """Download, extraction and real-data readers against a local HTTP server with tiny fake archives."""
 
-import gzip
-import hashlib
-import http.server
 import json
 import shutil
 import subprocess
 import sys
-import threading
-import zipfile
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
-from PIL import Image
+from fake_data import CELEBA_ROWS, N_MNIST, QuietHandler, file_entries, serve, write_celeba, write_mnist
 
 from admixlib.data import build_dataset, download, download_dataset, load_split, read_celeba, read_mnist
 
-CELEBA_ATTRS = [
-    "5_o_Clock_Shadow",
-    "Arched_Eyebrows",
-    "Attractive",
-    "Bags_Under_Eyes",
-    "Bald",
-    "Bangs",
-    "Big_Lips",
-    "Big_Nose",
-    "Black_Hair",
-    "Blond_Hair",
-    "Blurry",
-    "Brown_Hair",
-    "Bushy_Eyebrows",
-    "Chubby",
-    "Double_Chin",
-    "Eyeglasses",
-    "Goatee",
-    "Gray_Hair",
-    "Heavy_Makeup",
-    "High_Cheekbones",
-    "Male",
-    "Mouth_Slightly_Open",
-    "Mustache",
-    "Narrow_Eyes",
-    "No_Beard",
-    "Oval_Face",
-    "Pale_Skin",
-    "Pointy_Nose",
-    "Receding_Hairline",
-    "Rosy_Cheeks",
-    "Sideburns",
-    "Smiling",
-    "Straight_Hair",
-    "Wavy_Hair",
-    "Wearing_Earrings",
-    "Wearing_Hat",
-    "Wearing_Lipstick",
-    "Wearing_Necklace",
-    "Wearing_Necktie",
-    "Young",
-]
-# (partition, smiling, male) per image: train has 3 images in each agreeing group and 1 in each
-# disagreeing one; val and test hold every group.
-CELEBA_ROWS = (
-    [(0, 0, 0)] * 3 + [(0, 1, 1)] * 3 + [(0, 0, 1)] + [(0, 1, 0)]
-    + [(1, 0, 0), (1, 1, 1), (1, 0, 1), (1, 1, 0)] * 2
-    + [(2, 0, 0), (2, 1, 1), (2, 0, 1), (2, 1, 0)]
-)  # fmt: skip
-N_MNIST = 20
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _md5(path):
-    return hashlib.md5(path.read_bytes()).hexdigest()
-
-
-def _write_celeba(folder):
-    """img_align_celeba.zip (178x218 jpgs), list_attr_celeba.txt and list_eval_partition.txt."""
-    rng = np.random.default_rng(0)
-    names = [f"{i + 1:06d}.jpg" for i in range(len(CELEBA_ROWS))]
-    with zipfile.ZipFile(folder / "img_align_celeba.zip", "w") as archive:
-        for name in names:
-            pixels = rng.integers(0, 256, size=(218, 178, 3), dtype=np.uint8)
-            jpg = folder / name
-            Image.fromarray(pixels).save(jpg, quality=90)
-            archive.write(jpg, f"img_align_celeba/{name}")
-            jpg.unlink()
-    lines = [str(len(names)), " ".join(CELEBA_ATTRS) + " "]
-    partition = []
-    for name, (part, smiling, male) in zip(names, CELEBA_ROWS, strict=True):
-        values = rng.choice([-1, 1], size=len(CELEBA_ATTRS))
-        values[CELEBA_ATTRS.index("Smiling")] = 1 if smiling else -1
-        values[CELEBA_ATTRS.index("Male")] = 1 if male else -1
-        lines.append(name + " " + " ".join(f"{v:2d}" for v in values))
-        partition.append(f"{name} {part}")
-    (folder / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
-    (folder / "list_eval_partition.txt").write_text("\n".join(partition) + "\n")
-    return ["img_align_celeba.zip", "list_attr_celeba.txt", "list_eval_partition.txt"]
-
-
-def _write_mnist(folder):
-    """The four MNIST idx .gz files with N_MNIST images each."""
-    rng = np.random.default_rng(1)
-    names = []
-    for prefix in ("train", "t10k"):
-        images = np.zeros((N_MNIST, 28, 28), dtype=np.uint8)
-        images[:, 6:22, 12:16] = 255  # a vertical bar
-        labels = (np.arange(N_MNIST) % 10).astype(np.uint8)
-        rng.shuffle(labels)
-        for kind, array, magic in (("images-idx3", images, 0x0803), ("labels-idx1", labels, 0x0801)):
-            header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
-            name = f"{prefix}-{kind}-ubyte.gz"
-            with gzip.open(folder / name, "wb") as handle:
-                handle.write(header + array.tobytes())
-            names.append(name)
-    return names
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    requests: list[str] = []
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        type(self).requests.append(self.path)
-        super().do_GET()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """Serve a folder of fake CelebA/MNIST files on 127.0.0.1; yields (base url, folder, file lists)."""
     folder = tmp_path_factory.mktemp("served")
-    files = {}
-    for kind, writer in (("celeba", _write_celeba), ("mnist", _write_mnist)):
-        names = writer(folder)
-        files[kind] = [{"filename": n, "md5": _md5(folder / n), "url": None} for n in names]
+    names = {"celeba": write_celeba(folder), "mnist": write_mnist(folder)}
     (folder / "quota.html").write_text("<html><body>Google Drive: download quota exceeded</body></html>\n")
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(folder)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}/"
-    for entries in files.values():
-        for entry in entries:
-            entry["url"] = base + entry["filename"]
-    yield base, folder, files
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    with serve(folder) as base:
+        yield base, folder, {kind: file_entries(folder, n, base) for kind, n in names.items()}
 
 
 @pytest.fixture(scope="module")
@@ -172,11 +47,11 @@ def test_download_dataset_layout(raw_dir):
 def test_download_skips_a_verified_file(server, raw_dir):
     base, _, files = server
     entry = files["mnist"][0]
-    before = len(_QuietHandler.requests)
+    before = len(QuietHandler.requests)
     download(
         entry["url"], dest=raw_dir / "MNIST" / "raw" / entry["filename"], md5=entry["md5"], progress=False
     )
-    assert len(_QuietHandler.requests) == before
+    assert len(QuietHandler.requests) == before
 
 
 def test_wrong_md5_keeps_nothing_fetched_and_names_the_file(server, tmp_path):
@@ -284,10 +159,10 @@ def test_download_rule_keeps_the_data_already_there(server, tmp_path):
     in_place = files["mnist"][0]["filename"]
     shutil.copy(served / in_place, folder / "MNIST" / "raw")
     (folder / "notes.txt").write_text("the user's own file\n")
-    before = len(_QuietHandler.requests)
+    before = len(QuietHandler.requests)
     result = _run_download_rule(tmp_path, files["mnist"])
     assert result.returncode == 0, result.stderr[-3000:]
-    fetched = _QuietHandler.requests[before:]
+    fetched = QuietHandler.requests[before:]
     assert sorted(fetched) == sorted("/" + f["filename"] for f in files["mnist"][1:])
     record = json.loads((folder / "downloaded.json").read_text())
     assert [f["md5"] for f in record["files"]] == [f["md5"] for f in files["mnist"]]
@@ -300,3 +175,23 @@ def test_download_rule_keeps_the_data_already_there(server, tmp_path):
     assert "HTML page instead of extra-ubyte.gz" in log
     assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == kept
     assert (folder / "notes.txt").read_text() == "the user's own file\n"
+
+
+def test_a_folder_of_the_users_own_is_md5_checked_and_read(server, raw_dir, tmp_path):
+    """data.source dir: the files data.files names are checked where present, then the folder is read."""
+    from admixlib.stages.data import make_dataset
+
+    _, _, files = server
+    data = {"kind": "colored_mnist", "source": "dir", "files": files["mnist"], "resolution": 16, "n_train": 8,
+            "n_val": 4, "n_test": 8, "bias": 0.9, "spurious_factor": "color", "seed": 0}  # fmt: skip
+    splits = {s: tmp_path / f"{s}.pt" for s in ("train", "val", "test")}
+    factors = {s: tmp_path / f"{s}_factors.csv" for s in splits}
+    make_dataset(
+        data_cfg=data, split_paths=splits, factor_paths=factors, raw_dir=str(raw_dir / "MNIST" / "raw")
+    )
+    assert len(load_split(splits["train"])) == 8
+    copy = tmp_path / "copy"
+    shutil.copytree(raw_dir / "MNIST" / "raw", copy)
+    (copy / files["mnist"][2]["filename"]).write_bytes(b"not the t10k images")
+    with pytest.raises(RuntimeError, match=r"differ from data.files: .*t10k-images-idx3-ubyte.gz \(md5 "):
+        make_dataset(data_cfg=data, split_paths=splits, factor_paths=factors, raw_dir=str(copy))

