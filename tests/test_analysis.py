@@ -231,3 +231,7 @@ def test_spurious_verdict_says_when_mixing_cannot_move_the_bias(caplog):
         assert spurious_verdict("Blond_Hair", samples, inputs, split_index=6)["mixing_moves_it"] is True
     assert caplog.text == ""
     assert spurious_verdict(None, samples, inputs, split_index=6) is None
+    unread = {"nuisance_moved": {"Male": float("nan")}}
+    with caplog.at_level("WARNING", logger="admix.stages"):
+        assert spurious_verdict("Male", unread, unread, split_index=6)["mixing_moves_it"] is None
+    assert "whether mixing moves it is unknown" in caplog.text

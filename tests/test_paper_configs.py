@@ -67,7 +67,7 @@ def check_outputs(results: Path, dataset: str, methods: list[str], spurious: str
         assert (results / "figures" / f"{dataset}_{figure}.png").stat().st_size > 0
     generator = json.loads((results / "metrics" / dataset / "generator.json").read_text())
     assert generator["spurious_factor"]["name"] == spurious
-    assert isinstance(generator["spurious_factor"]["mixing_moves_it"], bool)
+    assert generator["spurious_factor"]["mixing_moves_it"] in (True, False, None)  # None: fake data unread
     assert (results / "tables" / f"{dataset}_bias_sweep.csv").stat().st_size > 0
     assert f"## {dataset}" in (results.parent / "docs" / "results.md").read_text()
 

@@ -1,6 +1,7 @@
 """Rules train_oracle and disentanglement: measure what the generator's styles carry."""
 
 import logging
+import math
 
 import torch
 
@@ -71,11 +72,14 @@ def spurious_verdict(factor: str | None, samples: dict, inputs: dict, split_inde
         "name": factor,
         "moved_on_samples": samples["nuisance_moved"].get(factor),
         "moved_on_training_inputs": moved,
-        "mixing_moves_it": bool(moved >= 0.5),
+        "mixing_moves_it": None if math.isnan(moved) else bool(moved >= 0.5),
         "note": "moved: share of inverted training pairs whose mixed image takes the donor's value; "
-        "moves it: at least half",
+        "moves it: at least half (null: no pair's source and donor differ in it, as the oracle reads them)",
     }
-    if not verdict["mixing_moves_it"]:
+    if verdict["mixing_moves_it"] is None:
+        log.warning("no training pair differs in the spurious factor %s as the oracle reads it: "
+                    "whether mixing moves it is unknown", factor)  # fmt: skip
+    elif not verdict["mixing_moves_it"]:
         log.warning(
             "mixing styles %d and up moves the spurious factor %s in only %.2f of training pairs: AdvMix "
             "cannot remove this bias at this split; read the disentanglement map and set mixing.split_index "
