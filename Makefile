@@ -6,7 +6,7 @@ GPUS ?= 2
 SNAKEMAKE := $(VENV)/bin/snakemake
 STAMP := $(VENV)/.admix-installed
 
-.PHONY: run test test-slurm lint bench gpu-check setup clean-results
+.PHONY: run test test-paper test-slurm lint bench gpu-check setup clean-results
 
 setup: $(STAMP)
 
@@ -20,7 +20,12 @@ run: $(STAMP)
 	$(SNAKEMAKE) all --cores $(CORES) --resources gpu=$(GPUS)
 
 test: $(STAMP) lint
-	$(VENV)/bin/pytest -q -m "not slurm" tests
+	$(VENV)/bin/pytest -q -m "not slurm and not paper" tests
+
+# config/celeba.yaml and config/mnist.yaml end to end on fake data from a 127.0.0.1 server (about 10
+# minutes; run by .ci/run).
+test-paper: $(STAMP)
+	$(VENV)/bin/pytest -q -m paper tests
 
 # The workflow on a one-node localhost SLURM cluster (installs slurm-wlm and munge: needs root and apt).
 test-slurm: $(STAMP)

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from fake_data import file_entries, serve, write_celeba, write_mnist
 
+pytestmark = pytest.mark.paper
 ROOT = Path(__file__).resolve().parent.parent
 TEST = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
 
