@@ -14,6 +14,7 @@ from admixlib.analysis import (
     marginal_gap,
     mixing_scores,
     oracle_accuracy,
+    pair_balanced_accuracy,
     plot_map,
     read_factors,
     sample_pairs,
@@ -235,3 +236,17 @@ def test_spurious_verdict_says_when_mixing_cannot_move_the_bias(caplog):
     with caplog.at_level("WARNING", logger="admix.stages"):
         assert spurious_verdict("Male", unread, unread, split_index=6)["mixing_moves_it"] is None
     assert "whether mixing moves it is unknown" in caplog.text
+
+
+def test_pair_balanced_accuracy_exposes_a_head_that_reads_a_correlated_factor():
+    """``lipstick`` tracks ``male`` in 90% of images; a head that reads not-male for lipstick is 90%
+    accurate, but balanced over (lipstick, male) it is right in only two of the four cells."""
+    rng = np.random.default_rng(0)
+    male = rng.integers(0, 2, 2000)
+    lipstick = np.where(rng.random(2000) < 0.9, 1 - male, male)
+    truth = pd.DataFrame({"male": male, "lipstick": lipstick})
+    pred = pd.DataFrame({"male": male, "lipstick": 1 - male})
+    result = pair_balanced_accuracy(pred, truth, ["male", "lipstick"])
+    assert (pred.lipstick == truth.lipstick).mean() == pytest.approx(0.9, abs=0.02)
+    assert result["lipstick"] == {"accuracy": 0.5, "against": "male"}
+    assert result["male"]["accuracy"] == 1.0

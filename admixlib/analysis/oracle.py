@@ -191,3 +191,36 @@ def oracle_accuracy(
     pred = read_factors(oracle, images, batch_size=batch_size, device=device)
     truth = factors_df.reset_index(drop=True)
     return {f: float((pred[f].to_numpy() == truth[f].to_numpy()).mean()) for f in oracle.factor_names}
+
+
+def pair_balanced_accuracy(
+    pred: pd.DataFrame, truth: pd.DataFrame, factor_names: list[str], *, min_rows: int = 5
+) -> dict[str, dict]:
+    """Each factor's accuracy as if the images were balanced over it and one other factor, at worst.
+
+    For factors ``f`` and ``g``, ``f``'s accuracy is averaged over the (``f`` value, ``g`` value) cells
+    holding at least ``min_rows`` images; the lowest over ``g`` is reported. A head that reads a
+    correlated factor instead of its own (lipstick for gender) scores low in the cells where the two
+    disagree, which a plain accuracy on correlated images hides.
+
+    Args:
+        pred, truth: readings and true values, one row per image, a column per factor.
+    Returns:
+        ``{f: {"accuracy": float, "against": g}}`` (``accuracy`` NaN and ``against`` None where no pair
+        has two qualifying cells).
+    """
+    truth = truth.reset_index(drop=True)
+    result = {}
+    for f in factor_names:
+        hit = pd.Series(pred[f].to_numpy() == truth[f].to_numpy())
+        worst = {"accuracy": float("nan"), "against": None}
+        for g in factor_names:
+            cells = hit.groupby([truth[f], truth[g]]).agg(["mean", "size"])
+            cells = cells[cells["size"] >= min_rows]
+            if g == f or len(cells) < 2:
+                continue
+            balanced = float(cells["mean"].mean())
+            if worst["against"] is None or balanced < worst["accuracy"]:
+                worst = {"accuracy": balanced, "against": g}
+        result[f] = worst
+    return result

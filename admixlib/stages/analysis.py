@@ -12,6 +12,7 @@ from admixlib.analysis import (
     marginal_gap,
     mixing_scores,
     oracle_accuracy,
+    pair_balanced_accuracy,
     plot_map,
     read_factors,
     sample_pairs,
@@ -41,8 +42,12 @@ def train_oracle_stage(
     )  # fmt: skip
     save_oracle(oracle, oracle_path)
     accuracy = oracle_accuracy(oracle, val.images, val.factors, device=device)
-    write_json({"split": "val", "accuracy": accuracy, "factor_names": names}, metrics_path)
-    log.info("oracle val accuracy: %s", accuracy)
+    balanced = pair_balanced_accuracy(read_factors(oracle, val.images, device=device), val.factors, names)
+    write_json(
+        {"split": "val", "accuracy": accuracy, "pair_balanced_accuracy": balanced, "factor_names": names},
+        metrics_path,
+    )
+    log.info("oracle val accuracy: %s; balanced over each pair of factors, at worst: %s", accuracy, balanced)
 
 
 def sample_quality(G, oracle, real: torch.Tensor, *, n: int, inception_weights, seed: int, device) -> dict:
