@@ -58,9 +58,8 @@ scattergather:
 
 
 # Rule outputs (results/), resumable checkpoints (checkpoints/, never a rule output), logs, benchmarks.
-# Downloads land in RAW; the rule's output is only the record of checked files, so Snakemake never
-# deletes a fetched (or hand-placed) dataset when a job starts or fails.
-RAW = "resources/{dataset}"
+# Downloads land in resources/{dataset}/; the rule's output is only the record of checked files, so
+# Snakemake never deletes a fetched (or hand-placed) dataset when a job starts or fails.
 RAW_RECORD = "resources/{dataset}/downloaded.json"
 SPLIT = "results/{dataset}/data/{split}.pt"
 FACTORS = "results/{dataset}/data/{split}_factors.csv"
@@ -170,17 +169,6 @@ def log_path(rule_name, pattern):
 
 def bench_path(rule_name, pattern):
     return f"results/benchmarks/rules/{rule_name}/{pattern}.tsv"
-
-
-def raw_dir(wildcards):
-    """The folder a real dataset is read from: download_dataset's, or the user's own (data.source:
-    dir); None for generated datasets."""
-    data = dataset_cfg(wildcards)["data"]
-    if data["kind"] not in ("celeba", "colored_mnist"):
-        return None
-    if data.get("source") == "dir":
-        return data["dir"]
-    return RAW.format(dataset=wildcards.dataset)
 
 
 def raw_input(wildcards):

@@ -51,7 +51,6 @@ rule make_dataset:
         runtime=res("make_dataset", "runtime"),
     params:
         data=lambda w: dataset_cfg(w)["data"],
-        raw_dir=raw_dir,
     script:
         "../workflow_scripts/make_dataset.py"
 
@@ -80,7 +79,6 @@ rule make_oracle_split:
             **dataset_cfg(w)["data"],
             "n_oracle": dataset_cfg(w)["oracle"]["n_images"],
         },
-        raw_dir=raw_dir,
     script:
         "../workflow_scripts/make_split.py"
 
@@ -105,6 +103,5 @@ rule resample_train:
         runtime=res("make_dataset", "runtime"),
     params:
         data=lambda w: dataset_cfg(w)["data"],
-        raw_dir=raw_dir,
     script:
         "../workflow_scripts/resample_train.py"

@@ -27,7 +27,6 @@ rule make_pool_split:
             **dataset_cfg(w)["data"],
             "n_pool": config["sweeps"]["bias"]["pool_size"],
         },
-        raw_dir=raw_dir,
     script:
         "../workflow_scripts/make_split.py"
 

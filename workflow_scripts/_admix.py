@@ -48,6 +48,15 @@ def start(snakemake):
     return logger
 
 
+def raw_dir(snakemake):
+    """The folder a real dataset is read from: that of download_dataset's record (the rule's input), or
+    the user's own folder (``data.source: dir``); None for generated data, which has no input."""
+    if not len(snakemake.input):
+        return None
+    path = Path(snakemake.input[0])
+    return str(path.parent if path.is_file() else path)
+
+
 def finish(snakemake):
     """Write the provenance sidecar(s) named by the rule's ``provenance`` output: the git state, config
     hash, package versions, seeds and this job's wall time."""

@@ -1,6 +1,6 @@
 """Rule make_dataset: write the train/val/test splits of one dataset."""
 
-from _admix import start
+from _admix import raw_dir, start
 from admixlib.stages.data import make_dataset
 
 start(snakemake)
@@ -9,5 +9,5 @@ make_dataset(
     data_cfg=snakemake.params.data,
     split_paths=dict(zip(splits, snakemake.output.splits)),
     factor_paths=dict(zip(splits, snakemake.output.factors)),
-    raw_dir=snakemake.params.raw_dir,
+    raw_dir=raw_dir(snakemake),
 )

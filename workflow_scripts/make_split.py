@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from _admix import start
+from _admix import raw_dir, start
 from admixlib.stages.data import make_dataset
 
 start(snakemake)
@@ -11,5 +11,5 @@ make_dataset(
     data_cfg=snakemake.params.data,
     split_paths={split: snakemake.output.splits[0]},
     factor_paths={split: snakemake.output.factors[0]},
-    raw_dir=snakemake.params.raw_dir,
+    raw_dir=raw_dir(snakemake),
 )
