@@ -14,6 +14,7 @@ from admixlib.analysis.oracle import (
     oracle_accuracy,
     pair_balanced_accuracy,
     read_factors,
+    readings_accuracy,
     save_oracle,
     train_oracle,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "pair_balanced_accuracy",
     "plot_map",
     "read_factors",
+    "readings_accuracy",
     "sample_pairs",
     "save_oracle",
     "train_oracle",

@@ -189,8 +189,13 @@ def oracle_accuracy(
     """Per-factor accuracy ``{factor: share of images read correctly}`` against ``factors_df``
     (a DataFrame aligned with ``images`` holding every oracle factor as a column)."""
     pred = read_factors(oracle, images, batch_size=batch_size, device=device)
-    truth = factors_df.reset_index(drop=True)
-    return {f: float((pred[f].to_numpy() == truth[f].to_numpy()).mean()) for f in oracle.factor_names}
+    return readings_accuracy(pred, factors_df, oracle.factor_names)
+
+
+def readings_accuracy(pred: pd.DataFrame, truth: pd.DataFrame, factor_names: list[str]) -> dict[str, float]:
+    """``{factor: share of rows where the reading equals the truth}`` (rows aligned by position)."""
+    truth = truth.reset_index(drop=True)
+    return {f: float((pred[f].to_numpy() == truth[f].to_numpy()).mean()) for f in factor_names}
 
 
 def pair_balanced_accuracy(
@@ -214,10 +219,10 @@ def pair_balanced_accuracy(
     for f in factor_names:
         hit = pd.Series(pred[f].to_numpy() == truth[f].to_numpy())
         worst = {"accuracy": float("nan"), "against": None}
-        for g in factor_names:
+        for g in (g for g in factor_names if g != f):
             cells = hit.groupby([truth[f], truth[g]]).agg(["mean", "size"])
             cells = cells[cells["size"] >= min_rows]
-            if g == f or len(cells) < 2:
+            if len(cells) < 2:
                 continue
             balanced = float(cells["mean"].mean())
             if worst["against"] is None or balanced < worst["accuracy"]:

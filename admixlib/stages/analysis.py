@@ -11,10 +11,10 @@ from admixlib.analysis import (
     load_oracle,
     marginal_gap,
     mixing_scores,
-    oracle_accuracy,
     pair_balanced_accuracy,
     plot_map,
     read_factors,
+    readings_accuracy,
     sample_pairs,
     save_oracle,
     train_oracle,
@@ -41,8 +41,9 @@ def train_oracle_stage(
         batch_size=cfg["batch_size"], lr=cfg["lr"], width=cfg["width"], device=device, seed=seed,
     )  # fmt: skip
     save_oracle(oracle, oracle_path)
-    accuracy = oracle_accuracy(oracle, val.images, val.factors, device=device)
-    balanced = pair_balanced_accuracy(read_factors(oracle, val.images, device=device), val.factors, names)
+    readings = read_factors(oracle, val.images, device=device)  # read once, scored two ways
+    accuracy = readings_accuracy(readings, val.factors, names)
+    balanced = pair_balanced_accuracy(readings, val.factors, names)
     write_json(
         {"split": "val", "accuracy": accuracy, "pair_balanced_accuracy": balanced, "factor_names": names},
         metrics_path,
