@@ -360,7 +360,6 @@ def all_targets():
         + expand(INVERSION_METRICS, dataset=DATASETS)
         + expand(GENERATOR_METRICS, dataset=DATASETS)
         + expand(GAN_SAMPLES, dataset=DATASETS)
-        + sweep_targets()
     )
 
 

@@ -52,7 +52,7 @@ def run_paper_config(tmp_path: Path, name: str, dataset: str, files: list[dict])
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(shrink(dataset, resolution, files)))
     configs = [str(ROOT / "config" / c) for c in ("config.yaml", name)] + [str(tmp_path / "smoke.yaml")]
-    for targets in (["all"], ["results_md"]):
+    for targets in (["all", "sweeps"], ["results_md"]):
         cmd = [
             sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
             *targets, "--cores", "2", "--resources", "gpu=2", "--configfile", *configs,

@@ -41,10 +41,18 @@ def test_lint_is_clean(tmp_path):
 
 
 def test_dry_run_lists_every_stage(tmp_path):
-    result = snakemake("-n", "all", "--cores", "8", "--resources", "gpu=2", workdir=tmp_path)
+    result = snakemake("-n", "all", "sweeps", "--cores", "8", "--resources", "gpu=2", workdir=tmp_path)
     assert result.returncode == 0, result.stderr
     for stage in STAGES:
         assert f"rule {stage}:" in result.stdout, stage
+
+
+def test_all_builds_the_headline_only(tmp_path):
+    result = snakemake("-n", "all", "--cores", "8", "--resources", "gpu=2", workdir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "rule table:" in result.stdout and "rule figure1:" in result.stdout
+    for extra in ("bias_subset", "sweep_table", "tune_classifier", "gan_seeds_table", "ablation_table"):
+        assert f"rule {extra}:" not in result.stdout, extra
 
 
 @pytest.mark.parametrize("name", ["celeba.yaml", "mnist.yaml", "real_digits.yaml"])
@@ -81,7 +89,7 @@ def test_bad_config_fails_before_any_job(tmp_path):
 
 @pytest.mark.integration
 def test_whole_dag_on_test_config(tmp_path):
-    args = ["all", "tune_methods", "gan_seeds", "ablation", "--cores", "2", "--resources", "gpu=2"]
+    args = ["all", "sweeps", "tune_methods", "gan_seeds", "ablation", "--cores", "2", "--resources", "gpu=2"]
     args += ["--configfile", str(ROOT / "config" / "test.yaml")]
     result = snakemake(*args, workdir=tmp_path)
     assert result.returncode == 0, result.stderr[-5000:]
@@ -170,7 +178,18 @@ def _upstream_rules(rulegraph: str, targets: set[str]) -> set[str]:
 @pytest.mark.parametrize("configfile", ["config.yaml", "test.yaml"])
 def test_no_oracle_upstream_of_any_classifier(tmp_path, configfile):
     config = ["--configfile", str(ROOT / "config" / configfile)]
-    args = ["all", "tune_methods", "gan_seeds", "ablation", "--rulegraph", "dot", "--cores", "1", *config]
+    args = [
+        "all",
+        "sweeps",
+        "tune_methods",
+        "gan_seeds",
+        "ablation",
+        "--rulegraph",
+        "dot",
+        "--cores",
+        "1",
+        *config,
+    ]
     result = snakemake(*args, workdir=tmp_path)
     assert result.returncode == 0, result.stderr
     upstream = _upstream_rules(result.stdout, {"train_classifier", "tune_classifier"})
