@@ -43,6 +43,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/advmix_step.py --steps 60
 	$(PY) benchmarks/generator.py
+	$(PY) benchmarks/scaling.py
 	$(PY) benchmarks/inversion.py --dataset faces
 	$(PY) benchmarks/default_run.py
 

@@ -42,6 +42,20 @@ def random_ws(G, n=3, seed=1):
 
 
 @pytest.mark.parametrize("torgb", ["skip", "final", "palette"])
+def test_networks_are_channels_last_with_the_values_of_contiguous_ones(torgb):
+    G, D = tiny_generator(torgb), Discriminator(resolution=16, channels=TINY["channels"])
+    for net in (G, D):
+        weights = [p for p in net.parameters() if p.ndim == 4]
+        assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+    ws = random_ws(G)
+    images = G.synthesis(ws)
+    plain = [net.to(memory_format=torch.contiguous_format) for net in (G, D)]
+    assert not plain[0].synthesis.convs[0].conv.weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(images, plain[0].synthesis(ws), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(D(images), plain[1](images), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("torgb", ["skip", "final", "palette"])
 def test_shapes_and_num_ws(torgb):
     G = tiny_generator(torgb)
     assert G.num_ws == 6  # convs 4, 8, 8, 16, 16 plus the final to-RGB

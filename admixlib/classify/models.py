@@ -7,7 +7,7 @@ import os
 import torch
 from torch import nn
 
-from admixlib.runtime import load_checkpoint, save_atomic
+from admixlib.runtime import channels_last, load_checkpoint, save_atomic
 
 ARCHS = ("cnn",)
 
@@ -41,6 +41,7 @@ class SmallCNN(nn.Module):
         super().__init__()
         self.features, channels = conv_trunk(width=width, in_channels=in_channels)
         self.head = nn.Linear(channels, num_classes)
+        channels_last(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x [N, in_channels, H, W] -> logits [N, num_classes]``."""

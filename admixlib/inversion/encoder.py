@@ -6,7 +6,7 @@ import os
 import torch
 from torch import nn
 
-from admixlib.runtime import load_checkpoint, save_atomic, training_module
+from admixlib.runtime import channels_last, load_checkpoint, save_atomic, training_module
 
 
 class Encoder(nn.Module):
@@ -54,6 +54,7 @@ class Encoder(nn.Module):
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
         self.register_buffer("w_avg", torch.zeros(w_dim) if w_avg is None else w_avg.detach().clone().float())
+        channels_last(self)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """``images [N, 3, res, res] -> ws [N, num_ws, w_dim]``."""

@@ -1,7 +1,7 @@
 """Seeding, device choice, GPU slots, atomic checkpoints, the resumable training state, provenance and logging shared by every stage."""
 
 from admixlib.runtime.checkpoint import fingerprint, load_checkpoint, save_atomic
-from admixlib.runtime.device import resolve_device, set_threads
+from admixlib.runtime.device import channels_last, resolve_device, set_threads
 from admixlib.runtime.gpu_slots import claim_gpu, visible_gpus
 from admixlib.runtime.logs import setup_logging
 from admixlib.runtime.provenance import provenance_record, write_provenance
@@ -18,6 +18,7 @@ __all__ = [
     "CHECKPOINT_NAME",
     "TrainingState",
     "training_module",
+    "channels_last",
     "claim_gpu",
     "fingerprint",
     "load_checkpoint",

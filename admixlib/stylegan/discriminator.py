@@ -6,7 +6,7 @@ import os
 import torch
 from torch import nn
 
-from admixlib.runtime import load_checkpoint, save_atomic
+from admixlib.runtime import channels_last, load_checkpoint, save_atomic
 from admixlib.stylegan.layers import EqualConv2d, EqualLinear
 from admixlib.stylegan.networks import normalise_channels
 
@@ -59,6 +59,7 @@ class Discriminator(nn.Module):
         self.out = EqualLinear(c4, 1)
         if num_classes:
             self.embed = EqualLinear(num_classes, c4)
+        channels_last(self)
 
     def minibatch_stddev(self, x: torch.Tensor) -> torch.Tensor:
         """Append the across-group standard deviation as one feature map: ``[N, C, H, W] -> [N, C+1, H, W]``."""

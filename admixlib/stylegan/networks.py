@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from admixlib.runtime import load_checkpoint, save_atomic
+from admixlib.runtime import channels_last, load_checkpoint, save_atomic
 from admixlib.stylegan.layers import PaletteHead, StyledConv, ToRGB, upsample2x
 from admixlib.stylegan.mapping import MappingNetwork
 
@@ -258,6 +258,7 @@ class Generator(nn.Module):
         self.synthesis = SynthesisNetwork(**synthesis_kwargs | {"palette_bank": palette_bank})
         self.num_ws = self.synthesis.num_ws
         self.register_buffer("w_avg", torch.zeros(w_dim))
+        channels_last(self)
 
     def sample_ws(
         self,
