@@ -57,15 +57,15 @@ def stage_seconds(
     images, factors = make_faces(n=n_images, bias=None, spurious_factor=None, seed=0, resolution=resolution)
     images, labels = images.float() / 127.5 - 1.0, torch.tensor(factors["smiling"].to_numpy())
     arch = generator_kwargs(block["stylegan"], resolution)  # unconditional: classes cost next to nothing
-    files = dict(checkpoint_dir=tmp, checkpoint_every=10**9, stats_every=1, progress=False)
+    files = dict(checkpoint_every=10**9, stats_every=1, progress=False)
     out = {}
     train_generator(images, generator_kwargs=arch, steps=WARMUP + steps, recipe=GanRecipe.from_config(
-        block["stylegan"]), stats_path=tmp / "gan.jsonl", **files | {"checkpoint_dir": tmp / "gan"})  # fmt: skip
+        block["stylegan"]), stats_path=tmp / "gan.jsonl", checkpoint_dir=tmp / "gan", **files)  # fmt: skip
     out["gan"] = mean_step(tmp / "gan.jsonl")
     G = Generator(**arch).eval()
     D = Discriminator(resolution=resolution, channels=arch["channels"])
     train_encoder(G, steps=WARMUP + steps, recipe=EncoderRecipe.from_config(block["encoder"]), discriminator=D,
-                  real_images=images, stats_path=tmp / "encoder.jsonl", **files | {"checkpoint_dir": tmp / "enc"})  # fmt: skip
+                  real_images=images, stats_path=tmp / "encoder.jsonl", checkpoint_dir=tmp / "enc", **files)  # fmt: skip
     out["encoder"] = mean_step(tmp / "encoder.jsonl")
     E, inv = Encoder(resolution=resolution, num_ws=G.num_ws, w_dim=G.w_dim, w_avg=G.w_avg), block["inversion"]
     timings = []

@@ -24,7 +24,7 @@ def channels_last(module: torch.nn.Module) -> torch.nn.Module:
 
     A convolution whose weight is NHWC runs NHWC end to end; on CPU oneDNN then stops reordering every
     input and weight, and training steps of the GAN and the encoder take about 17% less time
-    (``benchmarks/scaling.py``). Values, state-dict keys and shapes are unchanged.
+    (``docs/speed.md``). Values, state-dict keys and shapes are unchanged.
     """
     return module.to(memory_format=torch.channels_last)
 
