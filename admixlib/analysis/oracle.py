@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from admixlib.classify.models import conv_trunk
-from admixlib.runtime import load_checkpoint, save_atomic, torch_generator
+from admixlib.runtime import load_module, save_module, torch_generator
 
 log = logging.getLogger("admix.analysis")
 
@@ -136,16 +136,12 @@ def train_oracle(
 
 def save_oracle(model: FactorOracle, path: str | os.PathLike) -> None:
     """Write ``{"kwargs": constructor kwargs, "state_dict": ...}`` atomically (tensors on CPU)."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    save_atomic({"kwargs": dict(model.build_kwargs), "state_dict": state}, path)
+    save_module(model, model.build_kwargs, path)
 
 
 def load_oracle(path: str | os.PathLike, map_location="cpu") -> FactorOracle:
     """Load an oracle written by :func:`save_oracle` (``weights_only=True``); eval mode on ``map_location``."""
-    ckpt = load_checkpoint(path, map_location=map_location, weights_only=True)
-    model = FactorOracle(**ckpt["kwargs"])
-    model.load_state_dict(ckpt["state_dict"])
-    return model.to(map_location).eval()
+    return load_module(path, FactorOracle, what="an oracle", map_location=map_location)
 
 
 def read_factors(

@@ -7,7 +7,7 @@ import os
 import torch
 from torch import nn
 
-from admixlib.runtime import channels_last, load_checkpoint, save_atomic
+from admixlib.runtime import channels_last, load_module, save_module
 
 ARCHS = ("cnn",)
 
@@ -71,13 +71,9 @@ def build_classifier(
 
 def save_classifier(model: nn.Module, path: str | os.PathLike) -> None:
     """Write ``{"kwargs": build kwargs, "state_dict": ...}`` atomically to ``path`` (tensors on CPU)."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    save_atomic({"kwargs": dict(model.build_kwargs), "state_dict": state}, path)
+    save_module(model, model.build_kwargs, path)
 
 
 def load_classifier(path: str | os.PathLike, *, map_location="cpu") -> nn.Module:
     """Load a classifier written by :func:`save_classifier` (``weights_only=True``); eval mode."""
-    ckpt = load_checkpoint(path, map_location=map_location, weights_only=True)
-    model = build_classifier(**ckpt["kwargs"])
-    model.load_state_dict(ckpt["state_dict"])
-    return model.to(map_location).eval()
+    return load_module(path, build_classifier, what="a classifier", map_location=map_location)

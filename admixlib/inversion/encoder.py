@@ -6,7 +6,7 @@ import os
 import torch
 from torch import nn
 
-from admixlib.runtime import channels_last, load_checkpoint, save_atomic, training_module
+from admixlib.runtime import channels_last, load_checkpoint, load_module, save_module, training_module
 
 
 class Encoder(nn.Module):
@@ -64,8 +64,7 @@ class Encoder(nn.Module):
 
 def save_encoder(E: Encoder, path: str | os.PathLike) -> None:
     """Write ``{"kwargs": E.kwargs, "state_dict": ...}`` atomically to ``path`` (tensors on CPU)."""
-    state = {k: v.detach().cpu() for k, v in E.state_dict().items()}
-    save_atomic({"kwargs": dict(E.kwargs), "state_dict": state}, path)
+    save_module(E, E.kwargs, path)
 
 
 def load_encoder(path: str | os.PathLike, map_location="cpu") -> Encoder:
@@ -73,9 +72,5 @@ def load_encoder(path: str | os.PathLike, map_location="cpu") -> Encoder:
     ``weights_only=True``; eval mode, ``requires_grad=False``. Clear errors when missing/corrupt."""
     ckpt = load_checkpoint(path, map_location=map_location)
     ckpt = training_module(ckpt, "E") or ckpt
-    if "kwargs" not in ckpt or "state_dict" not in ckpt:
-        raise RuntimeError(f"{path} is not an encoder checkpoint (expected keys 'kwargs', 'state_dict')")
-    E = Encoder(**ckpt["kwargs"])
-    E.load_state_dict(ckpt["state_dict"])
-    E.to(map_location if not isinstance(map_location, dict) else "cpu")
-    return E.eval().requires_grad_(False)
+    E = load_module(path, Encoder, what="an encoder", map_location=map_location, ckpt=ckpt)
+    return E.requires_grad_(False)

@@ -1,6 +1,6 @@
 """Seeding, device choice, GPU slots, atomic checkpoints, the resumable training state, provenance and logging shared by every stage."""
 
-from admixlib.runtime.checkpoint import fingerprint, load_checkpoint, save_atomic
+from admixlib.runtime.checkpoint import fingerprint, load_checkpoint, load_module, save_atomic, save_module
 from admixlib.runtime.device import channels_last, resolve_device, set_threads
 from admixlib.runtime.gpu_slots import claim_gpu, visible_gpus
 from admixlib.runtime.logs import setup_logging
@@ -22,9 +22,11 @@ __all__ = [
     "claim_gpu",
     "fingerprint",
     "load_checkpoint",
+    "load_module",
     "provenance_record",
     "resolve_device",
     "save_atomic",
+    "save_module",
     "seed_everything",
     "set_torch_rng_state",
     "set_threads",

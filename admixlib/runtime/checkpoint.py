@@ -39,6 +39,26 @@ def load_checkpoint(path: str | os.PathLike, *, map_location="cpu", weights_only
         ) from err
 
 
+def save_module(module: torch.nn.Module, kwargs: dict, path: str | os.PathLike) -> None:
+    """Write ``{"kwargs": kwargs, "state_dict": ...}`` atomically to ``path`` (tensors on CPU): what
+    :func:`load_module` rebuilds the module from."""
+    state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+    save_atomic({"kwargs": dict(kwargs), "state_dict": state}, path)
+
+
+def load_module(path: str | os.PathLike, build, *, what: str, map_location="cpu", ckpt: dict | None = None):
+    """The module ``build(**kwargs)`` with the state of a file written by :func:`save_module`
+    (``weights_only=True``), on ``map_location``, in eval mode. ``ckpt``: the file's dict when the
+    caller has loaded it already. Raises RuntimeError naming the path and ``what`` it should hold
+    when the keys are missing."""
+    ckpt = load_checkpoint(path, map_location=map_location) if ckpt is None else ckpt
+    if not isinstance(ckpt, dict) or "kwargs" not in ckpt or "state_dict" not in ckpt:
+        raise RuntimeError(f"{path} is not {what} checkpoint (expected keys 'kwargs', 'state_dict')")
+    module = build(**ckpt["kwargs"])
+    module.load_state_dict(ckpt["state_dict"])
+    return module.to(map_location if not isinstance(map_location, dict) else "cpu").eval()
+
+
 def fingerprint(*, config: dict, files: list = ()) -> str:
     """A short hash of a run's settings and input files' contents.
 

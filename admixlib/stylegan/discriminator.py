@@ -6,7 +6,7 @@ import os
 import torch
 from torch import nn
 
-from admixlib.runtime import channels_last, load_checkpoint, save_atomic
+from admixlib.runtime import channels_last, load_module, save_module
 from admixlib.stylegan.layers import EqualConv2d, EqualLinear
 from admixlib.stylegan.networks import normalise_channels
 
@@ -94,16 +94,10 @@ class Discriminator(nn.Module):
 
 def save_discriminator(D: Discriminator, path: str | os.PathLike) -> None:
     """Write ``{"kwargs": D.kwargs, "state_dict": ...}`` atomically to ``path`` (tensors on CPU)."""
-    state = {k: v.detach().cpu() for k, v in D.state_dict().items()}
-    save_atomic({"kwargs": dict(D.kwargs), "state_dict": state}, path)
+    save_module(D, D.kwargs, path)
 
 
 def load_discriminator(path: str | os.PathLike, map_location="cpu") -> Discriminator:
     """Load a discriminator written by :func:`save_discriminator`; eval mode, ``requires_grad=False``."""
-    ckpt = load_checkpoint(path, map_location=map_location)
-    if not isinstance(ckpt, dict) or "kwargs" not in ckpt or "state_dict" not in ckpt:
-        raise RuntimeError(f"{path} is not a discriminator file (expected keys 'kwargs', 'state_dict')")
-    D = Discriminator(**ckpt["kwargs"])
-    D.load_state_dict(ckpt["state_dict"])
-    D.to(map_location if not isinstance(map_location, dict) else "cpu")
-    return D.eval().requires_grad_(False)
+    D = load_module(path, Discriminator, what="a discriminator", map_location=map_location)
+    return D.requires_grad_(False)

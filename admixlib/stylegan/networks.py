@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from admixlib.runtime import channels_last, load_checkpoint, save_atomic
+from admixlib.runtime import channels_last, load_module, save_module
 from admixlib.stylegan.layers import PaletteHead, StyledConv, ToRGB, upsample2x
 from admixlib.stylegan.mapping import MappingNetwork
 
@@ -335,8 +335,7 @@ class Generator(nn.Module):
 
 def save_generator(G: Generator, path: str | os.PathLike) -> None:
     """Write ``{"kwargs": G.kwargs, "state_dict": ...}`` atomically to ``path`` (tensors on CPU)."""
-    state = {k: v.detach().cpu() for k, v in G.state_dict().items()}
-    save_atomic({"kwargs": dict(G.kwargs), "state_dict": state}, path)
+    save_module(G, G.kwargs, path)
 
 
 def load_generator(path: str | os.PathLike, map_location="cpu") -> Generator:
@@ -345,14 +344,7 @@ def load_generator(path: str | os.PathLike, map_location="cpu") -> Generator:
 
     Raises FileNotFoundError / RuntimeError naming the path when it is missing or corrupt.
     """
-    ckpt = load_checkpoint(path, map_location=map_location)
-    if not isinstance(ckpt, dict) or "kwargs" not in ckpt or "state_dict" not in ckpt:
-        raise RuntimeError(f"{path} is not a generator checkpoint (expected keys 'kwargs', 'state_dict')")
-    G = Generator(**ckpt["kwargs"])
-    G.load_state_dict(ckpt["state_dict"])
-    G.to(map_location if not isinstance(map_location, dict) else "cpu")
-    G.eval().requires_grad_(False)
-    return G
+    return load_module(path, Generator, what="a generator", map_location=map_location).requires_grad_(False)
 
 
 # The architecture keys a config's ``stylegan`` block sets: the generator's arguments, less those the

@@ -1,6 +1,8 @@
-"""How long to train the encoder, chosen on the val split: PSNR of its codes, and after refinement.
+"""How long to train the encoder and with which losses, chosen on the val split: PSNR of its codes,
+and after refinement.
 
     python benchmarks/tuning/encoder_steps.py [--dataset faces] [--steps 1500 3000 4500] [--n 128] [--threads 2]
+        [--set mixing_weight=0 ...] [--tag no_mixing]
 
 Trains the dataset's configured encoder (``encoder`` block of --config) against the default run's
 generator, discriminator and training images, once, stopping at each of --steps in turn (each
@@ -9,12 +11,16 @@ it inverts the first --n val images (never the test split) with the encoder alon
 configured refinement (``inversion.refine_lr``, ``refine_beta1``), recording the mean PSNR every 5
 refinement steps up to 40. Compare each row with the optimisation-only steps to the same PSNR in
 results/benchmarks/inversion_tuning_{dataset}.csv. About 0.2 s per encoder step with 2 threads.
-Writes results/benchmarks/encoder_steps_{dataset}.csv (columns encoder_steps, refine_steps,
-psnr_val; refine_steps 0 is the encoder alone).
+``--set KEY=VALUE`` overrides a key of the ``encoder`` block (a loss weight, ``batch_size``), so the
+loss weights are measured by the same run; ``--tag`` names the variant in the output file.
+Writes results/benchmarks/encoder_steps_{dataset}[_{tag}].csv (columns encoder_steps, refine_steps,
+psnr_val, seconds_per_step; refine_steps 0 is the encoder alone; seconds_per_step is the training
+time up to that stop over its steps, so it is a speed only when nothing else runs).
 """
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -40,22 +46,27 @@ def main() -> None:
     parser.add_argument("--steps", type=int, nargs="+", default=[1500, 3000, 4500])
     parser.add_argument("--n", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="encoder block overrides")
+    parser.add_argument("--tag", default="", help="suffix of the output file")
     args = parser.parse_args()
     set_threads(args.threads)
     block = yaml.safe_load(Path(args.config).read_text())["datasets"][args.dataset]
-    cfg, inv = block["encoder"], block["inversion"]
+    cfg, inv = {**block["encoder"], **_overrides(args.set, block["encoder"])}, block["inversion"]
     root = Path(args.results) / args.dataset
     G = load_generator(root / "stylegan" / "generator.pt").requires_grad_(False)
     D = load_discriminator(root / "stylegan" / "discriminator.pt")
     real = load_split(root / "data" / "train.pt").images
     images = load_split(root / "data" / "val.pt").images[: args.n].float()
-    rows = []
+    rows, train_seconds = [], 0.0
     with tempfile.TemporaryDirectory() as tmp:
         for steps in sorted(args.steps):
+            started = time.perf_counter()
             E = train_encoder(
                 G, steps=steps, recipe=EncoderRecipe.from_config(cfg), discriminator=D, real_images=real,
                 seed=block["data"]["seed"], checkpoint_dir=tmp, stats_path=Path(tmp) / "stats.jsonl",
             )  # fmt: skip
+            train_seconds += time.perf_counter() - started
+            per_step = train_seconds / steps
             with torch.no_grad():
                 start = E(images)
             curve = refine_psnr_curve(
@@ -67,12 +78,26 @@ def main() -> None:
                 beta1=inv["refine_beta1"],
                 every=EVERY,
             )
-            rows += [dict(encoder_steps=steps, refine_steps=s, psnr_val=p) for s, p in curve]
-            print(steps, [round(p, 2) for _, p in curve], flush=True)
-    out = Path(args.results) / "benchmarks" / f"encoder_steps_{args.dataset}.csv"
+            rows += [dict(encoder_steps=steps, refine_steps=s, psnr_val=p, seconds_per_step=per_step)
+                     for s, p in curve]  # fmt: skip
+            print(steps, f"{per_step:.3f} s/step", [round(p, 2) for _, p in curve], flush=True)
+    suffix = f"_{args.tag}" if args.tag else ""
+    out = Path(args.results) / "benchmarks" / f"encoder_steps_{args.dataset}{suffix}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(out, index=False, float_format="%.4g")
     print(f"wrote {out}")
+
+
+def _overrides(pairs: list[str], block: dict) -> dict:
+    """``["mixing_weight=0", ...]`` -> ``{"mixing_weight": 0.0, ...}``, each value cast to the type of
+    the block's own value; a key the block lacks is an error."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in block:
+            raise SystemExit(f"--set {pair!r}: expected KEY=VALUE with KEY one of {sorted(block)}")
+        out[key] = type(block[key])(yaml.safe_load(value))
+    return out
 
 
 if __name__ == "__main__":
