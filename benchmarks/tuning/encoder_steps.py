@@ -19,8 +19,8 @@ time up to that stop over its steps, so it is a speed only when nothing else run
 """
 
 import argparse
+import json
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -57,16 +57,15 @@ def main() -> None:
     D = load_discriminator(root / "stylegan" / "discriminator.pt")
     real = load_split(root / "data" / "train.pt").images
     images = load_split(root / "data" / "val.pt").images[: args.n].float()
-    rows, train_seconds = [], 0.0
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for steps in sorted(args.steps):
-            started = time.perf_counter()
             E = train_encoder(
                 G, steps=steps, recipe=EncoderRecipe.from_config(cfg), discriminator=D, real_images=real,
                 seed=block["data"]["seed"], checkpoint_dir=tmp, stats_path=Path(tmp) / "stats.jsonl",
             )  # fmt: skip
-            train_seconds += time.perf_counter() - started
-            per_step = train_seconds / steps
+            # the stats' seconds add up over resumed stops: the training time up to this one
+            per_step = json.loads((Path(tmp) / "stats.jsonl").read_text().splitlines()[-1])["seconds"] / steps
             with torch.no_grad():
                 start = E(images)
             curve = refine_psnr_curve(
