@@ -20,7 +20,7 @@ import yaml
 from admixlib.classify import ClassifierRecipe, train_classifier
 from admixlib.configcheck import METHODS
 from admixlib.data import make_faces
-from admixlib.runtime import set_threads
+from admixlib.runtime import RunFiles, set_threads
 from admixlib.stages.classifier import build_pset
 from admixlib.stylegan import ARCH_KEYS, Generator, save_generator
 
@@ -77,7 +77,7 @@ def main() -> None:
                 images=images, labels=torch.tensor(factors["smiling"].to_numpy()), codes=codes, residuals=residuals,
                 num_classes=2, pset=pset, lam=cfg.get("lam", 1.0), steps=args.steps,
                 recipe=ClassifierRecipe.from_config(clf),
-                stats_path=stats, progress=False,
+                files=RunFiles(stats_path=stats, progress=False),
             )  # fmt: skip
             rows.append({"method": name, "step_seconds": step_seconds(stats)})
     table = pd.DataFrame(rows)

@@ -20,7 +20,7 @@ import torch
 import yaml
 
 from admixlib.data import make_faces
-from admixlib.runtime import resolve_device, set_threads
+from admixlib.runtime import RunFiles, resolve_device, set_threads
 from admixlib.stylegan import ARCH_KEYS, GanRecipe, train_generator
 from admixlib.stylegan.networks import TORGB_CHOICES
 
@@ -67,8 +67,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             train_generator(
                 images, generator_kwargs=arch, steps=args.steps, recipe=recipe, device=device,
-                checkpoint_dir=tmp, checkpoint_every=10**9, stats_path=Path(tmp) / "stats.jsonl",
-                stats_every=1, progress=False,
+                files=RunFiles(tmp, Path(tmp) / "stats.jsonl", checkpoint_every=10**9, stats_every=1, progress=False),
             )  # fmt: skip
             step = seconds_per_step(Path(tmp) / "stats.jsonl")
         rows.append(

@@ -23,7 +23,7 @@ import torch
 import yaml
 
 from admixlib.classify import ClassifierRecipe, train_classifier
-from admixlib.runtime import use_deterministic_algorithms, visible_gpus
+from admixlib.runtime import RunFiles, use_deterministic_algorithms, visible_gpus
 from admixlib.stylegan import ARCH_KEYS, GanRecipe, train_generator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,8 +46,8 @@ def gan_seconds_per_step(cfg: dict, *, steps: int, bf16: bool, folder: Path, dev
     stats = folder / f"gan_{bf16}.jsonl"
     train_generator(
         images, generator_kwargs={k: cfg["stylegan"][k] for k in ARCH_KEYS if k in cfg["stylegan"]} | {"resolution": res},
-        steps=steps, recipe=recipe, device=device, seed=0, checkpoint_dir=folder / f"gan_{bf16}",
-        checkpoint_every=10**9, stats_path=stats, stats_every=1, progress=False,
+        steps=steps, recipe=recipe, device=device, seed=0,
+        files=RunFiles(folder / f"gan_{bf16}", stats, checkpoint_every=10**9, stats_every=1, progress=False),
     )  # fmt: skip
     first, last = _rows(stats)[WARMUP - 1], _rows(stats)[-1]  # GAN stats: seconds so far
     return (last["seconds"] - first["seconds"]) / (last["step"] - first["step"])
@@ -62,7 +62,7 @@ def classifier_seconds_per_step(
     train_classifier(
         images=torch.rand(1024, 3, res, res) * 2 - 1, labels=torch.randint(0, 2, (1024,)), num_classes=2,
         steps=steps, recipe=ClassifierRecipe.from_config({**classifier, "bf16": bf16}), device=device,
-        seed=0, checkpoint_dir=folder / f"clf_{bf16}", stats_path=stats, progress=False,
+        seed=0, files=RunFiles(folder / f"clf_{bf16}", stats, progress=False),
     )  # fmt: skip
     rows = _rows(stats)[WARMUP:]  # classifier stats: each step's own seconds
     return sum(r["seconds"] for r in rows) / len(rows)
@@ -76,8 +76,8 @@ def deterministic_gan_runs_agree(folder: Path, device: str = "cuda") -> bool:
         G = train_generator(
             torch.rand(64, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1,
             generator_kwargs=dict(z_dim=32, w_dim=32, mapping_layers=2, resolution=16, channels={4: 64, 8: 64, 16: 32}),
-            steps=6, recipe=GanRecipe(batch_size=16), device=device, seed=0, checkpoint_dir=folder / f"det_{run}",
-            stats_path=folder / f"det_{run}.jsonl", progress=False,
+            steps=6, recipe=GanRecipe(batch_size=16), device=device, seed=0,
+            files=RunFiles(folder / f"det_{run}", folder / f"det_{run}.jsonl", progress=False),
         )  # fmt: skip
         weights.append(torch.cat([p.detach().flatten().cpu() for p in G.parameters()]))
     return bool(torch.equal(*weights))

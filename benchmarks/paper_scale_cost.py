@@ -23,6 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from admixlib.classify import ClassifierRecipe, train_classifier
 from admixlib.inversion import EncoderRecipe, train_encoder
+from admixlib.runtime import RunFiles
 from admixlib.stages.classifier import build_pset
 from admixlib.stylegan import ARCH_KEYS, Discriminator, GanRecipe, Generator, save_generator, train_generator
 
@@ -41,16 +42,16 @@ def per_step_flops(config: dict, dataset: str, tmp: Path) -> dict:
     block, res = config["datasets"][dataset], config["datasets"][dataset]["data"]["resolution"]
     arch = {k: block["stylegan"][k] for k in ARCH_KEYS if k in block["stylegan"]}
     images = torch.rand(256, 3, res, res) * 2 - 1
-    files = dict(progress=False, stats_path=tmp / "s.jsonl")
+    stats = dict(stats_path=tmp / "s.jsonl", progress=False)
     gan = GanRecipe.from_config({**block["stylegan"], "r1_gamma": 0.0})
     counts = {"gan": flops_of(lambda: train_generator(
-        images, generator_kwargs={**arch, "resolution": res}, steps=1, recipe=gan, checkpoint_dir=tmp / "g", **files
+        images, generator_kwargs={**arch, "resolution": res}, steps=1, recipe=gan, files=RunFiles(tmp / "g", **stats)
     ))}  # fmt: skip
     G = Generator(resolution=res, **arch).eval()
     D = Discriminator(resolution=res, channels=G.kwargs["channels"])
     encoder = EncoderRecipe.from_config(block["encoder"])
     counts["encoder"] = flops_of(lambda: train_encoder(
-        G, steps=1, recipe=encoder, discriminator=D, real_images=images, checkpoint_dir=tmp / "e", **files
+        G, steps=1, recipe=encoder, discriminator=D, real_images=images, files=RunFiles(tmp / "e", **stats)
     ))  # fmt: skip
     save_generator(G, tmp / "G.pt")
     with torch.no_grad():
@@ -64,7 +65,7 @@ def per_step_flops(config: dict, dataset: str, tmp: Path) -> dict:
         counts[method] = flops_of(partial(
             train_classifier, images=images, labels=labels, codes=codes, residuals=torch.zeros_like(images),
             num_classes=2, pset=pset, lam=cfg.get("lam", 1.0), steps=1,
-            recipe=ClassifierRecipe.from_config(config["classifier"]), checkpoint_dir=tmp / method, **files,
+            recipe=ClassifierRecipe.from_config(config["classifier"]), files=RunFiles(tmp / method, **stats),
         ))  # fmt: skip
     return counts
 

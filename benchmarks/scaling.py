@@ -25,7 +25,7 @@ import yaml
 from admixlib.classify import ClassifierRecipe, train_classifier
 from admixlib.data import make_faces
 from admixlib.inversion import Encoder, EncoderRecipe, invert_images, train_encoder
-from admixlib.runtime import set_threads
+from admixlib.runtime import RunFiles, set_threads
 from admixlib.stages.classifier import build_pset
 from admixlib.stylegan import ARCH_KEYS, GanRecipe, Generator, save_generator, train_generator
 from admixlib.stylegan.discriminator import Discriminator
@@ -57,15 +57,15 @@ def stage_seconds(
     images, factors = make_faces(n=n_images, bias=None, spurious_factor=None, seed=0, resolution=resolution)
     images, labels = images.float() / 127.5 - 1.0, torch.tensor(factors["smiling"].to_numpy())
     arch = generator_kwargs(block["stylegan"], resolution)  # unconditional: classes cost next to nothing
-    files = dict(checkpoint_every=10**9, stats_every=1, progress=False)
+    every = dict(checkpoint_every=10**9, stats_every=1, progress=False)
     out = {}
     train_generator(images, generator_kwargs=arch, steps=WARMUP + steps, recipe=GanRecipe.from_config(
-        block["stylegan"]), stats_path=tmp / "gan.jsonl", checkpoint_dir=tmp / "gan", **files)  # fmt: skip
+        block["stylegan"]), files=RunFiles(tmp / "gan", tmp / "gan.jsonl", **every))  # fmt: skip
     out["gan"] = mean_step(tmp / "gan.jsonl")
     G = Generator(**arch).eval()
     D = Discriminator(resolution=resolution, channels=arch["channels"])
     train_encoder(G, steps=WARMUP + steps, recipe=EncoderRecipe.from_config(block["encoder"]), discriminator=D,
-                  real_images=images, stats_path=tmp / "encoder.jsonl", checkpoint_dir=tmp / "enc", **files)  # fmt: skip
+                  real_images=images, files=RunFiles(tmp / "enc", tmp / "encoder.jsonl", **every))  # fmt: skip
     out["encoder"] = mean_step(tmp / "encoder.jsonl")
     E, inv = Encoder(resolution=resolution, num_ws=G.num_ws, w_dim=G.w_dim, w_avg=G.w_avg), block["inversion"]
     timings = []
@@ -83,7 +83,7 @@ def stage_seconds(
         train_classifier(images=images, labels=labels, codes=codes, residuals=torch.zeros_like(images),
                          num_classes=2, pset=pset, lam=cfg["lam"], steps=WARMUP + steps,
                          recipe=ClassifierRecipe.from_config(config["classifier"]),
-                         stats_path=tmp / f"{method}.jsonl", progress=False)  # fmt: skip
+                         files=RunFiles(stats_path=tmp / f"{method}.jsonl", progress=False))  # fmt: skip
         out[method] = mean_step(tmp / f"{method}.jsonl", cumulative=False)
     return out
 

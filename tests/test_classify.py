@@ -23,6 +23,7 @@ from admixlib.classify import (
     worst_group,
 )
 from admixlib.perturb import LinfBall, Perturbation, StyleMixSet, autoaugment_set, colorjitter_set
+from admixlib.runtime import RunFiles
 
 N, RES = 24, 16
 
@@ -52,10 +53,7 @@ def common(data, tmp_path, name, steps=3):
         recipe=ClassifierRecipe(batch_size=8, lr=1e-3, weight_decay=1e-4, width=4),
         device="cpu",
         seed=0,
-        checkpoint_dir=tmp_path / name,
-        checkpoint_every=2,
-        stats_path=tmp_path / f"{name}.jsonl",
-        progress=False,
+        files=RunFiles(tmp_path / name, tmp_path / f"{name}.jsonl", checkpoint_every=2, progress=False),
     )
 
 

@@ -10,6 +10,7 @@ import torch
 from admixlib.classify import ClassifierRecipe, evaluate_classifier, train_classifier
 from admixlib.inversion import EncoderRecipe, invert_images, train_encoder
 from admixlib.perturb import LinfBall, StyleMixSet
+from admixlib.runtime import RunFiles
 from admixlib.stylegan import GanRecipe, train_generator
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
@@ -25,8 +26,8 @@ def _images(n: int = 32) -> torch.Tensor:
 def _gan(tmp_path, name: str, steps: int, device: str):
     return train_generator(
         _images(), generator_kwargs={**TINY, **PALETTE}, steps=steps, recipe=GanRecipe(batch_size=8),
-        device=device, seed=0, checkpoint_dir=tmp_path / name, checkpoint_every=2,
-        stats_path=tmp_path / f"{name}.jsonl", progress=False,
+        device=device, seed=0,
+        files=RunFiles(tmp_path / name, tmp_path / f"{name}.jsonl", checkpoint_every=2, progress=False),
     )  # fmt: skip
 
 
@@ -46,8 +47,8 @@ def test_encoder_and_inversion_on_cuda(tmp_path):
     G = _gan(tmp_path, "g", 2, "cuda")
     recipe = EncoderRecipe(batch_size=8, mixing_weight=1.0, real_weight=1.0)
     E = train_encoder(
-        G, steps=3, recipe=recipe, real_images=_images(), device="cuda", checkpoint_dir=tmp_path / "e",
-        stats_path=tmp_path / "e.jsonl", progress=False,
+        G, steps=3, recipe=recipe, real_images=_images(), device="cuda",
+        files=RunFiles(tmp_path / "e", tmp_path / "e.jsonl", progress=False),
     )  # fmt: skip
     ws, recon = invert_images(G, E, _images(6), refine_steps=2, batch_size=4, device="cuda", progress=False)
     assert ws.shape == (6, G.num_ws, TINY["w_dim"]) and recon.shape == (6, 3, 16, 16)
@@ -73,8 +74,8 @@ def test_advmix_training_and_evaluation_on_cuda_match_the_cpu(G, tmp_path):
         )
         model = train_classifier(
             images=images, labels=labels, codes=codes, num_classes=2, pset=advmix, lam=0.5, steps=3,
-            recipe=ClassifierRecipe(batch_size=8, width=4), device=device, checkpoint_dir=tmp_path / device,
-            progress=False,
+            recipe=ClassifierRecipe(batch_size=8, width=4), device=device,
+            files=RunFiles(tmp_path / device, progress=False),
         )  # fmt: skip
         results[device] = evaluate_classifier(
             model, images=images, labels=labels, factors=factors, label_name="smiling", spurious_factor="skin",

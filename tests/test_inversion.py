@@ -20,6 +20,7 @@ from admixlib.inversion import (
     train_encoder,
 )
 from admixlib.inversion.train import feature_loss, mix_at_random_layers
+from admixlib.runtime import RunFiles
 from admixlib.stylegan import Discriminator, Generator
 
 TINY = dict(z_dim=16, w_dim=16, mapping_layers=2, resolution=16, channels={4: 32, 8: 16, 16: 16})
@@ -65,11 +66,9 @@ def test_train_encoder_loss_decreases_and_resumes(tmp_path, tiny_g):
         encoder_kwargs=ENC,
         device="cpu",
         seed=0,
-        checkpoint_dir=tmp_path / "ckpt",
-        checkpoint_every=25,
-        stats_path=tmp_path / "stats.jsonl",
-        stats_every=5,
-        progress=False,
+        files=RunFiles(
+            tmp_path / "ckpt", tmp_path / "stats.jsonl", checkpoint_every=25, stats_every=5, progress=False
+        ),
     )
     E = train_encoder(tiny_g, steps=50, **kw)
     rows = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
@@ -164,7 +163,10 @@ def test_feature_loss_zero_on_identical_and_positive_otherwise():
 
 def test_train_encoder_with_feature_and_mixing_losses(tmp_path, tiny_g):
     D = Discriminator(resolution=16, channels=TINY["channels"])
-    kw = dict(encoder_kwargs=ENC, checkpoint_dir=tmp_path / "c", stats_path=tmp_path / "s.jsonl")
+    kw = dict(
+        encoder_kwargs=ENC,
+        files=RunFiles(tmp_path / "c", tmp_path / "s.jsonl", stats_every=2, progress=False),
+    )
     recipe = EncoderRecipe(batch_size=8, feature_weight=1.0, mixing_weight=1.0)
     with pytest.raises(ValueError, match="discriminator"):
         train_encoder(tiny_g, steps=2, recipe=recipe, **kw)
@@ -173,8 +175,6 @@ def test_train_encoder_with_feature_and_mixing_losses(tmp_path, tiny_g):
         steps=4,
         recipe=recipe,
         discriminator=D,
-        stats_every=2,
-        progress=False,
         **kw,
     )
     rows = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
@@ -196,13 +196,13 @@ def test_optimise_to_psnr_stops_at_the_target(tiny_g):
 
 def test_train_encoder_in_bf16(tmp_path, tiny_g):
     """bfloat16 autocast (a GPU option, runnable on CPU) gives finite losses and other weights."""
-    kw = dict(encoder_kwargs=ENC, steps=3, stats_every=1, progress=False)
+    kw = dict(encoder_kwargs=ENC, steps=3)
     encoders = {}
     for bf16 in (False, True):
         stats = tmp_path / f"s{bf16}.jsonl"
         encoders[bf16] = train_encoder(
-            tiny_g, recipe=EncoderRecipe(batch_size=8, bf16=bf16), checkpoint_dir=tmp_path / str(bf16),
-            stats_path=stats, **kw,
+            tiny_g, recipe=EncoderRecipe(batch_size=8, bf16=bf16),
+            files=RunFiles(tmp_path / str(bf16), stats, stats_every=1, progress=False), **kw,
         )  # fmt: skip
         assert all(math.isfinite(json.loads(line)["loss"]) for line in stats.read_text().splitlines())
     assert EncoderRecipe.from_config({"bf16": True}).bf16

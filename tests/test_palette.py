@@ -4,6 +4,7 @@ import pytest
 import torch
 from test_stylegan import TINY, random_ws, tiny_generator
 
+from admixlib.runtime import RunFiles
 from admixlib.stylegan import GanLoss, GanRecipe, Generator, load_generator, save_generator, train_generator
 from admixlib.stylegan.layers import PaletteHead
 
@@ -93,7 +94,7 @@ def test_palette_role_penalty_is_zero_only_when_regions_cover_the_same_share_of_
     images = torch.rand(16, 3, 16, 16) * 2 - 1
     G = train_generator(
         images, generator_kwargs={**TINY, "torgb": "palette", "palette_size": 3}, steps=2,
-        recipe=GanRecipe(batch_size=8, loss=GanLoss(palette_role_weight=10.0)), progress=False, stats_path=tmp_path / "s.jsonl", checkpoint_dir=tmp_path / "c",
+        recipe=GanRecipe(batch_size=8, loss=GanLoss(palette_role_weight=10.0)), files=RunFiles(tmp_path / "c", tmp_path / "s.jsonl", progress=False),
     )  # fmt: skip
     assert torch.isfinite(G(torch.randn(2, TINY["z_dim"]))).all()
 
@@ -124,8 +125,8 @@ def test_palette_without_shading_paints_flat_regions_and_round_trips(tmp_path):
 def test_palette_sharpness_penalises_blends(tmp_path):
     images = torch.rand(32, 3, 16, 16) * 2 - 1
     recipe = GanRecipe(batch_size=8, loss=GanLoss(palette_sharpness=1.0))
-    kw = dict(generator_kwargs={**TINY, "torgb": "palette", "palette_size": 3}, recipe=recipe, progress=False)
-    G = train_generator(images, steps=2, checkpoint_dir=tmp_path, stats_path=tmp_path / "s.jsonl", **kw)
+    kw = dict(generator_kwargs={**TINY, "torgb": "palette", "palette_size": 3}, recipe=recipe)
+    G = train_generator(images, steps=2, files=RunFiles(tmp_path, tmp_path / "s.jsonl", progress=False), **kw)
     with torch.no_grad():
         G.synthesis(random_ws(G))
     blend = G.synthesis.palette.last_blend

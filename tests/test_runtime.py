@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from admixlib.runtime import (
+    RunFiles,
     TrainingState,
     claim_gpu,
     load_checkpoint,
@@ -166,7 +167,8 @@ def test_provenance_names_commit_config_packages_and_seeds(tmp_path):
 
 def _state(tmp_path, model, *, identity, on_mismatch="raise"):
     return TrainingState(
-        tmp_path / "ckpt", stats_path=tmp_path / "stats.jsonl", stateful={"model": model},
+        RunFiles(tmp_path / "ckpt", tmp_path / "stats.jsonl", checkpoint_every=2, progress=False),
+        stateful={"model": model},
         generators={"data": torch.Generator().manual_seed(0)}, values={"cursor": 0}, identity=identity,
         on_mismatch=on_mismatch,
     )  # fmt: skip
@@ -176,7 +178,7 @@ def test_training_state_resumes_everything_and_refuses_what_it_should(tmp_path):
     model = torch.nn.Linear(2, 2)
     state = _state(tmp_path, model, identity={"width": 2})
     assert not state.resume()
-    for step in state.steps(3, checkpoint_every=2, desc="t", progress=False):
+    for step in state.steps(3, desc="t"):
         state.write_stats({"step": step})
         state.values["cursor"] = step
         state.generators["data"].manual_seed(step)

@@ -6,6 +6,7 @@ import math
 import pytest
 import torch
 
+from admixlib.runtime import RunFiles
 from admixlib.stylegan import (
     ChannelMix,
     Discriminator,
@@ -39,6 +40,11 @@ def tiny_generator(torgb="skip", seed=0):
 def random_ws(G, n=3, seed=1):
     gen = torch.Generator().manual_seed(seed)
     return torch.randn(n, G.num_ws, G.w_dim, generator=gen)
+
+
+def _files(tmp_path, name: str, **every) -> RunFiles:
+    """A quiet run's files: checkpoint folder ``name``, stats ``name.jsonl``."""
+    return RunFiles(tmp_path / name, tmp_path / f"{name}.jsonl", progress=False, **every)
 
 
 @pytest.mark.parametrize("torgb", ["skip", "final", "palette"])
@@ -189,7 +195,7 @@ def test_minibatch_stddev_groups_and_train_passes_the_group_size(tmp_path):
     assert torch.unique(whole[:, -1]).numel() == 1 and whole[0, -1, 0, 0] > 0.1
     train_generator(
         torch.rand(16, 3, 16, 16) * 2 - 1, generator_kwargs=TINY, steps=1, recipe=GanRecipe(batch_size=8, mbstd_group=8),
-        checkpoint_dir=tmp_path / "c", stats_path=tmp_path / "s.jsonl", progress=False,
+        files=RunFiles(tmp_path / "c", tmp_path / "s.jsonl", progress=False),
     )  # fmt: skip
     assert (
         torch.load(tmp_path / "c" / "latest.pt", weights_only=True)["identity"]["D_kwargs"]["mbstd_group"]
@@ -204,14 +210,12 @@ def test_train_writes_stats_checkpoint_and_resumes(tmp_path):
         recipe=GanRecipe(batch_size=8, loss=GanLoss(r1_every=2)),
         device="cpu",
         seed=3,
-        checkpoint_dir=tmp_path / "ckpt",
-        checkpoint_every=3,
-        stats_path=tmp_path / "stats.jsonl",
-        stats_every=1,
+        files=RunFiles(
+            tmp_path / "ckpt", tmp_path / "stats.jsonl", checkpoint_every=3, stats_every=1, progress=False
+        ),
         sample_every=3,
         samples_path=tmp_path / "samples_{step}.png",
         mixing_split_index=2,
-        progress=False,
     )
     G = train_generator(images, steps=3, **kw)
     assert isinstance(G, Generator) and not G.training
@@ -228,8 +232,8 @@ def test_train_writes_stats_checkpoint_and_resumes(tmp_path):
     assert torch.load(tmp_path / "ckpt" / "latest.pt", weights_only=True)["step"] == 5
 
     # the resumed run equals an uninterrupted one
-    kw2 = dict(kw, checkpoint_dir=tmp_path / "ckpt2", stats_path=tmp_path / "stats2.jsonl")
-    G5b = train_generator(images, steps=5, **dict(kw2, checkpoint_every=100))
+    uncut = RunFiles(tmp_path / "ckpt2", tmp_path / "stats2.jsonl", checkpoint_every=100, progress=False)
+    G5b = train_generator(images, steps=5, **dict(kw, files=uncut))
     ws = random_ws(G5)
     with torch.no_grad():
         torch.testing.assert_close(G5.synthesis(ws), G5b.synthesis(ws), atol=1e-4, rtol=0)
@@ -238,22 +242,14 @@ def test_train_writes_stats_checkpoint_and_resumes(tmp_path):
 def test_path_length_penalty_trains_and_resumes_with_its_running_mean(tmp_path):
     images = torch.rand(32, 3, 16, 16) * 2 - 1
     recipe = GanRecipe(batch_size=8, loss=GanLoss(r1_every=2, pl_weight=2.0, pl_every=2))
-    kw = dict(generator_kwargs=TINY, recipe=recipe, seed=4, progress=False, checkpoint_every=2)
-    run = dict(checkpoint_dir=tmp_path / "a", stats_path=tmp_path / "a.jsonl")
+    kw = dict(generator_kwargs=TINY, recipe=recipe, seed=4)
+    run = dict(files=_files(tmp_path, "a", checkpoint_every=2))
     train_generator(images, steps=2, **kw, **run)
     assert float(torch.load(tmp_path / "a" / "latest.pt", weights_only=True)["state"]["pl_mean"]["value"]) > 0
     resumed = train_generator(images, steps=4, **kw, **run)
-    whole = train_generator(
-        images, steps=4, **kw, checkpoint_dir=tmp_path / "b", stats_path=tmp_path / "b.jsonl"
-    )
+    whole = train_generator(images, steps=4, **kw, files=_files(tmp_path, "b"))
     plain = GanRecipe(batch_size=8, loss=GanLoss(r1_every=2))
-    off = train_generator(
-        images,
-        steps=4,
-        **dict(kw, recipe=plain),
-        checkpoint_dir=tmp_path / "c",
-        stats_path=tmp_path / "c.jsonl",
-    )
+    off = train_generator(images, steps=4, **dict(kw, recipe=plain), files=_files(tmp_path, "c"))
     ws = random_ws(whole)
     with torch.no_grad():
         torch.testing.assert_close(resumed.synthesis(ws), whole.synthesis(ws), atol=1e-4, rtol=0)
@@ -263,18 +259,18 @@ def test_path_length_penalty_trains_and_resumes_with_its_running_mean(tmp_path):
 def test_interrupted_run_resumes_its_learning_rate_schedule(tmp_path, monkeypatch):
     images = torch.rand(32, 3, 16, 16) * 2 - 1
     recipe = GanRecipe(batch_size=8, lr_decay_start=0.4)
-    kw = dict(generator_kwargs=TINY, steps=5, recipe=recipe, seed=1, progress=False)
+    kw = dict(generator_kwargs=TINY, steps=5, recipe=recipe, seed=1)
 
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
-    run = dict(checkpoint_dir=tmp_path / "a", stats_path=tmp_path / "a.jsonl", checkpoint_every=2)
+    run = dict(files=_files(tmp_path, "a", checkpoint_every=2))
     monkeypatch.setattr(stylegan_train, "sample_grid", interrupt)
     with pytest.raises(KeyboardInterrupt):  # killed at step 3, after the checkpoint of step 2
         train_generator(images, **kw, **run, sample_every=3, samples_path=tmp_path / "s.png")
     monkeypatch.undo()
     resumed = train_generator(images, **kw, **run)
-    whole = train_generator(images, **kw, checkpoint_dir=tmp_path / "b", stats_path=tmp_path / "b.jsonl")
+    whole = train_generator(images, **kw, files=_files(tmp_path, "b"))
     ws = random_ws(whole)
     with torch.no_grad():
         torch.testing.assert_close(resumed.synthesis(ws), whole.synthesis(ws), atol=1e-4, rtol=0)
@@ -318,16 +314,14 @@ def test_conditional_generator_and_discriminator_train_and_round_trip(tmp_path):
         generator_kwargs=arch,
         steps=2,
         recipe=GanRecipe(batch_size=8),
-        progress=False,
-        stats_path=tmp_path / "s.jsonl",
     )
     with pytest.raises(ValueError, match="one label per image"):
-        train_generator(images, labels=labels[:5], checkpoint_dir=tmp_path / "a", **kw)
+        train_generator(images, labels=labels[:5], files=_files(tmp_path, "a"), **kw)
     with pytest.raises(ValueError, match="num_classes > 0"):
         train_generator(
-            images, labels=labels, checkpoint_dir=tmp_path / "a", **{**kw, "generator_kwargs": TINY}
+            images, labels=labels, files=_files(tmp_path, "a"), **{**kw, "generator_kwargs": TINY}
         )
-    G = train_generator(images, labels=labels, checkpoint_dir=tmp_path / "b", **kw)
+    G = train_generator(images, labels=labels, files=_files(tmp_path, "b"), **kw)
     save_generator(G, tmp_path / "g.pt")
     H = load_generator(tmp_path / "g.pt")
     z = torch.randn(4, TINY["z_dim"])
@@ -353,10 +347,8 @@ def test_latent_modes_train_with_an_unconditional_discriminator(tmp_path):
         generator_kwargs=arch,
         steps=2,
         recipe=GanRecipe(batch_size=8),
-        progress=False,
-        stats_path=tmp_path / "s.jsonl",
     )
-    G = train_generator(images, checkpoint_dir=tmp_path / "m", **kw)
+    G = train_generator(images, files=_files(tmp_path, "m"), **kw)
     ckpt = torch.load(tmp_path / "m" / "latest.pt", weights_only=True)
     assert "num_classes" not in ckpt["identity"]["D_kwargs"]
     z = torch.randn(4000, TINY["z_dim"])
@@ -372,15 +364,14 @@ def test_bf16_and_flips_are_options_of_gan_training(tmp_path):
     """bfloat16 autocast (a GPU option, runnable on CPU) trains to finite losses and other weights;
     flips change what D sees; both reach the recipe from a config block."""
     images = torch.rand(16, 3, 16, 16) * 2 - 1
-    kw = dict(generator_kwargs=TINY, steps=2, seed=0, progress=False)
+    kw = dict(generator_kwargs=TINY, steps=2, seed=0)
     runs = {}
     for name, recipe in {
         "fp32": GanRecipe(batch_size=8, loss=GanLoss(r1_every=1)),
         "bf16": GanRecipe(batch_size=8, bf16=True, loss=GanLoss(r1_every=1)),
         "flip": GanRecipe(batch_size=8, flip=True, loss=GanLoss(r1_every=1)),
     }.items():
-        run = dict(checkpoint_dir=tmp_path / name, stats_path=tmp_path / f"{name}.jsonl")
-        runs[name] = train_generator(images, recipe=recipe, **kw, **run, stats_every=1)
+        runs[name] = train_generator(images, recipe=recipe, **kw, files=_files(tmp_path, name, stats_every=1))
         rows = [json.loads(line) for line in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
         assert all(math.isfinite(r["loss_g"]) and math.isfinite(r["r1"]) for r in rows), name
     ws = random_ws(runs["fp32"])

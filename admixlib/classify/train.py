@@ -4,9 +4,8 @@ in the perturbation set passed in."""
 from __future__ import annotations
 
 import logging
-import os
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -14,7 +13,7 @@ from torch import Tensor, nn
 
 from admixlib.classify.models import build_classifier
 from admixlib.perturb import Batch, PerturbationSet, find_worst_case
-from admixlib.runtime import TrainingState, torch_generator
+from admixlib.runtime import ConfigRecipe, RunFiles, TrainingState, torch_generator
 
 log = logging.getLogger("admix.classify")
 
@@ -56,7 +55,7 @@ def _accuracy(logits: Tensor, labels: Tensor) -> float:
 
 
 @dataclass(frozen=True)
-class ClassifierRecipe:
+class ClassifierRecipe(ConfigRecipe):
     """The model and its optimisation (everything but the data, the method, the steps and the seed).
 
     Attributes:
@@ -73,11 +72,6 @@ class ClassifierRecipe:
     bf16: bool = False
     compile: bool = False
 
-    @classmethod
-    def from_config(cls, cfg: dict) -> ClassifierRecipe:
-        """The recipe of the ``classifier`` config block: its keys named like fields."""
-        return cls(**{f.name: cfg[f.name] for f in fields(cls) if f.name in cfg})
-
 
 def train_classifier(
     *,
@@ -92,10 +86,7 @@ def train_classifier(
     recipe: ClassifierRecipe | None = None,
     device: str | torch.device = "cpu",
     seed: int = 0,
-    checkpoint_dir: str | os.PathLike | None = None,
-    checkpoint_every: int = 100,
-    stats_path: str | os.PathLike | None = None,
-    progress: bool = True,
+    files: RunFiles | None = None,
 ) -> nn.Module:
     """Train a classifier, nominally (``pset=None``) or on worst cases from a perturbation set.
 
@@ -114,16 +105,18 @@ def train_classifier(
         pset, lam: the perturbation set (None: nominal) and the clean loss's weight in ``[0, 1]``.
         steps, recipe: optimiser steps in total and the rest of the recipe (None: its defaults).
         device, seed: where to train (the generator inside ``pset`` must be there too), the seed.
-        checkpoint_dir: ``latest.pt`` (:class:`~admixlib.runtime.TrainingState`) every
-            ``checkpoint_every`` steps and at the end, resumed from when present; None: none.
-        stats_path: JSONL, one line per step: ``step, loss, clean_acc, pert_acc, lr, seconds,
-            attack_seconds`` (accuracies on the training batch; None where not computed).
-        progress: tqdm bar.
+        files: the run's checkpoint (:class:`~admixlib.runtime.TrainingState`, resumed from when
+            present), its stats file (JSON lines, one per step: ``step, loss, clean_acc, pert_acc,
+            lr, seconds, attack_seconds``; accuracies on the training batch, None where not
+            computed) and its progress bar; None: nothing written, no bar.
 
     Returns:
         The trained model in eval mode on ``device``.
     """
-    _check_arguments(lam=lam, steps=steps, checkpoint_every=checkpoint_every, images=images, labels=labels)
+    files = files or RunFiles(progress=False)
+    _check_arguments(
+        lam=lam, steps=steps, checkpoint_every=files.checkpoint_every, images=images, labels=labels
+    )
     r, device, n = recipe or ClassifierRecipe(), torch.device(device), len(images)
     batch_size = min(int(r.batch_size), n)
     model, optimizer, scheduler = _model_and_optimiser(
@@ -132,7 +125,7 @@ def train_classifier(
     data_gen, attack_gen = torch_generator(seed), torch_generator(seed + ATTACK_SEED_OFFSET)
     method = "nominal" if pset is None else repr(pset)
     state = TrainingState(
-        checkpoint_dir, stats_path=stats_path, device=device,
+        files, device=device,
         stateful=dict(model=model, optimizer=optimizer, scheduler=scheduler),
         generators=dict(data=data_gen, attack=attack_gen),
         values=dict(perm=torch.randperm(n, generator=data_gen), cursor=0),
@@ -146,8 +139,7 @@ def train_classifier(
     forward = torch.compile(model) if r.compile else model
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=r.bf16)
     log_every = max(1, int(steps) // 20)
-    for step in state.steps(int(steps), checkpoint_every=checkpoint_every, desc=f"classifier {method[:40]}",
-                            progress=progress):  # fmt: skip
+    for step in state.steps(int(steps), desc=f"classifier {method[:40]}"):
         idx = _next_indices(state, batch_size=batch_size, generator=data_gen)
         batch = Batch(images=images[idx].to(device), labels=labels[idx].to(device), codes=_take(codes, idx, device),
                       residuals=_take(residuals, idx, device), index=idx)  # fmt: skip

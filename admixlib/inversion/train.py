@@ -4,14 +4,13 @@ atomic checkpoints and resume."""
 import copy
 import logging
 import math
-import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from admixlib.inversion.encoder import Encoder
-from admixlib.runtime import TrainingState, torch_generator
+from admixlib.runtime import ConfigRecipe, RunFiles, TrainingState, torch_generator
 from admixlib.stylegan.discriminator import Discriminator
 from admixlib.stylegan.networks import Generator
 
@@ -19,7 +18,7 @@ log = logging.getLogger("admix.inversion")
 
 
 @dataclass(frozen=True)
-class EncoderRecipe:
+class EncoderRecipe(ConfigRecipe):
     """How the encoder is trained.
 
     Attributes:
@@ -41,11 +40,6 @@ class EncoderRecipe:
     mixing_prob: float = 0.9
     bf16: bool = False
 
-    @classmethod
-    def from_config(cls, cfg: dict) -> "EncoderRecipe":
-        """The recipe of an ``encoder`` config block: its keys named like fields."""
-        return cls(**{f.name: cfg[f.name] for f in fields(cls) if f.name in cfg})
-
 
 def train_encoder(
     G: Generator,
@@ -57,11 +51,7 @@ def train_encoder(
     encoder_kwargs: dict | None = None,
     device: str | torch.device = "cpu",
     seed: int = 0,
-    checkpoint_dir: str | os.PathLike,
-    checkpoint_every: int = 500,
-    stats_path: str | os.PathLike,
-    stats_every: int = 10,
-    progress: bool = True,
+    files: RunFiles,
 ) -> Encoder:
     """Train an :class:`Encoder` to invert ``G`` on its own samples; returns it (eval, no grad).
 
@@ -84,11 +74,9 @@ def train_encoder(
         real_images: ``[N, 3, H, W]`` in ``[-1, 1]`` (CPU), for ``real_weight > 0``.
         encoder_kwargs: extra :class:`Encoder` kwargs (``channels``, ``hidden``).
         device, seed: where to train and the seed of the latent draws and initialisation.
-        checkpoint_dir: ``latest.pt`` written every ``checkpoint_every`` steps and at the end, and
-            resumed from when present (not when it was trained against another ``G`` or encoder).
-        stats_path: JSON lines (``step, loss, latent_mse, pixel_mse, feature_mse, mixing_mse,
-            real_loss, psnr, seconds``) every ``stats_every`` steps.
-        progress: tqdm bar.
+        files: the run's checkpoint (resumed from unless it was trained against another ``G`` or
+            encoder), its stats file (JSON lines ``step, loss, latent_mse, pixel_mse, feature_mse,
+            mixing_mse, real_loss, psnr, seconds``) and its progress bar.
     """
     r, device = recipe or EncoderRecipe(), torch.device(device)
     G, D = _frozen_networks(G, discriminator, r, real_images, device)
@@ -99,7 +87,7 @@ def train_encoder(
     opt = torch.optim.Adam(E.parameters(), lr=r.lr)
     latent_gen, real_gen = torch_generator(seed, device), torch_generator(seed + 1)
     state = TrainingState(
-        checkpoint_dir, stats_path=stats_path, device=device, stateful=dict(E=E, opt=opt),
+        files, device=device, stateful=dict(E=E, opt=opt),
         generators=dict(latent=latent_gen, real=real_gen),
         identity=dict(E_kwargs=E.kwargs, G_w_avg=G.w_avg.cpu().tolist()), on_mismatch="restart",
     )  # fmt: skip
@@ -109,7 +97,7 @@ def train_encoder(
         log.info("encoder training from scratch: %d params", sum(p.numel() for p in E.parameters()))
     E.train()
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=r.bf16)
-    for step in state.steps(steps, checkpoint_every=checkpoint_every, desc="encoder", progress=progress):
+    for step in state.steps(steps, desc="encoder"):
         with autocast:
             losses = _encoder_losses(
                 E, G, D, r, latent_gen=latent_gen, real_images=real_images, real_gen=real_gen
@@ -117,7 +105,7 @@ def train_encoder(
         opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
         opt.step()
-        if step % stats_every == 0 or step == steps:
+        if files.stats_due(step, steps):
             row = _stats_row(step, losses, seconds=state.elapsed())
             state.write_stats(row)
             state.bar.set_postfix(loss=f"{row['loss']:.4f}", psnr=f"{row['psnr']:.1f}")

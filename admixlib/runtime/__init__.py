@@ -5,6 +5,7 @@ from admixlib.runtime.device import channels_last, resolve_device, set_threads
 from admixlib.runtime.gpu_slots import claim_gpu, visible_gpus
 from admixlib.runtime.logs import setup_logging
 from admixlib.runtime.provenance import provenance_record, write_provenance
+from admixlib.runtime.recipe import ConfigRecipe
 from admixlib.runtime.seeding import (
     seed_everything,
     set_torch_rng_state,
@@ -12,10 +13,18 @@ from admixlib.runtime.seeding import (
     torch_rng_state,
     use_deterministic_algorithms,
 )
-from admixlib.runtime.training_state import CHECKPOINT_NAME, TrainingState, training_module, trim_stats
+from admixlib.runtime.training_state import (
+    CHECKPOINT_NAME,
+    RunFiles,
+    TrainingState,
+    training_module,
+    trim_stats,
+)
 
 __all__ = [
     "CHECKPOINT_NAME",
+    "ConfigRecipe",
+    "RunFiles",
     "TrainingState",
     "training_module",
     "channels_last",

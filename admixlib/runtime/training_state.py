@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -25,12 +26,35 @@ CHECKPOINT_NAME = "latest.pt"
 FORMAT = 2  # checkpoints of the per-loop layouts before this one are refused with a clear error
 
 
+@dataclass(frozen=True)
+class RunFiles:
+    """Where a training run keeps what it writes, and how often it writes it.
+
+    Attributes:
+        checkpoint_dir: folder of the resumable ``latest.pt``, written every ``checkpoint_every``
+            steps and at the end and resumed from when present; None: nothing is saved or resumed.
+        stats_path: JSON-lines stats file, a line every ``stats_every`` steps (the classifier's
+            every step) and at the end; None: no stats.
+        progress: show a tqdm bar.
+    """
+
+    checkpoint_dir: str | os.PathLike | None = None
+    stats_path: str | os.PathLike | None = None
+    checkpoint_every: int = 500
+    stats_every: int = 10
+    progress: bool = True
+
+    def stats_due(self, step: int, total: int) -> bool:
+        """Whether step ``step`` of ``total`` writes a stats line."""
+        return step % self.stats_every == 0 or step == total
+
+
 class TrainingState:
-    """The state of one training run and its checkpoint ``checkpoint_dir/latest.pt``.
+    """The state of one training run and its checkpoint ``files.checkpoint_dir/latest.pt``.
 
     Args:
-        checkpoint_dir: folder of ``latest.pt``; None: nothing is saved or resumed.
-        stats_path: JSON-lines stats file kept in step with the checkpoint; None: no stats.
+        files: where the checkpoint and the stats file go (:class:`RunFiles`), how often the
+            checkpoint is written, and whether a progress bar is shown.
         device: device whose global torch RNG state is saved with the CPU's.
         stateful: name -> object with ``state_dict``/``load_state_dict`` (models, optimisers, EMA).
         generators: name -> ``torch.Generator`` whose state is saved.
@@ -41,9 +65,8 @@ class TrainingState:
 
     def __init__(
         self,
-        checkpoint_dir: str | os.PathLike | None,
+        files: RunFiles,
         *,
-        stats_path: str | os.PathLike | None = None,
         device: str | torch.device = "cpu",
         stateful: dict,
         generators: dict,
@@ -53,8 +76,9 @@ class TrainingState:
     ):
         if on_mismatch not in ("raise", "restart"):
             raise ValueError(f"on_mismatch must be 'raise' or 'restart', got {on_mismatch!r}")
-        self.path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
-        self.stats_path = Path(stats_path) if stats_path is not None else None
+        self.files = files
+        self.path = Path(files.checkpoint_dir) / CHECKPOINT_NAME if files.checkpoint_dir is not None else None
+        self.stats_path = Path(files.stats_path) if files.stats_path is not None else None
         self.device = torch.device(device)
         self.stateful, self.generators = stateful, generators
         self.values = dict(values or {})
@@ -113,16 +137,17 @@ class TrainingState:
             self.stats_path.parent.mkdir(parents=True, exist_ok=True)
             self.stats_path.write_text("")
 
-    def steps(self, total: int, *, checkpoint_every: int, desc: str, progress: bool = True):
+    def steps(self, total: int, *, desc: str):
         """Iterate over the steps left up to ``total``, yielding each one's number (from 1).
 
         After the loop body has done a step, the state counts it, adds its seconds, advances the
-        progress bar (``self.bar``) and, every ``checkpoint_every`` steps and at ``total``, saves.
+        progress bar (``self.bar``) and, every ``files.checkpoint_every`` steps and at ``total``, saves.
         Inside the loop :meth:`write_stats` appends to the stats file and :meth:`elapsed` gives the
         seconds of the whole run so far.
         """
         self._t0 = time.perf_counter() - self.seconds
-        self.bar = tqdm(total=total, initial=self.step, disable=not progress, desc=desc, dynamic_ncols=True)
+        bar_off = not self.files.progress
+        self.bar = tqdm(total=total, initial=self.step, disable=bar_off, desc=desc, dynamic_ncols=True)
         self._stats = self.stats_path.open("a") if self.stats_path is not None else None
         try:
             while self.step < total:
@@ -130,7 +155,7 @@ class TrainingState:
                 self.step += 1
                 self.seconds = self.elapsed()
                 self.bar.update(1)
-                if self.step % checkpoint_every == 0 or self.step == total:
+                if self.step % self.files.checkpoint_every == 0 or self.step == total:
                     self.save()
                     log.info("step %d: checkpoint written, %.1f s so far", self.step, self.seconds)
         finally:

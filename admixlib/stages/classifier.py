@@ -23,7 +23,14 @@ from admixlib.perturb import (
     colorjitter_set,
     fine_style_variations,
 )
-from admixlib.runtime import fingerprint, load_checkpoint, resolve_device, save_atomic, torch_generator
+from admixlib.runtime import (
+    RunFiles,
+    fingerprint,
+    load_checkpoint,
+    resolve_device,
+    save_atomic,
+    torch_generator,
+)
 from admixlib.stages.codes import load_codes
 from admixlib.stylegan import load_generator
 
@@ -113,9 +120,7 @@ def train_classifier_stage(
         recipe=ClassifierRecipe.from_config(classifier_cfg),
         device=device,
         seed=seed,
-        checkpoint_dir=run_dir,
-        checkpoint_every=checkpoint_every,
-        stats_path=stats_path,
+        files=RunFiles(run_dir, stats_path, checkpoint_every=checkpoint_every),
     )
     save_classifier(model, model_path)
     val = load_split(val_path)

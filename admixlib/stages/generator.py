@@ -5,7 +5,14 @@ from pathlib import Path
 import torch
 
 from admixlib.data import load_split
-from admixlib.runtime import CHECKPOINT_NAME, fingerprint, load_checkpoint, resolve_device, training_module
+from admixlib.runtime import (
+    CHECKPOINT_NAME,
+    RunFiles,
+    fingerprint,
+    load_checkpoint,
+    resolve_device,
+    training_module,
+)
 from admixlib.stylegan import (
     ARCH_KEYS,
     Discriminator,
@@ -50,9 +57,7 @@ def train_stylegan_stage(
         recipe=GanRecipe.from_config(cfg),
         device=device,
         seed=seed,
-        checkpoint_dir=run_dir,
-        checkpoint_every=checkpoint_every,
-        stats_path=stats_path,
+        files=RunFiles(run_dir, stats_path, checkpoint_every=checkpoint_every),
         # Progress grids sit beside the resumable checkpoint: they are not rule outputs.
         sample_every=cfg["sample_every"],
         samples_path=run_dir / "samples_{step}.png",

@@ -18,7 +18,7 @@ from admixlib.inversion import (
     save_encoder,
     train_encoder,
 )
-from admixlib.runtime import fingerprint, load_checkpoint, resolve_device, save_atomic
+from admixlib.runtime import RunFiles, fingerprint, load_checkpoint, resolve_device, save_atomic
 from admixlib.stages.codes import load_codes
 from admixlib.stages.jsonio import write_json
 from admixlib.stylegan import load_discriminator, load_generator
@@ -55,9 +55,7 @@ def train_encoder_stage(
         real_images=real,
         device=device,
         seed=seed,
-        checkpoint_dir=run_dir,
-        checkpoint_every=checkpoint_every,
-        stats_path=stats_path,
+        files=RunFiles(run_dir, stats_path, checkpoint_every=checkpoint_every),
     )
     save_encoder(E, encoder_path)
 

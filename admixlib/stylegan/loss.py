@@ -7,12 +7,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from admixlib.runtime import ConfigRecipe
 from admixlib.stylegan.discriminator import Discriminator
 from admixlib.stylegan.networks import Generator
 
 
 @dataclass(frozen=True)
-class GanLoss:
+class GanLoss(ConfigRecipe):
     """Loss settings.
 
     Attributes:

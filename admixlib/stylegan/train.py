@@ -5,12 +5,12 @@ import copy
 import logging
 import math
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
-from admixlib.runtime import TrainingState, torch_generator
+from admixlib.runtime import ConfigRecipe, RunFiles, TrainingState, torch_generator
 from admixlib.stylegan.discriminator import Discriminator
 from admixlib.stylegan.grids import mixing_grid, sample_grid
 from admixlib.stylegan.loss import (
@@ -79,7 +79,7 @@ def build_gan(images, labels, *, generator_kwargs, discriminator_kwargs, mbstd_g
 
 
 @dataclass(frozen=True)
-class GanRecipe:
+class GanRecipe(ConfigRecipe):
     """How a GAN is trained (everything but the architecture, the run's files and its seed).
 
     Attributes:
@@ -111,10 +111,9 @@ class GanRecipe:
 
     @classmethod
     def from_config(cls, cfg: dict) -> "GanRecipe":
-        """The recipe of a config block (the ``stylegan`` section): its keys named like fields."""
-        names = {f.name for f in fields(cls)} - {"loss"}
-        loss = GanLoss(**{f.name: cfg[f.name] for f in fields(GanLoss) if f.name in cfg})
-        return cls(**{name: cfg[name] for name in names if name in cfg}, loss=loss)
+        """The recipe of a config block (the ``stylegan`` section): its keys named like fields,
+        the loss's among them."""
+        return replace(super().from_config(cfg), loss=GanLoss.from_config(cfg))
 
 
 def train_generator(
@@ -127,14 +126,10 @@ def train_generator(
     recipe: GanRecipe | None = None,
     device: str | torch.device = "cpu",
     seed: int = 0,
-    checkpoint_dir: str | os.PathLike,
-    checkpoint_every: int = 500,
-    stats_path: str | os.PathLike,
-    stats_every: int = 10,
+    files: RunFiles,
     sample_every: int | None = None,
     samples_path: str | os.PathLike | None = None,
     mixing_split_index: int | None = None,
-    progress: bool = True,
 ) -> Generator:
     """Train a StyleGAN2-style generator on ``images``; returns the EMA generator (eval, no grad).
 
@@ -147,14 +142,11 @@ def train_generator(
         steps: total optimisation steps (a resumed run continues up to this number).
         recipe: the training settings (None: :class:`GanRecipe`'s defaults).
         device, seed: where to train and the seed of every draw (data order, latents, noise).
-        checkpoint_dir: ``latest.pt`` there (:class:`~admixlib.runtime.TrainingState`, its ``D`` the
-            final discriminator), written every ``checkpoint_every`` steps and at the end, and
-            resumed from when present.
-        stats_path: JSON lines (``step, loss_g, loss_d, r1, d_real, d_fake, seconds, images_seen``)
-            every ``stats_every`` steps.
+        files: the run's checkpoint (:class:`~admixlib.runtime.TrainingState`, its ``D`` the final
+            discriminator; resumed from when present), its stats file (JSON lines ``step, loss_g,
+            loss_d, r1, d_real, d_fake, seconds, images_seen``) and its progress bar.
         sample_every, samples_path: a sample grid of the EMA generator every ``sample_every`` steps
             (``{step}`` formatted), and a mixing grid at ``mixing_split_index`` when that is set.
-        progress: show a tqdm bar.
     """
     device, r = torch.device(device), recipe or GanRecipe()
     G, D, num_classes = build_gan(
@@ -165,7 +157,7 @@ def train_generator(
     data_gen, latent_gen = torch_generator(seed, "cpu"), torch_generator(seed + 1, device)
     stateful, pl_mean = _checkpointed(G, D, G_ema, opt_g, opt_d, recipe=r, device=device)
     state = TrainingState(
-        checkpoint_dir, stats_path=stats_path, device=device, stateful=stateful,
+        files, device=device, stateful=stateful,
         generators=dict(data=data_gen, latent=latent_gen), identity=dict(G_kwargs=G.kwargs, D_kwargs=D.kwargs),
     )  # fmt: skip
     _resume(state, G, D, n_images=len(images))
@@ -173,7 +165,7 @@ def train_generator(
     G.train()
     D.train()
     r1_value = float("nan")
-    for step in state.steps(steps, checkpoint_every=checkpoint_every, desc="GAN", progress=progress):
+    for step in state.steps(steps, desc="GAN"):
         _set_learning_rates(opt_g, opt_d, scale=lr_scale(step - 1, steps=steps, decay_start=r.lr_decay_start))
         real, real_labels = _real_batch(
             images, labels, batch_size=r.batch_size, flip=r.flip, generator=data_gen
@@ -183,7 +175,7 @@ def train_generator(
             conditional=bool(num_classes), generator=latent_gen, pl_mean=pl_mean,
         )  # fmt: skip
         r1_value = out["r1"] if out["r1"] is not None else r1_value
-        if step % stats_every == 0 or step == steps:
+        if files.stats_due(step, steps):
             row = _stats_row(step, out, r1=r1_value, seconds=state.elapsed(), batch_size=r.batch_size)
             state.write_stats(row)
             state.bar.set_postfix(loss_g=f"{row['loss_g']:.3f}", loss_d=f"{row['loss_d']:.3f}")

@@ -30,7 +30,7 @@ import yaml
 from admixlib.data import load_split
 from admixlib.inversion import EncoderRecipe, refine_psnr_curve
 from admixlib.inversion.train import train_encoder
-from admixlib.runtime import set_threads
+from admixlib.runtime import RunFiles, set_threads
 from admixlib.stylegan import load_generator
 from admixlib.stylegan.discriminator import load_discriminator
 
@@ -62,7 +62,7 @@ def main() -> None:
         for steps in sorted(args.steps):
             E = train_encoder(
                 G, steps=steps, recipe=EncoderRecipe.from_config(cfg), discriminator=D, real_images=real,
-                seed=block["data"]["seed"], checkpoint_dir=tmp, stats_path=Path(tmp) / "stats.jsonl",
+                seed=block["data"]["seed"], files=RunFiles(tmp, Path(tmp) / "stats.jsonl"),
             )  # fmt: skip
             # the stats' seconds add up over resumed stops: the training time up to this one
             per_step = json.loads((Path(tmp) / "stats.jsonl").read_text().splitlines()[-1])["seconds"] / steps

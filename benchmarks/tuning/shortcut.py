@@ -42,7 +42,6 @@ def nominal_scores(*, smile, frown, bias, factor, seed, data_cfg, classifier_cfg
         steps=classifier_cfg["steps"],
         recipe=ClassifierRecipe.from_config(classifier_cfg),
         seed=seed,
-        progress=False,
     )
     pred = predict_proba(model, from_uint8(x_test)).argmax(1)
     correct = pred == torch.from_numpy(f_test["smiling"].to_numpy())
