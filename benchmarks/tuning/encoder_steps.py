@@ -2,7 +2,7 @@
 and after refinement.
 
     python benchmarks/tuning/encoder_steps.py [--dataset faces] [--steps 1500 3000 4500] [--n 128] [--threads 2]
-        [--set mixing_weight=0 ...] [--tag no_mixing]
+        [--set mixing_weight=0 ...] [--tag no_mixing] [--seed 1] [--results results]
 
 Trains the dataset's configured encoder (``encoder`` block of --config) against the default run's
 generator, discriminator and training images, once, stopping at each of --steps in turn (each
@@ -12,7 +12,9 @@ configured refinement (``inversion.refine_lr``, ``refine_beta1``), recording the
 refinement steps up to 40. Compare each row with the optimisation-only steps to the same PSNR in
 results/benchmarks/inversion_tuning_{dataset}.csv. About 0.2 s per encoder step with 2 threads.
 ``--set KEY=VALUE`` overrides a key of the ``encoder`` block (a loss weight, ``batch_size``), so the
-loss weights are measured by the same run; ``--tag`` names the variant in the output file.
+loss weights are measured by the same run; ``--tag`` names the variant in the output file. ``--seed``
+(default: the dataset's ``data.seed``, the workflow's) seeds the encoder; ``--results`` is the folder
+holding ``{dataset}/stylegan`` and ``{dataset}/data``, so another GAN draw can be measured.
 Writes results/benchmarks/encoder_steps_{dataset}[_{tag}].csv (columns encoder_steps, refine_steps,
 psnr_val, seconds_per_step; refine_steps 0 is the encoder alone; seconds_per_step is the training
 time up to that stop over its steps, so it is a speed only when nothing else runs).
@@ -48,6 +50,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="encoder block overrides")
     parser.add_argument("--tag", default="", help="suffix of the output file")
+    parser.add_argument("--seed", type=int, default=None, help="encoder seed (default: data.seed)")
     args = parser.parse_args()
     set_threads(args.threads)
     block = yaml.safe_load(Path(args.config).read_text())["datasets"][args.dataset]
@@ -57,12 +60,13 @@ def main() -> None:
     D = load_discriminator(root / "stylegan" / "discriminator.pt")
     real = load_split(root / "data" / "train.pt").images
     images = load_split(root / "data" / "val.pt").images[: args.n].float()
+    seed = block["data"]["seed"] if args.seed is None else args.seed
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for steps in sorted(args.steps):
             E = train_encoder(
                 G, steps=steps, recipe=EncoderRecipe.from_config(cfg), discriminator=D, real_images=real,
-                seed=block["data"]["seed"], files=RunFiles(tmp, Path(tmp) / "stats.jsonl"),
+                seed=seed, files=RunFiles(tmp, Path(tmp) / "stats.jsonl"),
             )  # fmt: skip
             # the stats' seconds add up over resumed stops: the training time up to this one
             per_step = json.loads((Path(tmp) / "stats.jsonl").read_text().splitlines()[-1])["seconds"] / steps
