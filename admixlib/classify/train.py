@@ -114,9 +114,7 @@ def train_classifier(
         The trained model in eval mode on ``device``.
     """
     files = files or RunFiles(progress=False)
-    _check_arguments(
-        lam=lam, steps=steps, checkpoint_every=files.checkpoint_every, images=images, labels=labels
-    )
+    _check_arguments(lam=lam, steps=steps, images=images, labels=labels)
     r, device, n = recipe or ClassifierRecipe(), torch.device(device), len(images)
     batch_size = min(int(r.batch_size), n)
     model, optimizer, scheduler = _model_and_optimiser(
@@ -187,13 +185,11 @@ def _model_and_optimiser(recipe: ClassifierRecipe, *, num_classes, in_channels, 
     return model, optimizer, scheduler
 
 
-def _check_arguments(
-    *, lam: float, steps: int, checkpoint_every: int, images: Tensor, labels: Tensor
-) -> None:
+def _check_arguments(*, lam: float, steps: int, images: Tensor, labels: Tensor) -> None:
     if not 0.0 <= lam <= 1.0:
         raise ValueError(f"lam must be in [0, 1], got {lam}")
-    if checkpoint_every < 1 or steps < 0:
-        raise ValueError(f"need checkpoint_every >= 1 and steps >= 0, got {checkpoint_every}, {steps}")
+    if steps < 0:
+        raise ValueError(f"need steps >= 0, got {steps}")
     if len(images) != len(labels):
         raise ValueError(f"images ({len(images)}) and labels ({len(labels)}) differ in length")
 

@@ -44,6 +44,12 @@ class RunFiles:
     stats_every: int = 10
     progress: bool = True
 
+    def __post_init__(self):
+        if self.checkpoint_every < 1 or self.stats_every < 1:
+            raise ValueError(
+                f"need checkpoint_every >= 1 and stats_every >= 1, got {self.checkpoint_every}, {self.stats_every}"
+            )
+
     def stats_due(self, step: int, total: int) -> bool:
         """Whether step ``step`` of ``total`` writes a stats line."""
         return step % self.stats_every == 0 or step == total
