@@ -35,7 +35,11 @@ def shrink(dataset: str, resolution: int, files: list[dict]) -> dict:
     return {
         "device": "cpu",
         "run": {"seeds": [0]},
-        "datasets": {dataset: block},
+        # the default datasets stay in the config: their tuned AdvMix steps must fit the small attack
+        "datasets": {
+            dataset: block,
+            **{name: {"methods": own["methods"]} for name, own in TEST["datasets"].items()},
+        },
         **{key: TEST[key] for key in keep},
         "sweeps": {
             "bias": {"values": [0.8, 0.95], "pool_size": 200, "n_train": 32},
