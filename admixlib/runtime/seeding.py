@@ -37,12 +37,16 @@ def set_torch_rng_state(state: dict, device: torch.device) -> None:
 
 
 def use_deterministic_algorithms(enabled: bool = True) -> None:
-    """Make torch pick deterministic kernels (warning, not failing, where an op has none).
+    """Make torch pick deterministic kernels (warning, not failing, where an op has none) when this
+    process can use CUDA; without CUDA do nothing.
 
-    Sets ``CUBLAS_WORKSPACE_CONFIG`` too, which CUDA reads when it initialises: call before the first
-    CUDA call. CPU kernels are deterministic either way.
+    CPU kernels are deterministic either way, and torch's switch imports ``torch._inductor``, about 1 s
+    of every job's start (``docs/speed.md``). Sets ``CUBLAS_WORKSPACE_CONFIG`` too, which CUDA reads
+    when it initialises: call before the first CUDA call.
     """
     if enabled:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    if not torch.cuda.is_available():
+        return
     torch.use_deterministic_algorithms(enabled, warn_only=True)
     torch.backends.cudnn.benchmark = not enabled
