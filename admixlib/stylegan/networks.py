@@ -54,7 +54,8 @@ class SynthesisNetwork(nn.Module):
     ``run_from(state, ws, k)`` the rest. Style ``i`` drives conv ``i``; with ``torgb="skip"`` the
     to-RGB at a non-final resolution reads the style of the next conv (as in StyleGAN2) and the final
     to-RGB reads the last style; with ``torgb="final"`` only the final to-RGB exists; with
-    ``torgb="palette"`` a :class:`PaletteHead` reading the last style replaces it.
+    ``torgb="palette"`` a :class:`PaletteHead` reading the last style replaces it, built with the
+    keyword arguments in ``palette`` (``palette_size``, ``gain``, ``shading``, ``supersample``, ``bank``).
     ``num_ws = number of convs + 1`` (8 at 32x32).
     """
 
@@ -65,11 +66,7 @@ class SynthesisNetwork(nn.Module):
         resolution: int,
         channels,
         torgb: str = "skip",
-        palette_size: int = 8,
-        palette_gain: float = 1.0,
-        palette_shading: bool = True,
-        palette_supersample: int = 1,
-        palette_bank: int = 0,
+        palette: dict | None = None,
     ):
         super().__init__()
         if torgb not in TORGB_CHOICES:
@@ -95,10 +92,7 @@ class SynthesisNetwork(nn.Module):
             prev = ch
             if torgb == "palette" and res == resolution:
                 program.append(("palette", "head", len(self.convs)))
-                self.palette = PaletteHead(
-                    ch, w_dim=w_dim, palette_size=palette_size, resolution=res, gain=palette_gain,
-                    shading=palette_shading, supersample=palette_supersample, bank=palette_bank,
-                )  # fmt: skip
+                self.palette = PaletteHead(ch, w_dim=w_dim, resolution=res, **(palette or {}))
             elif torgb == "skip" or res == resolution:
                 # the style of the next conv (or the extra last style at the final resolution)
                 program.append(("rgb", str(res), len(self.convs)))
@@ -254,8 +248,13 @@ class Generator(nn.Module):
             num_classes=num_classes,
             class_probs=self.kwargs["class_probs"],
         )
-        synthesis_kwargs = {key: self.kwargs.get(key) for key in init_parameters(SynthesisNetwork)}
-        self.synthesis = SynthesisNetwork(**synthesis_kwargs | {"palette_bank": palette_bank})
+        palette = dict(
+            palette_size=palette_size, gain=palette_gain, shading=palette_shading,
+            supersample=palette_supersample, bank=palette_bank,
+        )  # fmt: skip
+        self.synthesis = SynthesisNetwork(
+            w_dim=w_dim, resolution=resolution, channels=channels, torgb=torgb, palette=palette
+        )
         self.num_ws = self.synthesis.num_ws
         self.register_buffer("w_avg", torch.zeros(w_dim))
         channels_last(self)
