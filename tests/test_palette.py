@@ -16,12 +16,14 @@ def test_palette_head_style_recolours_without_moving_regions():
     recoloured[:, -1] = random_ws(G, n=2, seed=7)[:, -1]
     head = G.synthesis.palette
     with torch.no_grad():
-        features, _ = G.synthesis.run_until(ws, G.num_ws - 1)
-        features_b, _ = G.synthesis.run_until(recoloured, G.num_ws - 1)
-        torch.testing.assert_close(features, features_b)  # regions come from earlier styles only
-        masks = torch.softmax(head.segment(features), dim=1)
+        masks, _ = G.synthesis.run_until(ws, G.num_ws - 1)  # the regions, drawn before the last style
+        masks_b, _ = G.synthesis.run_until(recoloured, G.num_ws - 1)
+        torch.testing.assert_close(masks, masks_b)  # regions come from earlier styles only
+        assert masks.shape == (2, head.palette_size, 16, 16)
         torch.testing.assert_close(masks.sum(1), torch.ones(2, 16, 16))
         assert not torch.allclose(G.synthesis(ws), G.synthesis(recoloured))  # the last style colours
+        state = G.synthesis.run_until(ws, G.num_ws - 1)
+        torch.testing.assert_close(G.synthesis.run_from(state, ws, G.num_ws - 1), G.synthesis(ws))
 
 
 @pytest.mark.parametrize("supersample, bank", [(1, 0), (2, 3)])
@@ -106,11 +108,9 @@ def test_palette_without_shading_paints_flat_regions_and_round_trips(tmp_path):
     head = G.synthesis.palette
     with torch.no_grad():  # any palette weights: a flat-only head has no gradient terms to set
         head.palette.weight.normal_()
-    captured = {}
-    head.register_forward_hook(lambda module, args, out: captured.update(x=args[0]))
     with torch.no_grad():
         img = G.synthesis(ws)
-        owner = torch.softmax(head.gain * head.segment(captured["x"]), dim=1)
+        owner, _ = G.synthesis.run_until(ws, G.num_ws - 1)  # the region masks [N, K, H, W]
     for n in range(2):
         for k in range(2):
             pure = owner[n, k] > 0.999  # pixels painted by region k alone

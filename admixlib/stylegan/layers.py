@@ -241,7 +241,14 @@ class PaletteHead(nn.Module):
             logits = F.interpolate(
                 logits, scale_factor=self.supersample, mode="bilinear", align_corners=False
             )
-        return torch.softmax(self.gain * logits, dim=1)
+        masks = torch.softmax(self.gain * logits, dim=1)
+        # share of each pixel not in its main region, kept for the training loss that penalises
+        # blends (a blend of palette colours would let the features paint colours themselves)
+        self.last_blend = 1.0 - masks.amax(dim=1).mean()
+        # share of each image each region covers [N, K], for the training loss that keeps the
+        # regions' roles fixed (a region painting light faces only would let the features set skin)
+        self.last_area = masks.mean(dim=(2, 3))
+        return masks
 
     def region_params(self, w: torch.Tensor) -> torch.Tensor:
         """Each region's colour (and shading gradients) for styles ``w [N, w_dim]``: ``[N, K, 3, terms]``."""
@@ -259,14 +266,9 @@ class PaletteHead(nn.Module):
             state_dict[prefix + "bank"] = F.pad(bank.unsqueeze(-1), (0, self.terms - 1))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        masks = self.region_masks(x)  # [N, K, sH, sW]
-        # share of each pixel not in its main region, kept for the training loss that penalises
-        # blends (a blend of palette colours would let the features paint colours themselves)
-        self.last_blend = 1.0 - masks.amax(dim=1).mean()
-        # share of each image each region covers [N, K], for the training loss that keeps the
-        # regions' roles fixed (a region painting light faces only would let the features set skin)
-        self.last_area = masks.mean(dim=(2, 3))
+    def colour(self, masks: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """The image ``[N, 3, H, W]`` of regions ``masks [N, K, sH, sW]`` (:meth:`region_masks`)
+        coloured by styles ``w [N, w_dim]``."""
         n, k, h, wd = masks.shape
         params = self.region_params(w).reshape(n, k, 3 * self.terms)  # [N, K, rgb * terms]
         # blend the regions' parameters per pixel, then apply the grid once: not colouring every
@@ -274,3 +276,6 @@ class PaletteHead(nn.Module):
         blended = torch.bmm(params.transpose(1, 2), masks.reshape(n, k, h * wd))
         img = (blended.view(n, 3, self.terms, h, wd) * self.grid).sum(dim=2)
         return F.avg_pool2d(img, self.supersample) if self.supersample > 1 else img
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return self.colour(self.region_masks(x), w)

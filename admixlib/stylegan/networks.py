@@ -91,6 +91,9 @@ class SynthesisNetwork(nn.Module):
                     prev = ch
             prev = ch
             if torgb == "palette" and res == resolution:
+                # the regions depend on the features alone: drawn with the last conv, so a split
+                # before the last style (fine-style mixing, its attacks) draws them once
+                program.append(("regions", "head", len(self.convs) - 1))
                 program.append(("palette", "head", len(self.convs)))
                 self.palette = PaletteHead(ch, w_dim=w_dim, resolution=res, **(palette or {}))
             elif torgb == "skip" or res == resolution:
@@ -116,8 +119,10 @@ class SynthesisNetwork(nn.Module):
                 if channel_mix is not None and idx == channel_mix.layer:
                     mix = (channel_mix.mask.to(w), channel_mix.w.to(w))
                 x = self.convs[key](x, w, noise_mode, mix)
+            elif kind == "regions":
+                x = self.palette.region_masks(x)
             elif kind == "palette":
-                img = self.palette(x, w)
+                img = self.palette.colour(x, w)
             else:
                 rgb = self.torgbs[key](x, w)
                 if self.torgb == "final":
@@ -153,7 +158,8 @@ class SynthesisNetwork(nn.Module):
             k: split index in ``0..num_ws``.
         Returns:
             state ``(features [N, C, r, r], skip_image [N, 3, r', r'])``, batch first; the skip image
-            is zeros until a to-RGB has run (adding it is exact).
+            is zeros until a to-RGB has run (adding it is exact). With the palette head and
+            ``k = num_ws - 1`` the features are its region masks ``[N, K, sR, sR]``.
         """
         self._check(ws, k)
         return self._run(self._initial_state(ws), ws, 0, k, noise_mode)
