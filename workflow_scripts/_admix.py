@@ -31,8 +31,8 @@ _started = []  # when start() ran, for the provenance's wall time
 
 def start(snakemake):
     """Send logging and tracebacks to the rule's log, limit torch to the rule's threads, claim a card
-    no other local job holds when the rule asks for a GPU, turn on deterministic algorithms unless
-    ``compute.deterministic`` is false; return a logger."""
+    no other local job holds when the rule asks for a GPU, turn on deterministic algorithms (where
+    CUDA is) unless ``compute.deterministic`` is false; return a logger."""
     _started.append(time.monotonic())
     logger = setup_logging(snakemake.log[0] if snakemake.log else None, capture_stderr=True)
     set_threads(snakemake.threads)
