@@ -16,13 +16,13 @@ def test_palette_head_style_recolours_without_moving_regions():
     recoloured[:, -1] = random_ws(G, n=2, seed=7)[:, -1]
     head = G.synthesis.palette
     with torch.no_grad():
-        masks, _ = G.synthesis.run_until(ws, G.num_ws - 1)  # the regions, drawn before the last style
+        state = G.synthesis.run_until(ws, G.num_ws - 1)
+        masks, _ = state  # the regions, drawn before the last style
         masks_b, _ = G.synthesis.run_until(recoloured, G.num_ws - 1)
         torch.testing.assert_close(masks, masks_b)  # regions come from earlier styles only
         assert masks.shape == (2, head.palette_size, 16, 16)
         torch.testing.assert_close(masks.sum(1), torch.ones(2, 16, 16))
         assert not torch.allclose(G.synthesis(ws), G.synthesis(recoloured))  # the last style colours
-        state = G.synthesis.run_until(ws, G.num_ws - 1)
         torch.testing.assert_close(G.synthesis.run_from(state, ws, G.num_ws - 1), G.synthesis(ws))
 
 
