@@ -160,12 +160,21 @@ def robust_correct(
             codes=None if codes is None else codes[sl].to(device),
             residuals=None if residuals is None else residuals[sl].to(device),
         )
-        candidates = [batch.images]
-        find_worst_case(pset, model, batch, restarts=restarts, generator=generator, observe=candidates.append)
-        with torch.no_grad():
-            right = [model(images).argmax(1) == batch.labels for images in candidates]
-        out.append(torch.stack(right).all(dim=0).cpu())
+        out.append(_batch_robust_correct(model, pset, batch, restarts=restarts, generator=generator))
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.bool)
+
+
+def _batch_robust_correct(model: nn.Module, pset, batch: Batch, *, restarts: int, generator) -> Tensor:
+    """:func:`robust_correct` on one batch: bool ``[N]`` on the CPU. The candidates' predictions are
+    the logits the attack computed on them (``observe``), not a second pass."""
+    with torch.no_grad():
+        right = [model(batch.images).argmax(1) == batch.labels]
+
+    def check(_images: Tensor, logits: Tensor) -> None:
+        right.append(logits.argmax(1) == batch.labels)
+
+    find_worst_case(pset, model, batch, restarts=restarts, generator=generator, observe=check)
+    return torch.stack(right).all(dim=0).cpu()
 
 
 def evaluate_classifier(

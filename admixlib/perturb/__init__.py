@@ -1,6 +1,6 @@
 """Perturbation sets (l_inf ball, AutoAugment, ColorJitter, RandMix/AdvMix style mixing) and the worst-case search."""
 
-from admixlib.perturb.attack import find_worst_case, per_example_loss
+from admixlib.perturb.attack import find_worst_case
 from admixlib.perturb.augment import AugmentSet, autoaugment_set, colorjitter_set
 from admixlib.perturb.base import Batch, Perturbation, PerturbationSet
 from admixlib.perturb.linf import LinfBall
@@ -31,7 +31,6 @@ __all__ = [
     "mix_styles",
     "mixing_start",
     "normalise_mask",
-    "per_example_loss",
     "project_capped_simplex",
     "random_coefficients",
     "render_mixed",

@@ -11,11 +11,6 @@ from torch import Tensor, nn
 from admixlib.perturb.base import Batch, Perturbation, PerturbationSet
 
 
-def per_example_loss(model: nn.Module, images: Tensor, labels: Tensor) -> Tensor:
-    """Per-example cross-entropy ``[N]`` of ``model`` on ``images`` ``[N, 3, H, W]`` vs ``labels`` ``[N]``."""
-    return F.cross_entropy(model(images), labels, reduction="none")
-
-
 def find_worst_case(
     pset: PerturbationSet,
     model: nn.Module,
@@ -24,7 +19,7 @@ def find_worst_case(
     steps: int | None = None,
     restarts: int = 1,
     generator: torch.Generator,
-    observe: Callable[[Tensor], None] | None = None,
+    observe: Callable[[Tensor, Tensor], None] | None = None,
 ) -> Tensor:
     """Search ``pset`` around ``batch`` for the images that maximise ``model``'s per-example loss.
 
@@ -32,7 +27,8 @@ def find_worst_case(
     ``delta <- project(step(delta, d loss / d delta))``. Every iterate whose loss was computed (the
     start and each ascent iterate, including the last) is a candidate; per example the candidate with
     the highest cross-entropy over all iterates and restarts is returned. With ``steps == 0`` and
-    ``restarts == 1`` the random sample is returned without running ``model`` (RandMix, AutoAugment).
+    ``restarts == 1`` the random sample is returned without running ``model`` (RandMix, AutoAugment)
+    unless ``observe`` wants its logits.
 
     A set with an ``attack_image(p, batch)`` method (a cheap surrogate of ``to_image``) is ascended on
     the surrogate; per restart, the iterate with the highest surrogate loss is then rendered exactly
@@ -47,8 +43,9 @@ def find_worst_case(
         batch: the clean batch (images on the model's device).
         steps, restarts: ascent steps per restart (``None``: ``pset.steps``) and random starts (>= 1).
         generator: torch generator for the random starts (CPU generators are fine for any device).
-        observe: called with the detached images ``[N, 3, H, W]`` of every exactly rendered candidate
-            (not the surrogate's iterates), so an evaluation can require every candidate to be right.
+        observe: called with the detached images ``[N, 3, H, W]`` and ``model``'s logits ``[N, C]`` of
+            every exactly rendered candidate (not the surrogate's iterates), so an evaluation can
+            require every candidate to be right without running the model on them again.
 
     Returns:
         Detached images ``[N, 3, H, W]`` in ``[-1, 1]``.
@@ -56,21 +53,23 @@ def find_worst_case(
     steps = pset.steps if steps is None else int(steps)
     if steps < 0 or restarts < 1:
         raise ValueError(f"need steps >= 0 and restarts >= 1, got steps={steps}, restarts={restarts}")
-    observe = observe or (lambda images: None)
     if steps == 0 and restarts == 1:
         p = pset.project(pset.random_init(batch, generator=generator))
         with torch.no_grad():
             images = pset.to_image(p, batch).detach()
-        observe(images)
+            if observe is not None:
+                observe(images, model(images).detach())
         return images
+    watched = observe is not None
+    observe = observe or (lambda images, logits: None)
 
     best_images: Tensor | None = None
     best_loss: Tensor | None = None
 
-    def consider(images: Tensor, loss: Tensor, _iterate=None) -> None:
+    def consider(images: Tensor, logits: Tensor, loss: Tensor, _iterate=None) -> None:
         nonlocal best_images, best_loss
         images, loss = images.detach(), loss.detach()
-        observe(images)
+        observe(images, logits.detach())
         if best_images is None:
             best_images, best_loss = images.clone(), loss.clone()
             return
@@ -85,30 +84,35 @@ def find_worst_case(
             p = _ascend(pset, model, batch, p, steps=steps, render=pset.to_image, consider=consider)
             with torch.no_grad():
                 images = pset.to_image(p, batch)
-                consider(images, per_example_loss(model, images, batch.labels))
+                consider(images, *_logits_and_loss(model, images, batch.labels))
         else:  # ascend on the cheap surrogate, render only this restart's best iterate exactly
             best = _best_iterate(pset, model, batch, p, steps=steps, render=surrogate)
             with torch.no_grad():
                 images = pset.to_image(best, batch).detach()
-                if restarts == 1:
-                    observe(images)
+                if restarts == 1 and not watched:  # nothing compares this candidate: no model pass
                     return images
-                consider(images, per_example_loss(model, images, batch.labels))
+                consider(images, *_logits_and_loss(model, images, batch.labels))
     assert best_images is not None
     return best_images
 
 
+def _logits_and_loss(model: nn.Module, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """``model``'s logits ``[N, C]`` on ``images`` and their per-example cross-entropy ``[N]``."""
+    logits = model(images)
+    return logits, F.cross_entropy(logits, labels, reduction="none")
+
+
 def _ascend(pset, model, batch: Batch, p: Perturbation, *, steps: int, render, consider) -> Perturbation:
-    """``steps`` projected ascent steps from ``p`` on images from ``render``; every iterate's images
-    and per-example loss go to ``consider``. Returns the last (unevaluated) iterate."""
+    """``steps`` projected ascent steps from ``p`` on images from ``render``; every iterate's images,
+    logits and per-example loss go to ``consider``. Returns the last (unevaluated) iterate."""
     for _ in range(steps):
         with torch.enable_grad():
             delta = p.delta.detach().requires_grad_(True)
             p = p.with_delta(delta)
             images = render(p, batch)
-            loss = per_example_loss(model, images, batch.labels)
+            logits, loss = _logits_and_loss(model, images, batch.labels)
             (grad,) = torch.autograd.grad(loss.sum(), [delta])
-        consider(images, loss, p)
+        consider(images, logits, loss, p)
         p = pset.project(pset.step(p.with_delta(delta.detach()), grad))
     return p
 
@@ -118,7 +122,7 @@ def _best_iterate(pset, model, batch: Batch, p: Perturbation, *, steps: int, ren
     chosen per example."""
     best = {"delta": None, "loss": None}
 
-    def keep(images: Tensor, loss: Tensor, iterate) -> None:
+    def keep(images: Tensor, logits: Tensor, loss: Tensor, iterate) -> None:
         delta, loss = iterate.delta.detach(), loss.detach()
         if best["delta"] is None:
             best.update(delta=delta.clone(), loss=loss.clone())
@@ -129,5 +133,5 @@ def _best_iterate(pset, model, batch: Batch, p: Perturbation, *, steps: int, ren
 
     last = _ascend(pset, model, batch, p, steps=steps, render=render, consider=keep)
     with torch.no_grad():
-        keep(None, per_example_loss(model, render(last, batch), batch.labels), last)
+        keep(None, *_logits_and_loss(model, render(last, batch), batch.labels), last)
     return last.with_delta(best["delta"])
