@@ -22,7 +22,15 @@ from admixlib.classify import (
     variation_metrics,
     worst_group,
 )
-from admixlib.perturb import LinfBall, Perturbation, StyleMixSet, autoaugment_set, colorjitter_set
+from admixlib.perturb import (
+    Batch,
+    LinfBall,
+    Perturbation,
+    StyleMixSet,
+    autoaugment_set,
+    colorjitter_set,
+    find_worst_case,
+)
 from admixlib.runtime import RunFiles
 
 N, RES = 24, 16
@@ -244,6 +252,48 @@ def test_attack_accuracy_never_exceeds_clean_accuracy_on_the_same_images(G, data
         )  # fmt: skip
         assert robust.shape == clean.shape
         assert not (robust & ~clean).any(), name  # an image wrong when clean never counts as robust
+
+
+def _attack_candidates(pset, model, batch, *, restarts, seed) -> list:
+    """Every image the attack renders exactly, in order."""
+    candidates = []
+    find_worst_case(
+        pset, model, batch, restarts=restarts, generator=torch.Generator().manual_seed(seed),
+        observe=lambda images, _logits: candidates.append(images),
+    )  # fmt: skip
+    return candidates
+
+
+def test_robust_correct_judges_each_candidate_as_a_second_model_pass_would(G, data):
+    """The attack hands over the logits it computed on each candidate; judging the candidates by a
+    fresh pass of the model over the same images gives the same answer, image by image."""
+    model = _ByMeanColour()
+    sets = {  # the set, its restarts, and the candidates they render
+        "advmix": (
+            StyleMixSet(G, split_index=2, donor_codes=data["codes"], donors=2, steps=2, step_size=0.3),
+            2,
+            6,
+        ),
+        "linf": (LinfBall(eps=0.5, step_size=0.25, steps=2), 2, 6),  # large enough to flip mean colours
+        "randmix": (StyleMixSet(G, split_index=2, donor_codes=data["codes"], donors=2, steps=0), 1, 1),
+    }
+    for name, (pset, restarts, n_candidates) in sets.items():
+        batch = Batch(
+            images=data["images"], labels=data["labels"], codes=data["codes"], residuals=data["residuals"]
+        )
+        candidates = _attack_candidates(pset, model, batch, restarts=restarts, seed=0)
+        with torch.no_grad():
+            expected = torch.stack(
+                [model(x).argmax(1) == data["labels"] for x in [data["images"], *candidates]]
+            )
+        robust = robust_correct(
+            model, pset, images=data["images"], labels=data["labels"], codes=data["codes"],
+            residuals=data["residuals"], restarts=restarts, batch_size=len(data["images"]),
+            device=torch.device("cpu"), generator=torch.Generator().manual_seed(0),
+        )  # fmt: skip
+        assert len(candidates) == n_candidates, name  # per restart: the start, each ascent iterate, the last
+        assert (expected != expected[0]).any(), name  # the attack flips some predictions
+        assert torch.equal(robust, expected.all(dim=0)), name
 
 
 def test_an_image_wrong_when_clean_is_not_robust_even_if_every_candidate_is_right(data):
