@@ -53,23 +53,14 @@ def find_worst_case(
     steps = pset.steps if steps is None else int(steps)
     if steps < 0 or restarts < 1:
         raise ValueError(f"need steps >= 0 and restarts >= 1, got steps={steps}, restarts={restarts}")
-    if steps == 0 and restarts == 1:
-        p = pset.project(pset.random_init(batch, generator=generator))
-        with torch.no_grad():
-            images = pset.to_image(p, batch).detach()
-            if observe is not None:
-                observe(images, model(images).detach())
-        return images
-    watched = observe is not None
-    observe = observe or (lambda images, logits: None)
-
     best_images: Tensor | None = None
     best_loss: Tensor | None = None
 
     def consider(images: Tensor, logits: Tensor, loss: Tensor, _iterate=None) -> None:
         nonlocal best_images, best_loss
         images, loss = images.detach(), loss.detach()
-        observe(images, logits.detach())
+        if observe is not None:
+            observe(images, logits.detach())
         if best_images is None:
             best_images, best_loss = images.clone(), loss.clone()
             return
@@ -80,18 +71,15 @@ def find_worst_case(
     surrogate = getattr(pset, "attack_image", None)
     for _ in range(restarts):
         p = pset.project(pset.random_init(batch, generator=generator))
-        if surrogate is None:
+        if steps > 0 and surrogate is None:
             p = _ascend(pset, model, batch, p, steps=steps, render=pset.to_image, consider=consider)
-            with torch.no_grad():
-                images = pset.to_image(p, batch)
-                consider(images, *_logits_and_loss(model, images, batch.labels))
-        else:  # ascend on the cheap surrogate, render only this restart's best iterate exactly
-            best = _best_iterate(pset, model, batch, p, steps=steps, render=surrogate)
-            with torch.no_grad():
-                images = pset.to_image(best, batch).detach()
-                if restarts == 1 and not watched:  # nothing compares this candidate: no model pass
-                    return images
-                consider(images, *_logits_and_loss(model, images, batch.labels))
+        elif steps > 0:  # ascend on the cheap surrogate; only this restart's best iterate is rendered
+            p = _best_iterate(pset, model, batch, p, steps=steps, render=surrogate)
+        with torch.no_grad():
+            images = pset.to_image(p, batch).detach()
+            if restarts == 1 and observe is None and (steps == 0 or surrogate is not None):
+                return images  # the only candidate and nothing compares it: no model pass
+            consider(images, *_logits_and_loss(model, images, batch.labels))
     assert best_images is not None
     return best_images
 
