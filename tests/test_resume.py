@@ -1,6 +1,7 @@
 """Nothing lost: a training job killed with SIGKILL resumes, and the workflow then writes the same
 table, byte for byte, as a run that was never interrupted (which also proves CPU determinism)."""
 
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = "table_colored_digits"
 TABLE = Path("results/tables/colored_digits.csv")
+GAN_STATS = Path("results/colored_digits/stylegan/stats.jsonl")
 GAN_STEPS = 300
 # The test config, long enough to be killed in the middle; two methods keep the DAG short.
 OVERRIDES = f"""
@@ -90,3 +92,12 @@ def test_killed_training_resumes_to_identical_results(tmp_path):
     assert (killed / TABLE).read_bytes() == (uninterrupted / TABLE).read_bytes(), (
         "a resumed run (or a second run) changed the table: training is not deterministic or resume lost state"
     )
+    assert _gan_stats(killed) == _gan_stats(uninterrupted), (
+        "the resumed GAN's stats file lost or changed lines"
+    )
+
+
+def _gan_stats(workdir: Path) -> list[dict]:
+    """The GAN's stats lines without their timings (Snakemake deleted the file when the job failed)."""
+    lines = (workdir / GAN_STATS).read_text().splitlines()
+    return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]

@@ -199,6 +199,25 @@ def test_training_state_resumes_everything_and_refuses_what_it_should(tmp_path):
         _state(tmp_path, other, identity={"width": 2}).resume()
 
 
+def test_a_resumed_run_gets_back_the_stats_lines_its_deleted_output_held(tmp_path):
+    """Snakemake deletes a failed job's outputs, the stats file among them: the run resumed from the
+    step-2 checkpoint writes lines 1-2 back from it and goes on, so the file matches an unbroken run's."""
+    model = torch.nn.Linear(2, 2)
+    state = _state(tmp_path, model, identity={"width": 2})
+    state.resume()
+    for step in state.steps(3, desc="t"):
+        state.write_stats({"step": step})
+        if step == 3:  # killed after the step-2 checkpoint, before step 3 is saved
+            break
+    (tmp_path / "stats.jsonl").unlink()
+    again = _state(tmp_path, torch.nn.Linear(2, 2), identity={"width": 2})
+    assert again.resume() and again.step == 2
+    for step in again.steps(4, desc="t"):
+        again.write_stats({"step": step})
+    stats = (tmp_path / "stats.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in stats] == [1, 2, 3, 4]
+
+
 def test_trim_stats_drops_the_steps_a_resumed_run_redoes(tmp_path):
     path = tmp_path / "s.jsonl"
     path.write_text("".join(json.dumps({"step": s}) + "\n" for s in range(1, 6)))

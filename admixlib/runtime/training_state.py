@@ -3,8 +3,10 @@
 A loop registers what it must get back after a kill: modules, optimisers and schedulers (anything
 with ``state_dict``), its random generators, plain values (a data permutation, a cursor), the step and
 the seconds spent. ``resume()`` restores all of them from ``latest.pt`` when it exists; ``save()``
-writes them atomically. The JSON-lines stats file is kept in step with the checkpoint: a resumed run
-drops the lines of steps it will redo, a fresh run starts it empty.
+writes them atomically. The JSON-lines stats file is kept in step with the checkpoint: each
+checkpoint holds the stats lines written up to its step, and a resumed run writes them back (Snakemake
+deletes a failed job's outputs, the stats file among them), so the file goes on from the checkpoint
+without the lines of steps the run will redo; a fresh run starts it empty.
 """
 
 import json
@@ -111,8 +113,17 @@ class TrainingState:
         self.values.update(ckpt["values"])
         self.step, self.seconds = int(ckpt["step"]), float(ckpt["seconds"])
         if self.stats_path is not None:
-            trim_stats(self.stats_path, self.step)
+            self._restore_stats(ckpt.get("stats"))
         return True
+
+    def _restore_stats(self, text: str | None) -> None:
+        """The stats file as it was at the checkpoint's step (a checkpoint written before checkpoints
+        held their stats: the file on disk, its lines after that step dropped)."""
+        if text is None:
+            trim_stats(self.stats_path, self.step)
+            return
+        self.stats_path.parent.mkdir(parents=True, exist_ok=True)
+        self.stats_path.write_text(text)
 
     def _load(self) -> dict | None:
         if self.path is None or not self.path.is_file():
@@ -129,14 +140,18 @@ class TrainingState:
         return None
 
     def save(self) -> None:
-        """Write the checkpoint atomically (nothing when ``checkpoint_dir`` is None)."""
+        """Write the checkpoint, with the stats lines so far, atomically (nothing when
+        ``checkpoint_dir`` is None)."""
         if self.path is None:
             return
         rng = {name: gen.get_state() for name, gen in self.generators.items()}
         rng["torch"] = torch_rng_state(self.device)
         state = {name: obj.state_dict() for name, obj in self.stateful.items()}
         record = dict(format=FORMAT, identity=self.identity, state=state, rng=rng, values=self.values)
-        save_atomic({**record, "step": self.step, "seconds": self.seconds}, self.path)
+        stats = (
+            self.stats_path.read_text() if self.stats_path is not None and self.stats_path.is_file() else None
+        )
+        save_atomic({**record, "step": self.step, "seconds": self.seconds, "stats": stats}, self.path)
 
     def _reset_stats(self) -> None:
         if self.stats_path is not None:
