@@ -23,6 +23,7 @@ from admixlib.runtime import (
     visible_gpus,
     write_provenance,
 )
+from admixlib.stylegan import load_generator
 
 
 def test_atomic_round_trip(tmp_path):
@@ -39,6 +40,17 @@ def test_truncated_checkpoint_names_path(tmp_path):
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(RuntimeError, match="ckpt.pt"):
         load_checkpoint(path)
+
+
+def test_a_corrupt_generator_file_names_the_rule_that_writes_it_and_no_misleading_advice(tmp_path):
+    path = tmp_path / "generator.pt"
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(RuntimeError, match=r"generator.pt is truncated or corrupt .*train_stylegan") as err:
+        load_generator(path)
+    assert "weights_only" not in str(err.value)  # torch's advice for untrusted files, wrong here
+    torch.save({"images": torch.zeros(1)}, path)  # a torch file of another kind
+    with pytest.raises(RuntimeError, match="not a generator checkpoint.*train_stylegan"):
+        load_generator(path)
 
 
 def test_missing_checkpoint_names_path(tmp_path):

@@ -141,7 +141,7 @@ def save_oracle(model: FactorOracle, path: str | os.PathLike) -> None:
 
 def load_oracle(path: str | os.PathLike, map_location="cpu") -> FactorOracle:
     """Load an oracle written by :func:`save_oracle` (``weights_only=True``); eval mode on ``map_location``."""
-    return load_module(path, FactorOracle, what="an oracle", map_location=map_location)
+    return load_module(path, FactorOracle, what="an oracle", writer="train_oracle", map_location=map_location)
 
 
 def read_factors(

@@ -76,4 +76,6 @@ def save_classifier(model: nn.Module, path: str | os.PathLike) -> None:
 
 def load_classifier(path: str | os.PathLike, *, map_location="cpu") -> nn.Module:
     """Load a classifier written by :func:`save_classifier` (``weights_only=True``); eval mode."""
-    return load_module(path, build_classifier, what="a classifier", map_location=map_location)
+    return load_module(
+        path, build_classifier, what="a classifier", writer="train_classifier", map_location=map_location
+    )

@@ -70,7 +70,9 @@ def save_encoder(E: Encoder, path: str | os.PathLike) -> None:
 def load_encoder(path: str | os.PathLike, map_location="cpu") -> Encoder:
     """Load an encoder written by :func:`save_encoder` (or an encoder training checkpoint) with
     ``weights_only=True``; eval mode, ``requires_grad=False``. Clear errors when missing/corrupt."""
-    ckpt = load_checkpoint(path, map_location=map_location)
+    ckpt = load_checkpoint(path, writer="train_encoder", map_location=map_location)
     ckpt = training_module(ckpt, "E") or ckpt
-    E = load_module(path, Encoder, what="an encoder", map_location=map_location, ckpt=ckpt)
+    E = load_module(
+        path, Encoder, what="an encoder", writer="train_encoder", map_location=map_location, ckpt=ckpt
+    )
     return E.requires_grad_(False)

@@ -25,17 +25,23 @@ def save_atomic(obj: dict, path: str | os.PathLike) -> None:
         raise
 
 
-def load_checkpoint(path: str | os.PathLike, *, map_location="cpu", weights_only: bool = True) -> dict:
-    """Load a checkpoint dict, naming the path and the remedy when it is missing or corrupt."""
+def load_checkpoint(
+    path: str | os.PathLike, *, writer: str | None = None, map_location="cpu", weights_only: bool = True
+) -> dict:
+    """Load a checkpoint dict, naming the path and the remedy (the rule ``writer`` that writes the
+    file, when given) when it is missing or corrupt."""
     path = Path(path)
+    remedy = f"re-run the rule that writes it ({writer})" if writer else "re-run the rule that writes it"
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist; re-run the rule that writes it")
+        raise FileNotFoundError(f"checkpoint {path} does not exist; {remedy}")
     try:
         return torch.load(path, map_location=map_location, weights_only=weights_only)
     except Exception as err:  # torch raises several types for truncated or foreign files
+        # torch's own text stays in the chained traceback: for a corrupt file its advice (load
+        # with weights_only=False) would mislead, so the message names only the error's type
         raise RuntimeError(
-            f"checkpoint {path} is truncated or corrupt ({type(err).__name__}: {err}); "
-            "delete it and re-run the rule that writes it"
+            f"checkpoint {path} is truncated or corrupt (torch.load raised {type(err).__name__}); "
+            f"delete it and {remedy}"
         ) from err
 
 
@@ -46,14 +52,18 @@ def save_module(module: torch.nn.Module, kwargs: dict, path: str | os.PathLike) 
     save_atomic({"kwargs": dict(kwargs), "state_dict": state}, path)
 
 
-def load_module(path: str | os.PathLike, build, *, what: str, map_location="cpu", ckpt: dict | None = None):
+def load_module(
+    path: str | os.PathLike, build, *, what: str, writer: str, map_location="cpu", ckpt: dict | None = None
+):
     """The module ``build(**kwargs)`` with the state of a file written by :func:`save_module`
     (``weights_only=True``), on ``map_location``, in eval mode. ``ckpt``: the file's dict when the
-    caller has loaded it already. Raises RuntimeError naming the path and ``what`` it should hold
-    when the keys are missing."""
-    ckpt = load_checkpoint(path, map_location=map_location) if ckpt is None else ckpt
+    caller has loaded it already. Raises RuntimeError naming the path, ``what`` it should hold and
+    the rule ``writer`` that writes it when the file is corrupt or the keys are missing."""
+    ckpt = load_checkpoint(path, writer=writer, map_location=map_location) if ckpt is None else ckpt
     if not isinstance(ckpt, dict) or "kwargs" not in ckpt or "state_dict" not in ckpt:
-        raise RuntimeError(f"{path} is not {what} checkpoint (expected keys 'kwargs', 'state_dict')")
+        raise RuntimeError(
+            f"{path} is not {what} checkpoint (expected keys 'kwargs', 'state_dict'); re-run rule {writer}"
+        )
     module = build(**ckpt["kwargs"])
     module.load_state_dict(ckpt["state_dict"])
     return module.to(map_location if not isinstance(map_location, dict) else "cpu").eval()

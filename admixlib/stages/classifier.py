@@ -47,7 +47,7 @@ def build_pset(
     if method in ("nominal", "nominal_long"):
         return None
     if method == "resample_nuisance":
-        return ResampleSet(load_checkpoint(resampled_path)["images"])
+        return ResampleSet(load_checkpoint(resampled_path, writer="resample_train")["images"])
     if method == "linf_pgd":
         return LinfBall(eps=cfg["eps"], step_size=cfg["step_size"], steps=cfg["steps"])
     if method == "autoaugment":
@@ -286,7 +286,7 @@ def _variation_settings(cfg: dict, mixing: dict) -> dict:
 def load_consistency_variations(path, *, cfg: dict, mixing: dict) -> torch.Tensor:
     """The variations saved by :func:`consistency_variations_stage`; a clear error when they were
     made with other settings than ``cfg`` and ``mixing``. Returns ``[n, V, 3, H, W]``."""
-    saved = load_checkpoint(path)
+    saved = load_checkpoint(path, writer="consistency_variations")
     expected = _variation_settings(cfg, mixing)
     made_with = {key: saved["meta"].get(key) for key in expected}
     if made_with != expected:

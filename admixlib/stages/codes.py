@@ -25,7 +25,7 @@ class SplitCodes:
 
 def load_codes(path) -> SplitCodes:
     """Load a ``results/{dataset}/codes/{split}.pt`` file written by the gather_codes rule."""
-    blob = load_checkpoint(path)
+    blob = load_checkpoint(path, writer="gather_codes")
     missing = {"ws", "recon", "psnr"} - set(blob)
     if missing:
         raise RuntimeError(f"{Path(path)} lacks {sorted(missing)}; delete it and re-run gather_codes")

@@ -64,7 +64,7 @@ def train_stylegan_stage(
         mixing_split_index=split_index,
     )
     save_generator(G, generator_path)
-    final = training_module(load_checkpoint(run_dir / CHECKPOINT_NAME), "D")
+    final = training_module(load_checkpoint(run_dir / CHECKPOINT_NAME, writer="train_stylegan"), "D")
     D = Discriminator(**final["kwargs"])
     D.load_state_dict(final["state_dict"])
     save_discriminator(D, discriminator_path)

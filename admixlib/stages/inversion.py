@@ -122,7 +122,7 @@ def invert_shard(
 def gather_codes(*, shard_paths: list, code_paths: dict, summary_path, refine_steps: int) -> dict:
     """Join inversion shards into one file per split (``code_paths[split]``); write a JSON summary
     (``refine_steps, n_shards, psnr_<split>, images_per_second``) to ``summary_path``."""
-    shards = [load_checkpoint(path) for path in shard_paths]
+    shards = [load_checkpoint(path, writer="invert") for path in shard_paths]
     metrics = {"refine_steps": refine_steps, "n_shards": len(shards)}
     for split, path in code_paths.items():
         parts = [shard["splits"][split] for shard in shards]

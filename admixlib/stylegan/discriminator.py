@@ -99,5 +99,7 @@ def save_discriminator(D: Discriminator, path: str | os.PathLike) -> None:
 
 def load_discriminator(path: str | os.PathLike, map_location="cpu") -> Discriminator:
     """Load a discriminator written by :func:`save_discriminator`; eval mode, ``requires_grad=False``."""
-    D = load_module(path, Discriminator, what="a discriminator", map_location=map_location)
+    D = load_module(
+        path, Discriminator, what="a discriminator", writer="train_stylegan", map_location=map_location
+    )
     return D.requires_grad_(False)

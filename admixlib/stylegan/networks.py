@@ -349,7 +349,9 @@ def load_generator(path: str | os.PathLike, map_location="cpu") -> Generator:
 
     Raises FileNotFoundError / RuntimeError naming the path when it is missing or corrupt.
     """
-    return load_module(path, Generator, what="a generator", map_location=map_location).requires_grad_(False)
+    return load_module(
+        path, Generator, what="a generator", writer="train_stylegan", map_location=map_location
+    ).requires_grad_(False)
 
 
 # The architecture keys a config's ``stylegan`` block sets: the generator's arguments, less those the
