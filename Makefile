@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	# The target comes first: --resources takes every word after it, a target included.
-	$(SNAKEMAKE) all --cores $(CORES) --resources gpu=$(GPUS)
+	# --rerun-incomplete: after Snakemake itself was killed, its half-written outputs are redone (training resumes).
+	$(SNAKEMAKE) all --rerun-incomplete --cores $(CORES) --resources gpu=$(GPUS)
 
 test: $(STAMP) lint
 	$(VENV)/bin/pytest -q -m "not slurm and not paper" tests
