@@ -136,7 +136,7 @@ def test_mixing_scores(G, oracle, codes):
     )
     row = df[(df["mode"] == "from") & (df["layer"] == 3) & (df["factor"] == "pos")].iloc[0]
     assert out["nuisance_moved"]["pos"] == pytest.approx(row["moved"], nan_ok=True)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="split index k must be in"):
         mixing_scores(
             G,
             oracle,

@@ -104,7 +104,7 @@ def test_invert_shapes_and_refinement_improves(tiny_g):
     assert not any(p.grad is not None for p in tiny_g.parameters())
     ws2, rec2 = invert_images(tiny_g, None, x, refine_steps=30, init="mean", device="cpu", progress=False)
     assert psnr(rec2, x).mean() > psnr(tiny_g.synthesis(tiny_g.w_avg.expand_as(ws2)), x).mean()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs refine_steps > 0"):
         invert_images(tiny_g, None, x, init="mean", progress=False)
 
 
@@ -179,7 +179,10 @@ def test_train_encoder_with_feature_and_mixing_losses(tmp_path, tiny_g):
     )
     rows = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
     assert all(r["feature_mse"] > 0 and r["mixing_mse"] > 0 for r in rows)
-    assert all(math.isfinite(r["loss"]) for r in rows)
+    weights = {"latent_mse": recipe.latent_weight, "pixel_mse": recipe.pixel_weight, "feature_mse": 1.0}
+    weights |= {"mixing_mse": 1.0, "real_loss": recipe.real_weight}
+    for r in rows:  # each loss enters the training loss with its weight
+        assert r["loss"] == pytest.approx(sum(w * r[key] for key, w in weights.items()), rel=1e-5)
 
 
 def test_optimise_to_psnr_stops_at_the_target(tiny_g):

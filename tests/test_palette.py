@@ -5,8 +5,17 @@ import torch
 from test_stylegan import TINY, random_ws, tiny_generator
 
 from admixlib.runtime import RunFiles
-from admixlib.stylegan import GanLoss, GanRecipe, Generator, load_generator, save_generator, train_generator
+from admixlib.stylegan import (
+    Discriminator,
+    GanLoss,
+    GanRecipe,
+    Generator,
+    load_generator,
+    save_generator,
+    train_generator,
+)
 from admixlib.stylegan.layers import PaletteHead
+from admixlib.stylegan.loss import generator_loss
 
 
 def test_palette_head_style_recolours_without_moving_regions():
@@ -122,7 +131,25 @@ def test_palette_without_shading_paints_flat_regions_and_round_trips(tmp_path):
     assert H.kwargs["palette_shading"] is False and torch.equal(H.synthesis(ws), img)
 
 
-def test_palette_sharpness_penalises_blends(tmp_path):
+def test_generator_loss_adds_each_palette_penalty_with_its_weight():
+    """G's loss is the non-saturating loss plus ``palette_sharpness`` times the blend share plus
+    ``palette_role_weight`` times the variance of the regions' areas, both from the same forward pass."""
+    torch.manual_seed(0)
+    G = Generator(**TINY, torgb="palette", palette_size=3, palette_supersample=2)
+    D = Discriminator(resolution=TINY["resolution"], channels=TINY["channels"])
+    with torch.no_grad():
+        fake = G.synthesis(random_ws(G, n=4))
+        head = G.synthesis.palette
+        blend, spread = float(head.last_blend), float(head.last_area.var(dim=0).sum())
+        plain = float(generator_loss(G, D, fake, None, loss=GanLoss()))
+        sharp = float(generator_loss(G, D, fake, None, loss=GanLoss(palette_sharpness=2.0)))
+        roles = float(generator_loss(G, D, fake, None, loss=GanLoss(palette_role_weight=10.0)))
+    assert blend > 0 and spread > 0
+    assert sharp == pytest.approx(plain + 2.0 * blend, rel=1e-5)
+    assert roles == pytest.approx(plain + 10.0 * spread, rel=1e-5)
+
+
+def test_a_gan_trains_with_palette_sharpness_and_reports_its_blend_share(tmp_path):
     images = torch.rand(32, 3, 16, 16) * 2 - 1
     recipe = GanRecipe(batch_size=8, loss=GanLoss(palette_sharpness=1.0))
     kw = dict(generator_kwargs={**TINY, "torgb": "palette", "palette_size": 3}, recipe=recipe)

@@ -246,14 +246,14 @@ def test_colorjitter_changes_colour_not_layout(batch):
 
 
 def test_bad_arguments(G, batch):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="split_index must be in"):
         StyleMixSet(G, split_index=G.num_ws, donor_codes=batch.codes)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="policy must be one of"):
         autoaugment_set(policy="nope")
     with pytest.raises(ValueError, match="hue"):
         colorjitter_set(brightness=0.1, contrast=0.1, saturation=0.1, hue=0.7)
     s = StyleMixSet(G, split_index=2, donor_codes=batch.codes)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs batch.codes"):
         s.random_init(Batch(images=batch.images, labels=batch.labels), generator=gen(0))
 
 

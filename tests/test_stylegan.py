@@ -1,5 +1,6 @@
 """Generator/discriminator shapes, the run_until/run_from split, checkpoints and GAN training/resume."""
 
+import copy
 import json
 import math
 
@@ -22,6 +23,7 @@ from admixlib.stylegan import (
     train_generator,
 )
 from admixlib.stylegan import train as stylegan_train
+from admixlib.stylegan.layers import ModulatedConv2d
 from admixlib.stylegan.train import lr_scale
 
 TINY = dict(z_dim=16, w_dim=16, mapping_layers=2, resolution=16, channels={4: 32, 8: 16, 16: 16})
@@ -132,6 +134,24 @@ def test_channel_mix_takes_masked_channels_from_the_other_code():
         G.synthesis.run_from(state, ws, layer, channel_mix=ChannelMix(layer - 1, half, other[:, layer]))
 
 
+def test_channel_mix_moves_exactly_the_masked_channels_scales():
+    """A modulated conv under a 0/1 mask is the same conv whose per-channel scales are the other
+    code's where the mask is 1 and its own code's elsewhere, channel by channel."""
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(6, 4, 3, w_dim=8)
+    x, w, other = torch.randn(2, 6, 5, 5), torch.randn(2, 8), torch.randn(2, 8)
+    mask = torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
+
+    class Spliced(torch.nn.Module):  # the affine layer's scales, spliced by hand
+        def forward(self, _w):
+            return torch.where(mask.bool(), conv.affine(other), conv.affine(w))
+
+    by_hand = copy.deepcopy(conv)
+    by_hand.affine = Spliced()
+    with torch.no_grad():
+        torch.testing.assert_close(conv(x, w, channel_mix=(mask, other)), by_hand(x, w), atol=1e-6, rtol=0)
+
+
 def test_mixing_changes_fine_styles_only():
     G = tiny_generator()
     ws = G.sample_ws(64, mixing_prob=1.0, generator=torch.Generator().manual_seed(0))
@@ -145,7 +165,7 @@ def test_noise_modes():
     with torch.no_grad():
         assert torch.equal(G.synthesis(ws), G.synthesis(ws))
         assert not torch.equal(G.synthesis(ws, noise_mode="random"), G.synthesis(ws, noise_mode="random"))
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="noise_mode must be one of"):
             G.synthesis(ws, noise_mode="bogus")
 
 
