@@ -31,7 +31,7 @@ from admixlib.perturb import (
     colorjitter_set,
     find_worst_case,
 )
-from admixlib.runtime import RunFiles
+from admixlib.runtime import RunFiles, torch_generator
 
 N, RES = 24, 16
 
@@ -179,6 +179,20 @@ def test_evaluate_classifier(G, data):
     }
     assert sum(result["group_count"].values()) == result["n_test"] == N
     assert result["worst_group_acc"] == min(result["bias_group_acc"].values())
+    # the attack accuracies are robust_correct's, with the seeds evaluate_classifier documents
+    model.eval()
+    common = dict(images=data["images"], labels=data["labels"], batch_size=10, device=torch.device("cpu"))
+    advmix_robust = robust_correct(
+        model, advmix, codes=data["codes"], residuals=data["residuals"], restarts=2,
+        generator=torch_generator(0), **common,
+    )  # fmt: skip
+    linf_robust = robust_correct(
+        model, LinfBall(eps=8 / 255, step_size=2 / 255, steps=2), codes=None, residuals=None, restarts=1,
+        generator=torch_generator(1), **common,
+    )  # fmt: skip
+    model.train()
+    assert result["advmix_attack_acc"] == float(advmix_robust.float().mean())
+    assert result["linf_attack_acc"] == float(linf_robust.float().mean())
     no_attack = evaluate_classifier(
         model,
         images=data["images"],
