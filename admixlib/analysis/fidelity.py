@@ -88,7 +88,7 @@ def inception_fid(real: Tensor, fake: Tensor, *, weights_path: str | os.PathLike
     try:
         import torch_fidelity
     except ImportError as error:  # an optional extra
-        raise ImportError("the real FID needs torch-fidelity: pip install 'admix[fid]'") from error
+        raise ImportError("the real FID needs torch-fidelity: pip install 'admixlib[fid]'") from error
 
     def as_dataset(x: Tensor):
         uint8 = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
