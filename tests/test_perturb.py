@@ -109,14 +109,21 @@ def test_linf_projection(batch):
     assert abs(ball.eps - 16 / 255) < 1e-9
 
 
-def test_sets_follow_protocol(G, batch):
+def test_sets_follow_protocol(G, model, batch):
+    """Each set goes through the search the training loop uses (one ascent step where it has any)
+    and gives valid images that differ from the clean batch."""
     sets = [
         LinfBall(eps=0.1, step_size=0.1, steps=1),
         autoaugment_set(),
         colorjitter_set(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1),
-        StyleMixSet(G, split_index=2, donor_codes=batch.codes),
+        StyleMixSet(G, split_index=2, donor_codes=batch.codes, steps=1),
     ]
-    assert all(isinstance(s, PerturbationSet) for s in sets)
+    for pset in sets:
+        assert isinstance(pset, PerturbationSet)
+        images = find_worst_case(pset, model, batch, generator=gen(0))
+        assert images.shape == batch.images.shape and not images.requires_grad, pset
+        assert images.min() >= -1 and images.max() <= 1, pset
+        assert not torch.equal(images, batch.images), pset
 
 
 def mean_loss(model, images, labels):
