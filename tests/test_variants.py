@@ -84,6 +84,14 @@ def test_gan_seed_table_pools_every_gan_and_classifier_pair():
     assert reduction.set_index("method").loc["advmix", "n_seeds"] == 4  # paired by (GAN, classifier)
 
 
+def test_gan_seed_table_does_not_count_a_shared_model_twice():
+    """Nominal does not use the GAN: its pooled interval is that of its own classifier seeds."""
+    runs = [run(g, "nominal", s, 0.7 + 0.02 * s) for g in (0, 1, 2) for s in (0, 1, 2)]
+    tidy = gan_seeds_tables(runs, dataset="d", methods=["nominal"]).set_index(["gan_seed", "metric"])
+    pooled, one = tidy.loc[("all", "clean_acc")], tidy.loc[("0", "clean_acc")]
+    assert pooled["n_seeds"] == 9 and pooled["ci95_low"] == pytest.approx(one["ci95_low"])
+
+
 @pytest.mark.parametrize(
     ("kind", "factor", "values"), [("faces", "skin_tone", 2), ("colored_digits", "color", 10)]
 )

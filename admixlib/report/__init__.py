@@ -3,6 +3,7 @@
 from admixlib.report.figures import plot_sweep, plot_variation_panel, save_image_grid
 from admixlib.report.tables import (
     METRICS,
+    crossed_interval,
     generator_row,
     markdown_table,
     summarise_runs,
@@ -12,6 +13,7 @@ from admixlib.report.tables import (
 
 __all__ = [
     "METRICS",
+    "crossed_interval",
     "generator_row",
     "markdown_table",
     "plot_sweep",

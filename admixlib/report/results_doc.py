@@ -44,7 +44,8 @@ def relation(a: pd.Series, b: pd.Series) -> str:
 
 
 def targets_table(tidy: pd.DataFrame) -> list[str]:
-    """The reproduction's four targets for AdvMix against nominal, each with its numbers and verdict."""
+    """The reproduction's four targets for AdvMix against nominal, each with its numbers and verdict; a
+    target that says AdvMix is higher needs the intervals apart."""
     get = lambda method, metric: _interval(tidy, method, metric)  # noqa: E731
     err = get(CANDIDATE, "rel_error_reduction")
     clean_a, clean_n = get(CANDIDATE, "clean_acc"), get(REFERENCE, "clean_acc")
@@ -55,9 +56,10 @@ def targets_table(tidy: pd.DataFrame) -> list[str]:
         ("unbiased-test error at least 21% lower", _span(err), err["mean"] >= 0.21),
         ("clean-accuracy intervals apart", f"{_span(clean_a)} against {_span(clean_n)}",
          relation(clean_a, clean_n) == "above"),
-        ("worst group higher", f"{_pct(wg_a['mean'])} against {_pct(wg_n['mean'])}", wg_a["mean"] > wg_n["mean"]),
-        ("AdvMix attack at least 20 points higher", f"{_pct(att_a['mean'])} against {_pct(att_n['mean'])}",
-         gain >= 0.20),
+        ("worst group higher, intervals apart", f"{_span(wg_a)} against {_span(wg_n)}",
+         relation(wg_a, wg_n) == "above"),
+        ("AdvMix attack at least 20 points higher, intervals apart", f"{_span(att_a)} against {_span(att_n)}",
+         gain >= 0.20 and relation(att_a, att_n) == "above"),
     ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=["target (advmix against nominal)", "measured", "met"])
     frame["met"] = frame["met"].map({True: "yes", False: "**no**"})

@@ -27,7 +27,7 @@ METRIC_TITLES = {
 }
 
 
-def _per_seed_frame(runs: list[dict]) -> pd.DataFrame:
+def per_seed_frame(runs: list[dict]) -> pd.DataFrame:
     """One row per (method, seed) with a column per metric, the error reduction against nominal added."""
     rows = [
         {"method": r["method"], "seed": r["seed"], **{m: r["metrics"].get(m) for m in METRICS}} for r in runs
@@ -54,6 +54,36 @@ def _interval(values: np.ndarray) -> tuple[float, float, float, float]:
     return mean, std, mean - half, mean + half
 
 
+def crossed_interval(grid: np.ndarray) -> tuple[float, float, float, float]:
+    """Mean, sample std and a 95% interval of the grand mean of a ``[G, S]`` grid whose rows (GANs)
+    and columns (classifier seeds) are crossed random factors, so that neither a GAN's pairs nor a
+    classifier seed's count as independent draws.
+
+    The grand mean's variance is taken as ``(MS_rows + MS_cols) / (G S)`` from the two-way mean squares
+    (the interaction is not subtracted, so the estimate errs wide) with Satterthwaite's degrees of
+    freedom. One row gives the classifier seeds' t-interval; rows that repeat one another (a method that
+    does not use the GAN) give that too.
+    """
+    g, s = grid.shape
+    mean = float(grid.mean()) if grid.size else math.nan
+    if grid.size < 2:
+        return mean, math.nan, math.nan, math.nan
+    std = float(np.std(grid, ddof=1))
+    squares = [
+        (count * float(np.sum((means - mean) ** 2)) / (len(means) - 1), len(means) - 1)
+        for means, count in ((grid.mean(1), s), (grid.mean(0), g))
+        if len(means) > 1
+    ]
+    total = sum(ms for ms, _ in squares)
+    if total == 0:
+        return mean, std, mean, mean
+    df = total**2 / sum(ms**2 / dof for ms, dof in squares)
+    from scipy import stats
+
+    half = float(stats.t.ppf(0.975, df)) * math.sqrt(total / grid.size)
+    return mean, std, mean - half, mean + half
+
+
 def summarise_runs(runs: list[dict], *, dataset: str, methods: list[str]) -> pd.DataFrame:
     """Tidy table of ``runs`` (dicts with method, seed and a metrics dict, one per evaluated model).
 
@@ -63,7 +93,7 @@ def summarise_runs(runs: list[dict], *, dataset: str, methods: list[str]) -> pd.
     The intervals are the raw t-intervals: a share's may leave [0, 1] (only the Markdown and LaTeX
     renderings clip, and mark it).
     """
-    frame = _per_seed_frame(runs)
+    frame = per_seed_frame(runs)
     records = []
     for method in methods:
         sub = frame[frame.method == method]
@@ -144,7 +174,7 @@ def write_tables(tidy: pd.DataFrame, *, csv_path, md_path, tex_path, caption: st
     """Write the tidy CSV and the Markdown and LaTeX renderings of its wide form."""
     for path in (csv_path, md_path, tex_path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tidy.to_csv(csv_path, index=False, float_format="%.6g")
+    tidy.to_csv(csv_path, index=False, float_format="%.10g")
     wide = wide_table(tidy)
     Path(md_path).write_text(_markdown(wide, caption))
     Path(tex_path).write_text(_latex(wide, caption))

@@ -27,7 +27,7 @@ def ablation_stage(
         [generator_row(json.loads(Path(p).read_text()), generator=name) for name, p in generators.items()]
     )
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-    tidy.to_csv(csv_path, index=False, float_format="%.6g")
+    tidy.to_csv(csv_path, index=False, float_format="%.10g")
     figures.to_csv(generators_path, index=False, float_format="%.4f")
     seeds = sorted({r["seed"] for r in evaluated})
     lines = [

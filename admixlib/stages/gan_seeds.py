@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from admixlib.report import generator_row, markdown_table, summarise_runs, wide_table
+from admixlib.report.tables import METRICS, TIDY_COLUMNS, crossed_interval, per_seed_frame
 
 log = logging.getLogger("admix.stages")
 
@@ -14,19 +15,43 @@ log = logging.getLogger("admix.stages")
 def gan_seeds_tables(runs: list[dict], *, dataset: str, methods: list[str]) -> pd.DataFrame:
     """Tidy table (``summarise_runs``' columns plus ``gan_seed``) of evaluations ``runs`` (dicts with
     ``gan_seed`` and an evaluation's ``method``, ``seed``, ``metrics``): per GAN seed over its
-    classifier seeds, and ``gan_seed`` ``"all"`` over every (GAN, classifier) pair, ``n_seeds``
-    counting the pairs and the error reduction paired by pair."""
+    classifier seeds, and ``gan_seed`` ``"all"`` over every (GAN, classifier) pair, with GAN and
+    classifier seed as crossed factors (:func:`pooled_over_gans`)."""
     parts = []
     for gan in sorted({r["gan_seed"] for r in runs}):
         mine = [r for r in runs if r["gan_seed"] == gan]
         parts.append(summarise_runs(mine, dataset=dataset, methods=methods).assign(gan_seed=str(gan)))
-    pooled = [{**r, "seed": f"{r['gan_seed']}:{r['seed']}"} for r in runs]
-    parts.append(summarise_runs(pooled, dataset=dataset, methods=methods).assign(gan_seed="all"))
+    parts.append(pooled_over_gans(runs, dataset=dataset, methods=methods).assign(gan_seed="all"))
     return pd.concat(parts, ignore_index=True)
 
 
+def pooled_over_gans(runs: list[dict], *, dataset: str, methods: list[str]) -> pd.DataFrame:
+    """``summarise_runs``' columns over every (GAN, classifier seed) pair of ``runs``: the mean and std
+    of the pairs, the interval of :func:`~admixlib.report.crossed_interval` (a GAN's pairs share its
+    draw, and a method that does not use the GAN repeats its models in every GAN), ``n_seeds`` the
+    pairs. The error reduction is paired by (GAN, classifier seed); a classifier seed with a metric
+    undefined in some GAN (nominal made no error) is left out of that metric."""
+    frame = pd.concat(
+        [
+            per_seed_frame([r for r in runs if r["gan_seed"] == gan]).assign(gan=gan)
+            for gan in sorted({r["gan_seed"] for r in runs})
+        ]
+    )
+    records = []
+    for method in methods:
+        mine = frame[frame["method"] == method]
+        for metric in METRICS:
+            grid = mine.pivot(index="gan", columns="seed", values=metric).dropna(axis=1)
+            values = grid.to_numpy(dtype=float)
+            records.append([dataset, method, metric, *crossed_interval(values), values.size])
+    return pd.DataFrame(records, columns=TIDY_COLUMNS)
+
+
 def _markdown(tidy: pd.DataFrame, generators: pd.DataFrame, dataset: str) -> str:
-    lines = [f"**{dataset}: mean ± std [95% t-interval] over (GAN seed, classifier seed) pairs, in percent**"]
+    lines = [
+        f"**{dataset}: mean ± std [95% interval] in percent: per GAN seed over its classifier seeds; all GAN "
+        "seeds over every (GAN, classifier seed) pair, GAN and classifier seed as crossed factors**"
+    ]
     for gan in ["all", *sorted(set(tidy["gan_seed"]) - {"all"})]:
         wide = wide_table(tidy[tidy["gan_seed"] == gan]).rename_axis("method").reset_index()
         lines += ["", "*all GAN seeds*" if gan == "all" else f"*GAN seed {gan}*", "", *markdown_table(wide)]
@@ -57,7 +82,7 @@ def gan_seeds_stage(
     ]
     table = pd.DataFrame(rows)
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-    tidy.to_csv(csv_path, index=False, float_format="%.6g")
+    tidy.to_csv(csv_path, index=False, float_format="%.10g")
     table.to_csv(generators_path, index=False, float_format="%.4f")
     Path(md_path).write_text(_markdown(tidy, table, dataset))
     log.info("GAN-seed table of %d runs over %d GANs written", len(runs), len(rows))

@@ -74,6 +74,6 @@ def sweep_table_stage(
         frames.append(summarise_runs(evals, dataset=dataset, methods=present).assign(**{swept: value}))
     tidy = pd.concat(frames, ignore_index=True)
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-    tidy.to_csv(csv_path, index=False, float_format="%.6g")
+    tidy.to_csv(csv_path, index=False, float_format="%.10g")
     plot_sweep(tidy, swept=swept, path=figure_path, title=caption)
     return tidy
