@@ -75,7 +75,7 @@ def main() -> None:
             stats = Path(tmp) / f"{len(rows)}.jsonl"
             train_classifier(
                 images=images, labels=torch.tensor(factors["smiling"].to_numpy()), codes=codes, residuals=residuals,
-                num_classes=2, pset=pset, lam=cfg.get("lam", 1.0), steps=args.steps,
+                num_classes=2, pset=pset, lam=cfg["lam"], steps=args.steps,
                 recipe=ClassifierRecipe.from_config(clf),
                 files=RunFiles(stats_path=stats, progress=False),
             )  # fmt: skip

@@ -64,7 +64,7 @@ def per_step_flops(config: dict, dataset: str, tmp: Path) -> dict:
         )
         counts[method] = flops_of(partial(
             train_classifier, images=images, labels=labels, codes=codes, residuals=torch.zeros_like(images),
-            num_classes=2, pset=pset, lam=cfg.get("lam", 1.0), steps=1,
+            num_classes=2, pset=pset, lam=cfg["lam"], steps=1,
             recipe=ClassifierRecipe.from_config(config["classifier"]), files=RunFiles(tmp / method, **stats),
         ))  # fmt: skip
     return counts

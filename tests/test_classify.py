@@ -3,9 +3,11 @@
 import copy
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from admixlib.classify import (
     ClassifierRecipe,
@@ -15,6 +17,7 @@ from admixlib.classify import (
     save_classifier,
     train_classifier,
 )
+from admixlib.configcheck import METHODS
 from admixlib.perturb import (
     LinfBall,
     StyleMixSet,
@@ -22,6 +25,8 @@ from admixlib.perturb import (
     colorjitter_set,
 )
 from admixlib.runtime import RunFiles
+from admixlib.stages.classifier import build_pset
+from admixlib.stylegan import save_generator
 
 
 def common(data, tmp_path, name, steps=3):
@@ -143,3 +148,22 @@ def test_compiled_bf16_training_on_cuda(G, data, tmp_path):
     assert all(
         torch.isfinite(torch.tensor(json.loads(line)["loss"])) for line in (tmp_path / "cuda.jsonl").open()
     )
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_build_pset_builds_every_known_method_from_its_config_block(G, data, tmp_path, method):
+    """A name in METHODS without a branch in build_pset (or whose block lacks a key it reads) fails."""
+    config = yaml.safe_load((Path(__file__).parents[1] / "config" / "config.yaml").read_text())
+    save_generator(G, tmp_path / "G.pt")
+    torch.save({"images": data["images"][None]}, tmp_path / "resampled.pt")
+    pset = build_pset(
+        method, config["methods"][method], generator_path=tmp_path / "G.pt", donor_codes=data["codes"],
+        mixing={"split_index": 2, "add_residual": True}, device="cpu", resampled_path=tmp_path / "resampled.pt",
+    )  # fmt: skip
+    assert (pset is None) == method.startswith("nominal")
+    assert "lam" in config["methods"][method]  # the training loop reads it for every method
+
+
+def test_build_pset_names_the_method_it_has_no_branch_for():
+    with pytest.raises(ValueError, match="no branch for method 'mixup'"):
+        build_pset("mixup", {}, generator_path=None, donor_codes=None, mixing={}, device="cpu")

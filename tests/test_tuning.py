@@ -57,7 +57,10 @@ def test_default_grids_give_every_method_the_same_budget(config):
     sizes = {len(grid) for grid in config["tuning"]["grids"].values()}
     assert len(sizes) == 1 and 4 <= sizes.pop() <= 6
     tuned = set(config["run"]["methods"]) - {"nominal", "nominal_long"}
-    assert set(config["tuning"]["methods"]) == set(config["tuning"]["grids"]) == tuned
+    assert set(config["tuning"]["methods"]) == set(config["tuning"]["grids"]) == tuned, (
+        "every method of run.methods but the nominal ones is tuned alike: it needs a grid of the same size "
+        "under tuning.grids and its name in tuning.methods"
+    )
 
 
 @pytest.mark.parametrize(

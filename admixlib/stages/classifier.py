@@ -13,7 +13,7 @@ from admixlib.classify import (
     save_classifier,
     train_classifier,
 )
-from admixlib.configcheck import METHODS, MIXING_METHODS
+from admixlib.configcheck import MIXING_METHODS
 from admixlib.data import load_split
 from admixlib.perturb import (
     LinfBall,
@@ -67,7 +67,9 @@ def build_pset(
             add_residual=mixing["add_residual"],
             attack=cfg.get("attack", "exact"),
         )
-    raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    raise ValueError(
+        f"build_pset has no branch for method {method!r}: add one that builds its perturbation set"
+    )
 
 
 def train_classifier_stage(
@@ -115,7 +117,7 @@ def train_classifier_stage(
         residuals=codes.residuals(train.images),
         num_classes=train.meta["num_classes"],
         pset=pset,
-        lam=method_cfg.get("lam", 1.0),
+        lam=method_cfg["lam"],
         steps=classifier_cfg["steps"] * method_cfg.get("steps_factor", 1),
         recipe=ClassifierRecipe.from_config(classifier_cfg),
         device=device,
