@@ -13,6 +13,7 @@ Writes results/benchmarks/gpu_check.json. On a machine without CUDA it stops at 
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -120,6 +121,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=30, help="timed steps per setting (after 5 warm-up)")
     parser.add_argument("--skip-workflow", action="store_true", help="leave out the end-to-end run")
     args = parser.parse_args()
+    # cuBLAS reads this once, when it starts (at the first timed run): set it before any CUDA call, so
+    # that the deterministic runs at the end get deterministic matrix products too
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     if not torch.cuda.is_available():
         print(f"gpu-check needs a CUDA GPU: torch {torch.__version__} sees none "
               f"(built for CUDA {torch.version.cuda}); nothing was run", file=sys.stderr)  # fmt: skip

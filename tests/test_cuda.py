@@ -2,6 +2,7 @@
 each against the same computation on the CPU. Skipped on a machine without CUDA."""
 
 import copy
+import shutil
 
 import pandas as pd
 import pytest
@@ -10,7 +11,7 @@ import torch
 from admixlib.classify import ClassifierRecipe, evaluate_classifier, train_classifier
 from admixlib.inversion import EncoderRecipe, invert_images, train_encoder
 from admixlib.perturb import LinfBall, StyleMixSet
-from admixlib.runtime import RunFiles
+from admixlib.runtime import RunFiles, TrainingState
 from admixlib.stylegan import GanRecipe, train_generator
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
@@ -85,3 +86,30 @@ def test_advmix_training_and_evaluation_on_cuda_match_the_cpu(G, tmp_path):
     assert next(model.parameters()).is_cuda
     for key in ("clean_acc", "advmix_attack_acc", "linf_attack_acc"):  # a prediction may flip at a tie
         assert abs(results["cuda"][key] - results["cpu"][key]) <= 2 / n, key
+
+
+def test_classifier_resumes_in_the_middle_of_an_epoch_on_cuda(tmp_path, monkeypatch):
+    """The resumed data order indexes the CPU images (a checkpoint loaded onto the GPU moved it there)."""
+
+    def train(name):
+        return train_classifier(
+            images=_images(), labels=torch.arange(32) % 2, num_classes=2, pset=LinfBall(eps=0.01, step_size=0.01, steps=1),
+            lam=0.5, steps=4, recipe=ClassifierRecipe(batch_size=8, width=4), device="cuda", seed=0,
+            files=RunFiles(tmp_path / name, checkpoint_every=2, progress=False),
+        )  # fmt: skip
+
+    save = TrainingState.save
+
+    def save_and_keep_step_2(
+        state,
+    ):  # the checkpoint a job killed at step 3 leaves, half way through the epoch
+        save(state)
+        if state.step == 2:
+            shutil.copytree(state.path.parent, tmp_path / "cut")
+
+    monkeypatch.setattr(TrainingState, "save", save_and_keep_step_2)
+    whole = train("whole")
+    monkeypatch.undo()
+    resumed = train("cut")
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b)

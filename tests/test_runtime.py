@@ -23,6 +23,7 @@ from admixlib.runtime import (
     visible_gpus,
     write_provenance,
 )
+from admixlib.runtime.gpu_slots import default_lock_dir
 from admixlib.stylegan import load_generator
 
 
@@ -155,6 +156,16 @@ def test_claim_narrows_cuda_visible_devices(tmp_path, monkeypatch):
     again.release()
 
 
+def test_lock_folders_are_per_user_and_per_slurm_allocation(monkeypatch):
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    local = default_lock_dir()
+    assert local.name == f"admix-gpu-slots-{os.getuid()}"
+    monkeypatch.setenv("SLURM_JOB_ID", "41")
+    in_41 = default_lock_dir()
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    assert len({local, in_41, default_lock_dir()}) == 3  # sbatch jobs on one node never wait on each other
+
+
 def test_no_gpus_claims_nothing(tmp_path, monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     assert visible_gpus(count=0) == [] and visible_gpus(count=2) == ["0", "1"]
@@ -228,6 +239,24 @@ def test_a_resumed_run_gets_back_the_stats_lines_its_deleted_output_held(tmp_pat
         again.write_stats({"step": step})
     stats = (tmp_path / "stats.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in stats] == [1, 2, 3, 4]
+
+
+def test_a_checkpoint_from_another_device_is_refused_by_name_and_values_load_on_the_cpu(tmp_path):
+    """A CUDA generator's state cannot seed a CPU generator (torch fails with a size mismatch), so a
+    checkpoint written with generators on another device is refused, or restarted, with a message."""
+    model = torch.nn.Linear(2, 2)
+    state = _state(tmp_path, model, identity={"width": 2})
+    state.resume()
+    for _ in state.steps(2, desc="t"):
+        state.values["order"] = torch.arange(4)
+    ckpt = torch.load(state.path, weights_only=True)
+    assert ckpt["generator_devices"] == {"data": "cpu"}
+    again = _state(tmp_path, torch.nn.Linear(2, 2), identity={"width": 2})
+    assert again.resume() and again.values["order"].device.type == "cpu"
+    torch.save({**ckpt, "generator_devices": {"data": "cuda"}}, state.path)  # as a GPU node writes it
+    with pytest.raises(RuntimeError, match=r"random generators on \{'data': 'cuda'\}.*delete it"):
+        _state(tmp_path, torch.nn.Linear(2, 2), identity={"width": 2}).resume()
+    assert not _state(tmp_path, torch.nn.Linear(2, 2), identity={"width": 2}, on_mismatch="restart").resume()
 
 
 def test_trim_stats_drops_the_steps_a_resumed_run_redoes(tmp_path):

@@ -4,6 +4,7 @@ import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from admixlib.stylegan import (
     ChannelMix,
@@ -16,7 +17,7 @@ from admixlib.stylegan import (
     save_discriminator,
     save_generator,
 )
-from admixlib.stylegan.layers import ModulatedConv2d
+from admixlib.stylegan.layers import ModulatedConv2d, bilinear_by_shifts, upsample_bilinear
 
 TINY = dict(z_dim=16, w_dim=16, mapping_layers=2, resolution=16, channels={4: 32, 8: 16, 16: 16})
 
@@ -215,3 +216,16 @@ def test_conditional_mapping_draws_classes_at_their_rates_from_the_latent():
     assert Generator(**TINY).mapping.labels_of(z) is None
     with pytest.raises(ValueError, match="class_probs"):
         Generator(**TINY, num_classes=2, class_probs=[0.5, 0.6])
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+@pytest.mark.parametrize("shape", [(2, 3, 4, 4), (1, 2, 1, 5)])
+def test_bilinear_by_shifts_is_torch_bilinear_forward_and_backward(factor, shape):
+    """The deterministic CUDA path (shifts and sums) computes torch's bilinear upsampling and its
+    gradient: only the kernel differs."""
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    ours, theirs = bilinear_by_shifts(x, factor), F.interpolate(x, scale_factor=factor, mode="bilinear")
+    grad = torch.randn_like(theirs)
+    assert torch.allclose(ours, theirs, atol=1e-12)
+    assert torch.allclose(*(torch.autograd.grad(y, x, grad)[0] for y in (ours, theirs)), atol=1e-12)
+    assert torch.equal(upsample_bilinear(x, factor), theirs)  # off CUDA, torch's own kernel

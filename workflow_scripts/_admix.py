@@ -5,7 +5,6 @@ Snakemake puts this folder on ``sys.path`` when it runs a script, so ``import _a
 rule, also inside a per-rule conda environment where admixlib is not installed.
 """
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -37,12 +36,9 @@ def start(snakemake):
     logger = setup_logging(snakemake.log[0] if snakemake.log else None, capture_stderr=True)
     set_threads(snakemake.threads)
     logger.info("rule %s, wildcards %s", snakemake.rule, dict(snakemake.wildcards))
-    # SLURM gives each job its own cards; locally only the lock files keep concurrent jobs apart.
-    if (
-        snakemake.resources.get("gpu", 0)
-        and snakemake.config["device"] != "cpu"
-        and "SLURM_JOB_ID" not in os.environ
-    ):
+    # The lock files keep concurrent jobs on distinct cards; under SLURM each allocation has its own
+    # (an sbatch job claims among the cards SLURM gave it, jobs inside one salloc share its cards).
+    if snakemake.resources.get("gpu", 0) and snakemake.config["device"] != "cpu":
         _held.append(claim_gpu(gpus=visible_gpus()))
     use_deterministic_algorithms(snakemake.config["compute"].get("deterministic", True))
     return logger

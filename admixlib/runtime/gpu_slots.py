@@ -20,7 +20,14 @@ import torch
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LOCK_DIR = Path(tempfile.gettempdir()) / "admix-gpu-slots"
+
+def default_lock_dir() -> Path:
+    """The lock folder the jobs that share cards share: one per user (another user's folder is not
+    writable) and, inside a SLURM allocation, one per allocation, so jobs of one ``salloc`` take
+    distinct cards while ``sbatch`` jobs on one node, each with its own cards, never wait on each other."""
+    allocation = os.environ.get("SLURM_JOB_ID")
+    name = f"admix-gpu-slots-{os.getuid()}" + (f"-slurm{allocation}" if allocation else "")
+    return Path(tempfile.gettempdir()) / name
 
 
 def visible_gpus(count: int | None = None) -> list[str]:
@@ -58,13 +65,14 @@ class GpuSlot:
 
 
 def claim_gpu(
-    *, gpus: list[str], lock_dir: str | os.PathLike = DEFAULT_LOCK_DIR, poll_seconds: float = 1.0
+    *, gpus: list[str], lock_dir: str | os.PathLike | None = None, poll_seconds: float = 1.0
 ) -> GpuSlot | None:
     """Claim the first of ``gpus`` that no other process holds and make it this process's only card.
 
     Sets ``CUDA_VISIBLE_DEVICES`` to the claimed id, so it must run before torch initialises CUDA. With
     every card held (``--resources gpu=N`` above the number of cards) it waits for one to come free.
-    Returns None, changing nothing, when ``gpus`` is empty (a CPU machine).
+    Returns None, changing nothing, when ``gpus`` is empty (a CPU machine). ``lock_dir``: None for
+    :func:`default_lock_dir`.
 
     Raises:
         RuntimeError: CUDA is already initialised in this process, so the choice could not apply.
@@ -75,7 +83,7 @@ def claim_gpu(
         raise RuntimeError(
             "claim_gpu must run before torch initialises CUDA; call it at the start of the job"
         )
-    lock_dir = Path(lock_dir)
+    lock_dir = Path(lock_dir) if lock_dir is not None else default_lock_dir()
     lock_dir.mkdir(parents=True, exist_ok=True)
     waited = False
     while True:

@@ -128,12 +128,20 @@ class TrainingState:
     def _load(self) -> dict | None:
         if self.path is None or not self.path.is_file():
             return None
-        ckpt = load_checkpoint(self.path, map_location=self.device)
+        # on the CPU: the models and optimisers copy their states to their own device, and the plain
+        # values (a data order indexing CPU tensors) stay where this run made them
+        ckpt = load_checkpoint(self.path, map_location="cpu")
         if ckpt.get("format") != FORMAT:
             raise RuntimeError(f"{self.path} was written by an older admix; delete it to train from scratch")
-        if ckpt["identity"] == self.identity:
+        devices = self._generator_devices()
+        written = ckpt.get("generator_devices", devices)  # older checkpoints did not record them
+        if ckpt["identity"] == self.identity and written == devices:
             return ckpt
         message = f"{self.path} was written for {ckpt['identity']}, not {self.identity}"
+        if written != devices:  # a CUDA generator's state cannot seed a CPU one, nor the reverse
+            message = (
+                f"{self.path} was written with random generators on {written}, this run's are on {devices}"
+            )
         if self.on_mismatch == "raise":
             raise RuntimeError(f"{message}; delete it to train from scratch")
         log.warning("%s; training from scratch", message)
@@ -148,10 +156,14 @@ class TrainingState:
         rng["torch"] = torch_rng_state(self.device)
         state = {name: obj.state_dict() for name, obj in self.stateful.items()}
         record = dict(format=FORMAT, identity=self.identity, state=state, rng=rng, values=self.values)
+        record["generator_devices"] = self._generator_devices()
         stats = (
             self.stats_path.read_text() if self.stats_path is not None and self.stats_path.is_file() else None
         )
         save_atomic({**record, "step": self.step, "seconds": self.seconds, "stats": stats}, self.path)
+
+    def _generator_devices(self) -> dict:
+        return {name: gen.device.type for name, gen in self.generators.items()}
 
     def _reset_stats(self) -> None:
         if self.stats_path is not None:

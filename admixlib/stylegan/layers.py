@@ -19,9 +19,37 @@ def lrelu(x: torch.Tensor) -> torch.Tensor:
     return F.leaky_relu(x, 0.2) * LRELU_GAIN
 
 
+def upsample_bilinear(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Bilinear upsampling by an integer ``factor`` (``align_corners=False``):
+    ``[N, C, H, W] -> [N, C, factor H, factor W]``.
+
+    torch's bilinear kernel has no deterministic backward on CUDA, so there, with deterministic
+    algorithms on, :func:`bilinear_by_shifts` applies the same weights; elsewhere torch's kernel runs
+    (CPU results stay bit for bit what they were)."""
+    if x.is_cuda and torch.are_deterministic_algorithms_enabled():
+        return bilinear_by_shifts(x, factor)
+    return F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
+
+
 def upsample2x(x: torch.Tensor) -> torch.Tensor:
     """Bilinear 2x upsampling: ``[N, C, H, W] -> [N, C, 2H, 2W]``."""
-    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    return upsample_bilinear(x, 2)
+
+
+def bilinear_by_shifts(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Bilinear upsampling (``align_corners=False``, edges clamped) from shifted copies, products and
+    sums, whose backward needs no atomic adds: ``[N, C, H, W] -> [N, C, factor H, factor W]``."""
+    for dim in (2, 3):
+        n = x.shape[dim]
+        before = torch.cat([x.narrow(dim, 0, 1), x.narrow(dim, 0, n - 1)], dim)
+        after = torch.cat([x.narrow(dim, 1, n - 1), x.narrow(dim, n - 1, 1)], dim)
+        phases = []
+        for phase in range(factor):
+            offset = (phase + 0.5) / factor - 0.5  # where the output sample sits between inputs
+            neighbour = before if offset < 0 else after
+            phases.append((1 - abs(offset)) * x + abs(offset) * neighbour)
+        x = torch.stack(phases, dim + 1).flatten(dim, dim + 1)
+    return x
 
 
 class EqualLinear(nn.Module):
@@ -238,9 +266,7 @@ class PaletteHead(nn.Module):
         """Soft regions of features ``x [N, C, H, W]``: ``[N, K, sH, sW]``, summing to 1 over K."""
         logits = self.segment(x)
         if self.supersample > 1:  # a pixel blends regions only where a boundary crosses it
-            logits = F.interpolate(
-                logits, scale_factor=self.supersample, mode="bilinear", align_corners=False
-            )
+            logits = upsample_bilinear(logits, self.supersample)
         masks = torch.softmax(self.gain * logits, dim=1)
         # share of each pixel not in its main region, kept for the training loss that penalises
         # blends (a blend of palette colours would let the features paint colours themselves)
