@@ -35,6 +35,8 @@ def _loss(forward, model: nn.Module, batch: Batch, *, pset, lam: float, attack_g
     model.eval()
     t0 = time.perf_counter()
     x_pert = find_worst_case(pset, forward, batch, generator=attack_gen)
+    if x_pert.is_cuda:  # CUDA runs asynchronously: time the attack's kernels, not their launch
+        torch.cuda.synchronize(x_pert.device)
     attack_seconds = time.perf_counter() - t0
     model.train()
     n, clean_acc = len(batch), None
