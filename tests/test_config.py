@@ -7,7 +7,14 @@ import pytest
 import yaml
 from snakemake.utils import update_config, validate
 
-from admixlib.configcheck import METHODS, ConfigError, check_config, check_resource_rules, num_styles
+from admixlib.configcheck import (
+    METHODS,
+    MIXING_METHODS,
+    ConfigError,
+    check_config,
+    check_resource_rules,
+    num_styles,
+)
 from admixlib.configschema import check_schema, schema_errors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,3 +206,8 @@ def test_the_schema_knows_the_methods_the_workflow_builds():
     assert schema["$defs"]["method"]["enum"] == list(METHODS)
     assert schema["properties"]["methods"]["required"] == list(METHODS)
     assert set(schema["properties"]["methods"]["properties"]) == set(METHODS)
+    targets = schema["properties"]
+    tuned = targets["tuning"]["properties"]
+    assert set(tuned["methods"]["items"]["enum"]) == set(tuned["grids"]["properties"]) <= set(METHODS)
+    assert targets["ablation"]["properties"]["methods"]["items"]["enum"] == list(MIXING_METHODS)
+    assert set(targets["sweeps"]["properties"]["methods"]["items"]["enum"]) <= set(METHODS)

@@ -13,6 +13,7 @@ from admixlib.inversion import EncoderRecipe, invert_images, train_encoder
 from admixlib.perturb import LinfBall, StyleMixSet
 from admixlib.runtime import RunFiles, TrainingState
 from admixlib.stylegan import GanRecipe, train_generator
+from admixlib.stylegan.layers import upsample_bilinear
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
 
@@ -113,3 +114,18 @@ def test_classifier_resumes_in_the_middle_of_an_epoch_on_cuda(tmp_path, monkeypa
     resumed = train("cut")
     for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b)
+
+
+def test_upsampling_is_deterministic_on_cuda():
+    """torch's bilinear backward has no deterministic CUDA kernel: with deterministic algorithms on,
+    the generator's upsampling must neither raise nor vary, and must still be bilinear."""
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)  # not warn_only: a nondeterministic kernel raises
+    try:
+        x = torch.randn(4, 8, 8, 8, device="cuda", requires_grad=True)
+        grads = [torch.autograd.grad(upsample_bilinear(x, 2).square().sum(), x)[0] for _ in range(2)]
+        assert torch.equal(*grads)
+        expected = torch.nn.functional.interpolate(x.detach(), scale_factor=2, mode="bilinear")
+        torch.testing.assert_close(upsample_bilinear(x.detach(), 2), expected)
+    finally:
+        torch.use_deterministic_algorithms(before)

@@ -131,7 +131,12 @@ def test_results_page_computes_each_target_and_interval_relation():
         in targets
     )
     assert "| AdvMix attack at least 20 points higher, intervals apart | 80.0 [75.0, 85.0] against" in targets
-    assert "| unbiased-test error at least 21% lower | 66.0 [50.0, 100.0*] | yes |" in targets
+    assert (
+        "| unbiased-test error at least 21% lower, interval above 0 | 66.0 [50.0, 100.0*] | yes |" in targets
+    )
+    wide = tidy.copy()
+    wide.loc[wide["metric"] == "rel_error_reduction", "ci95_low"] = -0.2  # within noise of no reduction
+    assert "| 66.0 [-20.0, 100.0*] | **no** |" in "\n".join(targets_table(wide))
     comparison = "\n".join(comparison_table(tidy))
     assert "| randmix | overlap | below | above |" in comparison
 
@@ -147,3 +152,5 @@ def test_crossed_interval_counts_each_factor_once():
     assert crossed_interval(gans)[2:] == pytest.approx((mean - t_half, mean + t_half))
     assert crossed_interval(seeds[None])[2:] == pytest.approx((mean - t_half, mean + t_half))
     assert crossed_interval(np.full((2, 2), 0.5)) == (0.5, 0.0, 0.5, 0.5)
+    _, _, low, high = crossed_interval(np.array([[0.0, 1.0], [1.0, 0.0]]))  # pairs differ only jointly
+    assert low < 0.0 and high > 1.0

@@ -241,18 +241,17 @@ def test_a_resumed_run_gets_back_the_stats_lines_its_deleted_output_held(tmp_pat
     assert [json.loads(line)["step"] for line in stats] == [1, 2, 3, 4]
 
 
-def test_a_checkpoint_from_another_device_is_refused_by_name_and_values_load_on_the_cpu(tmp_path):
+def test_a_checkpoint_from_another_device_is_refused_by_name(tmp_path):
     """A CUDA generator's state cannot seed a CPU generator (torch fails with a size mismatch), so a
     checkpoint written with generators on another device is refused, or restarted, with a message."""
     model = torch.nn.Linear(2, 2)
     state = _state(tmp_path, model, identity={"width": 2})
     state.resume()
     for _ in state.steps(2, desc="t"):
-        state.values["order"] = torch.arange(4)
+        pass
     ckpt = torch.load(state.path, weights_only=True)
     assert ckpt["generator_devices"] == {"data": "cpu"}
-    again = _state(tmp_path, torch.nn.Linear(2, 2), identity={"width": 2})
-    assert again.resume() and again.values["order"].device.type == "cpu"
+    assert _state(tmp_path, torch.nn.Linear(2, 2), identity={"width": 2}).resume()
     torch.save({**ckpt, "generator_devices": {"data": "cuda"}}, state.path)  # as a GPU node writes it
     with pytest.raises(RuntimeError, match=r"random generators on \{'data': 'cuda'\}.*delete it"):
         _state(tmp_path, torch.nn.Linear(2, 2), identity={"width": 2}).resume()

@@ -61,8 +61,9 @@ def crossed_interval(grid: np.ndarray) -> tuple[float, float, float, float]:
 
     The grand mean's variance is taken as ``(MS_rows + MS_cols) / (G S)`` from the two-way mean squares
     (the interaction is not subtracted, so the estimate errs wide) with Satterthwaite's degrees of
-    freedom. One row gives the classifier seeds' t-interval; rows that repeat one another (a method that
-    does not use the GAN) give that too.
+    freedom, or as ``MS_residual / (G S)`` where that is larger (pairs that differ only jointly). One row
+    gives the classifier seeds' t-interval; rows that repeat one another (a method that does not use the
+    GAN) give that too. The std is that of the ``G S`` pairs, as a description of their spread.
     """
     g, s = grid.shape
     mean = float(grid.mean()) if grid.size else math.nan
@@ -75,6 +76,11 @@ def crossed_interval(grid: np.ndarray) -> tuple[float, float, float, float]:
         if len(means) > 1
     ]
     total = sum(ms for ms, _ in squares)
+    if g > 1 and s > 1:
+        residual = grid - grid.mean(1, keepdims=True) - grid.mean(0, keepdims=True) + mean
+        ms_residual = float(np.sum(residual**2)) / ((g - 1) * (s - 1))
+        if ms_residual > total:
+            squares, total = [(ms_residual, (g - 1) * (s - 1))], ms_residual
     if total == 0:
         return mean, std, mean, mean
     df = total**2 / sum(ms**2 / dof for ms, dof in squares)

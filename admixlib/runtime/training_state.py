@@ -137,11 +137,12 @@ class TrainingState:
         written = ckpt.get("generator_devices", devices)  # older checkpoints did not record them
         if ckpt["identity"] == self.identity and written == devices:
             return ckpt
-        message = f"{self.path} was written for {ckpt['identity']}, not {self.identity}"
+        reasons = []
+        if ckpt["identity"] != self.identity:
+            reasons.append(f"for {ckpt['identity']}, not {self.identity}")
         if written != devices:  # a CUDA generator's state cannot seed a CPU one, nor the reverse
-            message = (
-                f"{self.path} was written with random generators on {written}, this run's are on {devices}"
-            )
+            reasons.append(f"with random generators on {written}, this run's are on {devices}")
+        message = f"{self.path} was written " + " and ".join(reasons)
         if self.on_mismatch == "raise":
             raise RuntimeError(f"{message}; delete it to train from scratch")
         log.warning("%s; training from scratch", message)
