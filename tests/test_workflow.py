@@ -154,7 +154,9 @@ def test_whole_dag_on_test_config(tmp_path):
     assert rendered.returncode == 0, rendered.stderr[-3000:]
     doc = (tmp_path / "docs" / "results.md").read_text()
     digits, faces = doc.split("## colored_digits")[1].split("## faces")
-    assert "### Targets" in digits and "| unbiased-test error at least 21% lower, interval above 0 |" in digits
+    assert (
+        "### Targets" in digits and "| unbiased-test error at least 21% lower, interval above 0 |" in digits
+    )
     assert "### GAN seeds" in digits and "`gan_seed` all:" in digits  # the table built above
     assert "(`snakemake gan_seeds` builds `faces_gan_seeds.csv`)" in faces  # not built for faces
     assert "| total |" in doc  # the cost table from the benchmark files
