@@ -25,12 +25,10 @@ def test_evaluate_classifier(G, data):
     advmix = StyleMixSet(G, split_index=2, donor_codes=data["codes"], donors=2, steps=2, step_size=0.3)
     variations = data["images"][:, None].repeat(1, 2, 1, 1, 1)
     variations[:, 1] = -variations[:, 1]
+    inputs = dict(images=data["images"], labels=data["labels"], factors=data["factors"], label_name="smiling")
     result = evaluate_classifier(
         model,
-        images=data["images"],
-        labels=data["labels"],
-        factors=data["factors"],
-        label_name="smiling",
+        **inputs,
         spurious_factor="skin",
         advmix_set=advmix,
         advmix_restarts=2,
@@ -67,17 +65,7 @@ def test_evaluate_classifier(G, data):
     model.train()
     assert result["advmix_attack_acc"] == float(advmix_robust.float().mean())
     assert result["linf_attack_acc"] == float(linf_robust.float().mean())
-    no_attack = evaluate_classifier(
-        model,
-        images=data["images"],
-        labels=data["labels"],
-        factors=data["factors"],
-        label_name="smiling",
-        spurious_factor=None,
-        batch_size=7,
-        device="cpu",
-        seed=0,
-    )
+    no_attack = evaluate_classifier(model, **inputs, spurious_factor=None, batch_size=7, device="cpu", seed=0)
     assert no_attack["advmix_attack_acc"] is None and no_attack["consistency"] is None
     assert no_attack["clean_acc"] == result["clean_acc"]
     assert set(no_attack["group_acc"]) == {"label=0", "label=1"}

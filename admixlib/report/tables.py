@@ -16,6 +16,8 @@ METRICS = (
     "rel_error_reduction",
 )
 TIDY_COLUMNS = ["dataset", "method", "metric", "mean", "std", "ci95_low", "ci95_high", "n_seeds"]
+# enough digits that a page rendered from the CSV rounds as the tables rendered from the floats do
+TIDY_FLOAT_FORMAT = "%.10g"
 METRIC_TITLES = {
     "clean_acc": "clean acc",
     "worst_group_acc": "worst-group acc",
@@ -180,7 +182,7 @@ def write_tables(tidy: pd.DataFrame, *, csv_path, md_path, tex_path, caption: st
     """Write the tidy CSV and the Markdown and LaTeX renderings of its wide form."""
     for path in (csv_path, md_path, tex_path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tidy.to_csv(csv_path, index=False, float_format="%.10g")
+    tidy.to_csv(csv_path, index=False, float_format=TIDY_FLOAT_FORMAT)
     wide = wide_table(tidy)
     Path(md_path).write_text(_markdown(wide, caption))
     Path(tex_path).write_text(_latex(wide, caption))

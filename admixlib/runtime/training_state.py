@@ -135,13 +135,13 @@ class TrainingState:
             raise RuntimeError(f"{self.path} was written by an older admix; delete it to train from scratch")
         devices = self._generator_devices()
         written = ckpt.get("generator_devices", devices)  # older checkpoints did not record them
-        if ckpt["identity"] == self.identity and written == devices:
-            return ckpt
         reasons = []
         if ckpt["identity"] != self.identity:
             reasons.append(f"for {ckpt['identity']}, not {self.identity}")
         if written != devices:  # a CUDA generator's state cannot seed a CPU one, nor the reverse
             reasons.append(f"with random generators on {written}, this run's are on {devices}")
+        if not reasons:
+            return ckpt
         message = f"{self.path} was written " + " and ".join(reasons)
         if self.on_mismatch == "raise":
             raise RuntimeError(f"{message}; delete it to train from scratch")

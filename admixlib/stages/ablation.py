@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from admixlib.report import generator_row, markdown_table, summarise_runs, wide_table
+from admixlib.report.tables import TIDY_FLOAT_FORMAT
 
 log = logging.getLogger("admix.stages")
 
@@ -27,7 +28,7 @@ def ablation_stage(
         [generator_row(json.loads(Path(p).read_text()), generator=name) for name, p in generators.items()]
     )
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-    tidy.to_csv(csv_path, index=False, float_format="%.10g")
+    tidy.to_csv(csv_path, index=False, float_format=TIDY_FLOAT_FORMAT)
     figures.to_csv(generators_path, index=False, float_format="%.4f")
     seeds = sorted({r["seed"] for r in evaluated})
     lines = [

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from admixlib.report import generator_row, markdown_table, summarise_runs, wide_table
-from admixlib.report.tables import METRICS, TIDY_COLUMNS, crossed_interval, per_seed_frame
+from admixlib.report.tables import METRICS, TIDY_COLUMNS, TIDY_FLOAT_FORMAT, crossed_interval, per_seed_frame
 
 log = logging.getLogger("admix.stages")
 
@@ -82,7 +82,7 @@ def gan_seeds_stage(
     ]
     table = pd.DataFrame(rows)
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-    tidy.to_csv(csv_path, index=False, float_format="%.10g")
+    tidy.to_csv(csv_path, index=False, float_format=TIDY_FLOAT_FORMAT)
     table.to_csv(generators_path, index=False, float_format="%.4f")
     Path(md_path).write_text(_markdown(tidy, table, dataset))
     log.info("GAN-seed table of %d runs over %d GANs written", len(runs), len(rows))

@@ -16,6 +16,7 @@ import torch
 from admixlib.data import factors_path_for, load_split, save_split, split_seed, subsample_with_bias
 from admixlib.perturb.augment import to_uint8
 from admixlib.report import plot_sweep, summarise_runs
+from admixlib.report.tables import TIDY_FLOAT_FORMAT
 from admixlib.runtime import save_atomic
 from admixlib.stages.codes import load_codes
 
@@ -74,6 +75,6 @@ def sweep_table_stage(
         frames.append(summarise_runs(evals, dataset=dataset, methods=present).assign(**{swept: value}))
     tidy = pd.concat(frames, ignore_index=True)
     Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-    tidy.to_csv(csv_path, index=False, float_format="%.10g")
+    tidy.to_csv(csv_path, index=False, float_format=TIDY_FLOAT_FORMAT)
     plot_sweep(tidy, swept=swept, path=figure_path, title=caption)
     return tidy
