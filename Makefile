@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	# The target comes first: --resources takes every word after it, a target included.
 	# --rerun-incomplete: after Snakemake itself was killed, its half-written outputs are redone (training resumes).
-	$(SNAKEMAKE) all --rerun-incomplete --cores $(CORES) --resources gpu=$(GPUS)
+	# --scheduler greedy: the default ILP scheduler's solver takes CPU from the jobs (docs/speed.md).
+	$(SNAKEMAKE) all --rerun-incomplete --scheduler greedy --cores $(CORES) --resources gpu=$(GPUS)
 
 test: $(STAMP) lint
 	$(VENV)/bin/pytest -q -m "not slurm and not paper" tests

@@ -20,7 +20,7 @@ import yaml
 from admixlib.classify import ClassifierRecipe, train_classifier
 from admixlib.configcheck import METHODS
 from admixlib.data import make_faces
-from admixlib.runtime import RunFiles, set_threads
+from admixlib.runtime import RunFiles, reuse_freed_memory, set_threads
 from admixlib.stages.classifier import build_pset
 from admixlib.stylegan import ARCH_KEYS, Generator, save_generator
 
@@ -48,6 +48,7 @@ def main() -> None:
     config = yaml.safe_load(Path(args.config).read_text())
     block, clf = config["datasets"][args.dataset], config["classifier"]
     set_threads(args.threads)
+    reuse_freed_memory()
     resolution = block["data"]["resolution"]
     arch = {k: block["stylegan"][k] for k in ARCH_KEYS}  # the configured synthesis, palette head included
     arch["channels"] = {int(r): c for r, c in block["stylegan"]["channels"].items()}

@@ -279,3 +279,33 @@ def test_gpu_check_stops_clearly_without_cuda():
         and "gpu-check needs a CUDA GPU" in done.stderr
         and "nothing was run" in done.stderr
     )
+
+
+FAULTS_AFTER_REPEATED_ALLOCATION = """
+import resource, sys, torch
+from admixlib.runtime import reuse_freed_memory
+if sys.argv[1] == "reuse":
+    assert reuse_freed_memory()
+for _ in range(10):  # 64 MiB blocks: above glibc's largest automatic mmap threshold (32 MiB)
+    torch.ones(16 * 2**20).sum()  # the heap grows a few times, then holds enough free blocks
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    torch.ones(16 * 2**20).sum()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_reused_memory_is_not_mapped_and_faulted_in_again():
+    def faults(mode):
+        run = subprocess.run(
+            [sys.executable, "-c", FAULTS_AFTER_REPEATED_ALLOCATION, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return int(run.stdout)
+
+    pages = 5 * 64 * 2**20 // 4096
+    assert faults("default") > 0.8 * pages  # each of the 5 blocks is mapped, zero-filled and unmapped
+    assert faults("reuse") < 0.4 * pages  # the heap's free blocks are reused

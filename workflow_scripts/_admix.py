@@ -16,6 +16,7 @@ if str(REPO) not in sys.path:
 from admixlib.runtime import (  # noqa: E402
     claim_gpu,
     provenance_record,
+    reuse_freed_memory,
     set_threads,
     setup_logging,
     use_deterministic_algorithms,
@@ -29,12 +30,14 @@ _started = []  # when start() ran, for the provenance's wall time
 
 
 def start(snakemake):
-    """Send logging and tracebacks to the rule's log, limit torch to the rule's threads, claim a card
-    no other local job holds when the rule asks for a GPU, turn on deterministic algorithms (where
-    CUDA is) unless ``compute.deterministic`` is false; return a logger."""
+    """Send logging and tracebacks to the rule's log, limit torch to the rule's threads, keep freed
+    memory in the process (``reuse_freed_memory``), claim a card no other local job holds when the
+    rule asks for a GPU, turn on deterministic algorithms (where CUDA is) unless
+    ``compute.deterministic`` is false; return a logger."""
     _started.append(time.monotonic())
     logger = setup_logging(snakemake.log[0] if snakemake.log else None, capture_stderr=True)
     set_threads(snakemake.threads)
+    reuse_freed_memory()
     logger.info("rule %s, wildcards %s", snakemake.rule, dict(snakemake.wildcards))
     # The lock files keep concurrent jobs on distinct cards; under SLURM each allocation has its own
     # (an sbatch job claims among the cards SLURM gave it, jobs inside one salloc share its cards).

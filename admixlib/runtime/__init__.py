@@ -1,7 +1,7 @@
 """Seeding, device choice, GPU slots, atomic checkpoints, the resumable training state, provenance and logging shared by every stage."""
 
 from admixlib.runtime.checkpoint import fingerprint, load_checkpoint, load_module, save_atomic, save_module
-from admixlib.runtime.device import channels_last, resolve_device, set_threads
+from admixlib.runtime.device import channels_last, resolve_device, reuse_freed_memory, set_threads
 from admixlib.runtime.gpu_slots import claim_gpu, visible_gpus
 from admixlib.runtime.logs import setup_logging
 from admixlib.runtime.provenance import provenance_record, write_provenance
@@ -34,6 +34,7 @@ __all__ = [
     "load_module",
     "provenance_record",
     "resolve_device",
+    "reuse_freed_memory",
     "save_atomic",
     "save_module",
     "seed_everything",

@@ -1,6 +1,12 @@
-"""Device choice: the same code runs on CPU and CUDA."""
+"""Device choice, and how a job's process uses the CPU: the same code runs on CPU and CUDA."""
+
+import ctypes
 
 import torch
+
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
@@ -32,3 +38,22 @@ def channels_last(module: torch.nn.Module) -> torch.nn.Module:
 def set_threads(threads: int) -> None:
     """Limit torch's intra-op threads to the rule's ``threads:`` so parallel jobs do not oversubscribe."""
     torch.set_num_threads(max(1, int(threads)))
+
+
+def reuse_freed_memory(*, threshold_bytes: int = 1 << 30) -> bool:
+    """Make glibc's malloc keep freed memory for the process's next tensors; True where it took effect.
+
+    By default glibc gives every block above 128 KiB its own ``mmap`` and hands it back on free, so each
+    training or attack step maps, zero-fills and unmaps its activations again: a fifth of a job's CPU
+    time went to the kernel (``docs/speed.md``). Blocks below ``threshold_bytes`` now come from the heap
+    and stay there. Values are unchanged; only where memory comes from. False (and nothing changed) off
+    glibc, e.g. on macOS or Windows.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    return bool(mallopt(_M_MMAP_THRESHOLD, threshold_bytes)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, threshold_bytes)
+    )
