@@ -1,6 +1,7 @@
 """Device choice, and how a job's process uses the CPU: the same code runs on CPU and CUDA."""
 
 import ctypes
+import platform
 
 import torch
 
@@ -43,12 +44,14 @@ def set_threads(threads: int) -> None:
 def reuse_freed_memory(*, threshold_bytes: int = 1 << 30) -> bool:
     """Make glibc's malloc keep freed memory for the process's next tensors; True where it took effect.
 
-    By default glibc gives every block above 128 KiB its own ``mmap`` and hands it back on free, so each
-    training or attack step maps, zero-fills and unmaps its activations again: a fifth of a job's CPU
-    time went to the kernel (``docs/speed.md``). Blocks below ``threshold_bytes`` now come from the heap
-    and stay there. Values are unchanged; only where memory comes from. False (and nothing changed) off
-    glibc, e.g. on macOS or Windows.
+    By default glibc gives every block above 128 KiB its own ``mmap`` and hands it back on free, so
+    each training or attack step maps, zero-fills and unmaps its activations again: 13% of the CPU
+    time of ``benchmarks/scaling.py`` went to the kernel (``docs/speed.md``). Blocks below
+    ``threshold_bytes`` now come from the heap and stay there. Values are unchanged; only where memory
+    comes from. False (and nothing changed) off glibc, e.g. on macOS, Windows or musl.
     """
+    if platform.libc_ver()[0] != "glibc":  # other C libraries number mallopt's parameters differently
+        return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError, TypeError):
