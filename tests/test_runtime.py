@@ -285,28 +285,37 @@ def test_gpu_check_stops_clearly_without_cuda():
 FAULTS_AFTER_REPEATED_ALLOCATION = """
 import resource, sys, torch
 from admixlib.runtime import reuse_freed_memory
-if sys.argv[1] == "reuse":
-    assert reuse_freed_memory()
+threshold = reuse_freed_memory() if sys.argv[1] == "reuse" else 0
 for _ in range(10):  # 64 MiB blocks: above glibc's largest automatic mmap threshold (32 MiB)
     torch.ones(16 * 2**20).sum()  # the heap grows a few times, then holds enough free blocks
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(5):
     torch.ones(16 * 2**20).sum()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(threshold, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
+def _huge_pages_always() -> bool:
+    """True where every large anonymous mapping is faulted in 2 MiB pages, so faults do not count pages."""
+    setting = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    return setting.exists() and "[always]" in setting.read_text()
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")
+@pytest.mark.skipif(_huge_pages_always(), reason="transparent huge pages hide the page count")
 def test_reused_memory_is_not_mapped_and_faulted_in_again():
-    def faults(mode):
+    def threshold_and_faults(mode):
         run = subprocess.run(
             [sys.executable, "-c", FAULTS_AFTER_REPEATED_ALLOCATION, mode],
             capture_output=True,
             text=True,
             check=True,
         )
-        return int(run.stdout)
+        return [int(word) for word in run.stdout.split()]
 
     pages = 5 * 64 * 2**20 // 4096
-    assert faults("default") > 0.8 * pages  # each of the 5 blocks is mapped, zero-filled and unmapped
-    assert faults("reuse") < 0.4 * pages  # the heap's free blocks are reused
+    threshold, reused = threshold_and_faults("reuse")
+    if threshold <= 64 * 2**20:
+        pytest.skip(f"this glibc keeps only blocks below {threshold} bytes, not the test's 64 MiB")
+    assert threshold_and_faults("default")[1] > 0.8 * pages  # each block mapped, zero-filled, unmapped
+    assert reused < 0.4 * pages  # the heap's free blocks are reused

@@ -8,6 +8,7 @@ import torch
 # glibc's mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
+_OLD_GLIBC_MAX_MMAP_THRESHOLD = 32 << 20  # older glibc refuses more than half its 64 MiB heap size
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
@@ -41,22 +42,27 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(max(1, int(threads)))
 
 
-def reuse_freed_memory(*, threshold_bytes: int = 1 << 30) -> bool:
-    """Make glibc's malloc keep freed memory for the process's next tensors; True where it took effect.
+def reuse_freed_memory(*, threshold_bytes: int = 1 << 30) -> int:
+    """Make glibc's malloc keep freed memory for the process's next tensors.
 
-    By default glibc gives every block above 128 KiB its own ``mmap`` and hands it back on free, so
-    each training or attack step maps, zero-fills and unmaps its activations again: 13% of the CPU
-    time of ``benchmarks/scaling.py`` went to the kernel (``docs/speed.md``). Blocks below
-    ``threshold_bytes`` now come from the heap and stay there. Values are unchanged; only where memory
-    comes from. False (and nothing changed) off glibc, e.g. on macOS, Windows or musl.
+    By default glibc gives every block above its mmap threshold (128 KiB, rising with the largest
+    block freed up to 32 MiB) its own ``mmap`` and hands it back on free, so each training or attack
+    step maps, zero-fills and unmaps its activations again: 13% of the CPU time of
+    ``benchmarks/scaling.py`` went to the kernel (``docs/speed.md``). Blocks below the threshold now
+    come from the heap and stay there. Values are unchanged; only where memory comes from.
+
+    Returns the threshold set in bytes: ``threshold_bytes``, or 32 MiB where an older glibc refuses
+    more; 0 (and nothing changed) off glibc, e.g. on macOS, Windows or musl.
     """
     if platform.libc_ver()[0] != "glibc":  # other C libraries number mallopt's parameters differently
-        return False
+        return 0
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError, TypeError):
-        return False
+        return 0
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    return bool(mallopt(_M_MMAP_THRESHOLD, threshold_bytes)) and bool(
-        mallopt(_M_TRIM_THRESHOLD, threshold_bytes)
-    )
+    for threshold in (threshold_bytes, min(threshold_bytes, _OLD_GLIBC_MAX_MMAP_THRESHOLD)):
+        if mallopt(_M_MMAP_THRESHOLD, threshold):
+            mallopt(_M_TRIM_THRESHOLD, threshold)
+            return threshold
+    return 0
