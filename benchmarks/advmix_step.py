@@ -20,7 +20,7 @@ import yaml
 from admixlib.classify import ClassifierRecipe, train_classifier
 from admixlib.configcheck import METHODS
 from admixlib.data import make_faces
-from admixlib.runtime import RunFiles, reuse_freed_memory, set_threads
+from admixlib.runtime import RunFiles, configure_cpu
 from admixlib.stages.classifier import build_pset
 from admixlib.stylegan import ARCH_KEYS, Generator, save_generator
 
@@ -47,8 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     config = yaml.safe_load(Path(args.config).read_text())
     block, clf = config["datasets"][args.dataset], config["classifier"]
-    set_threads(args.threads)
-    reuse_freed_memory()
+    configure_cpu(args.threads)
     resolution = block["data"]["resolution"]
     arch = {k: block["stylegan"][k] for k in ARCH_KEYS}  # the configured synthesis, palette head included
     arch["channels"] = {int(r): c for r, c in block["stylegan"]["channels"].items()}

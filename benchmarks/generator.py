@@ -20,7 +20,7 @@ import torch
 import yaml
 
 from admixlib.data import make_faces
-from admixlib.runtime import RunFiles, resolve_device, reuse_freed_memory, set_threads
+from admixlib.runtime import RunFiles, configure_cpu, resolve_device
 from admixlib.stylegan import ARCH_KEYS, GanRecipe, train_generator
 from admixlib.stylegan.networks import TORGB_CHOICES
 
@@ -44,8 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.steps <= WARMUP:
         parser.error(f"--steps must exceed the {WARMUP} warm-up steps")
-    set_threads(args.threads)
-    reuse_freed_memory()
+    configure_cpu(args.threads)
     config = yaml.safe_load(Path(args.config).read_text())
     block = config["datasets"][args.dataset]
     cfg, resolution = block["stylegan"], block["data"]["resolution"]

@@ -23,7 +23,7 @@ import yaml
 from admixlib.analysis import load_oracle, read_factors
 from admixlib.data import load_split
 from admixlib.inversion import invert_images, load_encoder, psnr
-from admixlib.runtime import reuse_freed_memory, set_threads
+from admixlib.runtime import configure_cpu
 from admixlib.stylegan import load_generator
 
 METHODS = [
@@ -46,8 +46,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    set_threads(args.threads)
-    reuse_freed_memory()
+    configure_cpu(args.threads)
     cfg = yaml.safe_load(Path(args.config).read_text())["datasets"][args.dataset]["inversion"]
     adam = {
         "encoder": {"refine_lr": cfg["refine_lr"], "beta1": cfg["refine_beta1"]},

@@ -25,7 +25,7 @@ import yaml
 from admixlib.classify import ClassifierRecipe, train_classifier
 from admixlib.data import make_faces
 from admixlib.inversion import Encoder, EncoderRecipe, invert_images, train_encoder
-from admixlib.runtime import RunFiles, reuse_freed_memory, set_threads
+from admixlib.runtime import RunFiles, configure_cpu
 from admixlib.stages.classifier import build_pset
 from admixlib.stylegan import ARCH_KEYS, GanRecipe, Generator, save_generator, train_generator
 from admixlib.stylegan.discriminator import Discriminator
@@ -97,8 +97,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="results/benchmarks/scaling.csv")
     args = parser.parse_args()
-    set_threads(args.threads)
-    reuse_freed_memory()
+    configure_cpu(args.threads)
     config = yaml.safe_load(Path(args.config).read_text())
     rows = []
     for resolution in (16, 32):

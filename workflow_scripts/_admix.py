@@ -15,9 +15,8 @@ if str(REPO) not in sys.path:
 
 from admixlib.runtime import (  # noqa: E402
     claim_gpu,
+    configure_cpu,
     provenance_record,
-    reuse_freed_memory,
-    set_threads,
     setup_logging,
     use_deterministic_algorithms,
     visible_gpus,
@@ -36,8 +35,7 @@ def start(snakemake):
     ``compute.deterministic`` is false; return a logger."""
     _started.append(time.monotonic())
     logger = setup_logging(snakemake.log[0] if snakemake.log else None, capture_stderr=True)
-    set_threads(snakemake.threads)
-    reuse_freed_memory()
+    configure_cpu(snakemake.threads)
     logger.info("rule %s, wildcards %s", snakemake.rule, dict(snakemake.wildcards))
     # The lock files keep concurrent jobs on distinct cards; under SLURM each allocation has its own
     # (an sbatch job claims among the cards SLURM gave it, jobs inside one salloc share its cards).

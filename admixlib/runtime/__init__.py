@@ -1,7 +1,7 @@
 """Seeding, device choice, GPU slots, atomic checkpoints, the resumable training state, provenance and logging shared by every stage."""
 
 from admixlib.runtime.checkpoint import fingerprint, load_checkpoint, load_module, save_atomic, save_module
-from admixlib.runtime.device import channels_last, resolve_device, reuse_freed_memory, set_threads
+from admixlib.runtime.device import channels_last, configure_cpu, resolve_device, reuse_freed_memory
 from admixlib.runtime.gpu_slots import claim_gpu, visible_gpus
 from admixlib.runtime.logs import setup_logging
 from admixlib.runtime.provenance import provenance_record, write_provenance
@@ -28,6 +28,7 @@ __all__ = [
     "TrainingState",
     "training_module",
     "channels_last",
+    "configure_cpu",
     "claim_gpu",
     "fingerprint",
     "load_checkpoint",
@@ -39,7 +40,6 @@ __all__ = [
     "save_module",
     "seed_everything",
     "set_torch_rng_state",
-    "set_threads",
     "setup_logging",
     "torch_generator",
     "torch_rng_state",

@@ -37,11 +37,6 @@ def channels_last(module: torch.nn.Module) -> torch.nn.Module:
     return module.to(memory_format=torch.channels_last)
 
 
-def set_threads(threads: int) -> None:
-    """Limit torch's intra-op threads to the rule's ``threads:`` so parallel jobs do not oversubscribe."""
-    torch.set_num_threads(max(1, int(threads)))
-
-
 def reuse_freed_memory(*, threshold_bytes: int = 1 << 30) -> int:
     """Make glibc's malloc keep freed memory for the process's next tensors.
 
@@ -56,13 +51,17 @@ def reuse_freed_memory(*, threshold_bytes: int = 1 << 30) -> int:
     """
     if platform.libc_ver()[0] != "glibc":  # other C libraries number mallopt's parameters differently
         return 0
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError, TypeError):
-        return 0
+    mallopt = ctypes.CDLL(None).mallopt  # glibc always has it
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     for threshold in (threshold_bytes, min(threshold_bytes, _OLD_GLIBC_MAX_MMAP_THRESHOLD)):
         if mallopt(_M_MMAP_THRESHOLD, threshold):
             mallopt(_M_TRIM_THRESHOLD, threshold)
             return threshold
     return 0
+
+
+def configure_cpu(threads: int) -> None:
+    """Set up a job's process for the CPU: torch's intra-op threads limited to the rule's ``threads:``
+    so parallel jobs do not oversubscribe, and freed memory kept for reuse (``reuse_freed_memory``)."""
+    torch.set_num_threads(max(1, int(threads)))
+    reuse_freed_memory()

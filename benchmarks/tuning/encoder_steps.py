@@ -32,7 +32,7 @@ import yaml
 from admixlib.data import load_split
 from admixlib.inversion import EncoderRecipe, refine_psnr_curve
 from admixlib.inversion.train import train_encoder
-from admixlib.runtime import RunFiles, reuse_freed_memory, set_threads
+from admixlib.runtime import RunFiles, configure_cpu
 from admixlib.stylegan import load_generator
 from admixlib.stylegan.discriminator import load_discriminator
 
@@ -52,8 +52,7 @@ def main() -> None:
     parser.add_argument("--tag", default="", help="suffix of the output file")
     parser.add_argument("--seed", type=int, default=None, help="encoder seed (default: data.seed)")
     args = parser.parse_args()
-    set_threads(args.threads)
-    reuse_freed_memory()
+    configure_cpu(args.threads)
     block = yaml.safe_load(Path(args.config).read_text())["datasets"][args.dataset]
     cfg, inv = {**block["encoder"], **_overrides(args.set, block["encoder"])}, block["inversion"]
     root = Path(args.results) / args.dataset

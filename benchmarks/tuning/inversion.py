@@ -23,7 +23,7 @@ import torch
 
 from admixlib.data import load_split
 from admixlib.inversion import load_encoder, refine_psnr_curve
-from admixlib.runtime import reuse_freed_memory, set_threads
+from admixlib.runtime import configure_cpu
 from admixlib.stylegan import load_generator
 
 OPTIMISATION_GRID = {"lr": [0.1, 0.15, 0.2, 0.3], "beta1": [0.7, 0.8, 0.9]}
@@ -46,8 +46,7 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=160)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    set_threads(args.threads)
-    reuse_freed_memory()
+    configure_cpu(args.threads)
     root = Path(args.results) / args.dataset
     G = load_generator(root / "stylegan" / "generator.pt")
     E = load_encoder(root / "encoder" / "encoder.pt")

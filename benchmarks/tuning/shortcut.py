@@ -19,7 +19,7 @@ import yaml
 from admixlib.classify import ClassifierRecipe, factor_groups, group_accuracy, predict_proba, train_classifier
 from admixlib.data import FACE_FACTORS, faces
 from admixlib.perturb.augment import from_uint8
-from admixlib.runtime import reuse_freed_memory, set_threads
+from admixlib.runtime import configure_cpu
 
 # (smile, frown): the old default, the current default, and a smaller smile
 SMILE_SIZES = [((4.5, 5.5), (-3.5, -2.5)), ((1.0, 2.5), (-2.0, -0.5)), ((0.5, 1.5), (-1.0, 0.0))]
@@ -57,8 +57,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="results/benchmarks/shortcut.csv")
     args = parser.parse_args()
-    set_threads(args.threads)
-    reuse_freed_memory()
+    configure_cpu(args.threads)
     config = yaml.safe_load(Path(args.config).read_text())
     data_cfg, classifier_cfg = config["datasets"]["faces"]["data"], config["classifier"]
     rows = []
