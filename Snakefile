@@ -29,77 +29,49 @@ rule all:
         all_targets(),
 
 
-rule tables:
-    input:
-        table_targets(),
+# Named targets: the stages (tables, sweeps, ...), then one table or figure of one dataset
+# (table_faces, figure1_faces, mixing_grid_faces, bias_sweep_faces, ...); one rule each.
+TARGETS = {
+    "tables": table_targets(),
+    "figures": figure_targets(),
+    "sweeps": expand(
+        with_sidecars([SWEEP_TABLE, SWEEP_FIGURE]),
+        dataset=SWEEP_DATASETS,
+        sweep=list(SWEEP_VALUES),
+    ),
+    "ablation": expand(
+        with_sidecars([ABLATION_TABLE]) + [ABLATION_MD, ABLATION_GENERATORS],
+        dataset=config["ablation"]["datasets"],
+    ),
+    "gan_seeds": expand(
+        with_sidecars([GAN_SEEDS_TABLE]) + [GAN_SEEDS_GENERATORS, GAN_SEEDS_MD],
+        dataset=config["gan_seeds"]["datasets"],
+    ),
+    "tune_methods": expand(
+        with_sidecars([TUNING_TABLE]), dataset=config["tuning"]["datasets"]
+    ),
+    "generators": expand(GENERATOR, dataset=DATASETS),
+    "codes": expand(CODES, dataset=DATASETS, split=SPLITS),
+}
 
-
-rule figures:
-    input:
-        figure_targets(),
-
-
-rule sweeps:
-    input:
-        sweep_targets(),
-
-
-rule ablation:
-    input:
-        ablation_targets(),
-
-
-rule gan_seeds:
-    input:
-        gan_seeds_targets(),
-
-
-rule tune_methods:
-    input:
-        tuning_targets(),
-
-
-rule generators:
-    input:
-        expand(GENERATOR, dataset=DATASETS),
-
-
-rule codes:
-    input:
-        expand(CODES, dataset=DATASETS, split=SPLITS),
-
-
-# Named targets for one table or one figure of one dataset: table_faces, figure1_faces, mixing_grid_faces, ...
 for _dataset in DATASETS:
-
-    rule:
-        name:
-            f"table_{_dataset}"
-        input:
-            expand(TABLE, dataset=_dataset, ext=TABLE_EXTS),
-
-    rule:
-        name:
-            f"mixing_grid_{_dataset}"
-        input:
-            MIXING_GRID.format(dataset=_dataset),
-
+    TARGETS[f"table_{_dataset}"] = expand(TABLE, dataset=_dataset, ext=TABLE_EXTS)
+    TARGETS[f"mixing_grid_{_dataset}"] = MIXING_GRID.format(dataset=_dataset)
     if {"nominal", "advmix"} <= set(METHODS):
-
-        rule:
-            name:
-                f"figure1_{_dataset}"
-            input:
-                FIGURE1.format(dataset=_dataset),
-
+        TARGETS[f"figure1_{_dataset}"] = FIGURE1.format(dataset=_dataset)
     if _dataset in SWEEP_DATASETS:
         for _sweep in SWEEP_VALUES:
+            TARGETS[f"{_sweep}_sweep_{_dataset}"] = expand(
+                [SWEEP_TABLE, SWEEP_FIGURE], dataset=_dataset, sweep=_sweep
+            )
 
-            rule:
-                name:
-                    f"{_sweep}_sweep_{_dataset}"
-                input:
-                    expand([SWEEP_TABLE, SWEEP_FIGURE], dataset=_dataset, sweep=_sweep),
+for _name, _targets in TARGETS.items():
+
+    rule:
+        name:
+            _name
+        input:
+            _targets,
 
 
 # Checked once every rule exists: a resources entry for an unknown rule is a typo.

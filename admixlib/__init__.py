@@ -3,5 +3,3 @@
 The library has no command-line parsing, no global state and no Snakemake import: every function takes
 its data, device and random generator as arguments. See ``docs/architecture.md`` for the data flow.
 """
-
-__version__ = "0.1.0"

@@ -197,32 +197,12 @@ def _variant_errors(config: dict) -> list[str]:
     return errors
 
 
-def _method_name_errors(config: dict) -> list[str]:
-    """Every method named in ``methods`` and ``run.methods`` is one the workflow builds (a new method
-    also needs its name in ``METHODS`` and a branch in ``admixlib.stages.classifier.build_pset``) and
-    has its settings block under ``methods``."""
-    errors = [
-        f"methods.{m}: the workflow has no method {m!r}; a new method needs its name in "
-        "admixlib.configcheck.METHODS (the {method} wildcard) and a branch in "
-        "admixlib.stages.classifier.build_pset (docs/architecture.md, 'Adding a method')"
-        for m in config["methods"]
-        if m not in METHODS
-    ]
-    errors += [
-        f"run.methods names {m!r}, which has no settings block methods.{m}"
-        for m in config["run"]["methods"]
-        if m not in config["methods"]
-    ]
-    return errors
-
-
 def check_config(config: dict) -> None:
     """Raise :class:`ConfigError` listing every cross-key inconsistency of a schema-valid ``config``."""
     errors = _unknown_datasets(config, "run")
     for name in config["run"]["datasets"]:
         if name in config["datasets"]:
             errors.extend(_dataset_errors(name, config["datasets"][name]))
-    errors.extend(_method_name_errors(config))
     errors.extend(_method_errors(config))
     errors.extend(_sweep_errors(config))
     errors.extend(_tuning_errors(config))

@@ -5,6 +5,8 @@ values that would be allowed; Snakemake's ``validate`` then prints the whole sub
 reports every error at once as ``key.path: what is wrong; allowed: ...`` before any job runs.
 """
 
+from functools import cache, reduce
+from operator import getitem
 from pathlib import Path
 
 import jsonschema
@@ -13,10 +15,13 @@ import yaml
 from admixlib.configcheck import ConfigError
 
 
+@cache
+def _validator(schema_path: str | Path) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(yaml.safe_load(Path(schema_path).read_text()))
+
+
 def _key(path) -> str:
-    parts = []
-    for part in path:
-        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
+    parts = [f"[{part}]" if isinstance(part, int) else f".{part}" for part in path]
     return "".join(parts).lstrip(".") or "(top level)"
 
 
@@ -41,13 +46,6 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"{key}: {error.message}"
 
 
-def _set(config, path, value) -> None:
-    *parents, last = path
-    for part in parents:
-        config = config[part]
-    config[last] = value
-
-
 def coerce_command_line_strings(config: dict, schema_path: str | Path) -> None:
     """Give typed values back to strings that ``snakemake --config`` left in nested keys, in place.
 
@@ -56,8 +54,7 @@ def coerce_command_line_strings(config: dict, schema_path: str | Path) -> None:
     reads (as YAML) as such a value, the value replaces the string; any other string is left for
     validation to report.
     """
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _validator(schema_path)
     errors = list(validator.iter_errors(config))
     errors += [sub for error in errors for sub in (error.context or [])]
     for error in errors:
@@ -74,7 +71,8 @@ def coerce_command_line_strings(config: dict, schema_path: str | Path) -> None:
             )
             fits = any(validator.is_type(value, t) for t in types)
         if fits:
-            _set(config, error.absolute_path, value)
+            *parents, last = error.absolute_path
+            reduce(getitem, parents, config)[last] = value
 
 
 _UNTYPED = object()
@@ -94,10 +92,8 @@ def _typed(text: str):
 def schema_errors(config: dict, schema_path: str | Path) -> list[str]:
     """Every violation of the JSON schema at ``schema_path`` (YAML) by ``config``, one line each,
     sorted by key; an empty list when ``config`` is valid."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = jsonschema.Draft202012Validator(schema)
     errors = []
-    for error in validator.iter_errors(config):
+    for error in _validator(schema_path).iter_errors(config):
         if error.context:  # anyOf / oneOf: the branch that came closest says most
             error = jsonschema.exceptions.best_match(error.context)
         errors.append(_describe(error))

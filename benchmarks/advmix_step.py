@@ -20,6 +20,7 @@ import yaml
 from admixlib.classify import ClassifierRecipe, train_classifier
 from admixlib.configcheck import METHODS
 from admixlib.data import make_faces
+from admixlib.perturb.augment import from_uint8
 from admixlib.runtime import RunFiles, configure_cpu
 from admixlib.stages.classifier import build_pset
 from admixlib.stylegan import ARCH_KEYS, Generator, save_generator
@@ -53,7 +54,7 @@ def main() -> None:
     arch["channels"] = {int(r): c for r, c in block["stylegan"]["channels"].items()}
     G = Generator(resolution=resolution, **arch).eval()
     images, factors = make_faces(n=512, bias=None, spurious_factor="skin_tone", seed=0, resolution=resolution)
-    images = images.float() / 127.5 - 1
+    images = from_uint8(images)
     with torch.no_grad():
         codes = G.mapping(torch.randn(512, arch["z_dim"]))[:, None].repeat(1, G.num_ws, 1)
         residuals = images - G.synthesis(codes)

@@ -10,7 +10,6 @@ warm-up and are not timed).
 """
 
 import argparse
-import json
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -18,20 +17,15 @@ from pathlib import Path
 import pandas as pd
 import torch
 import yaml
+from scaling import mean_step
 
 from admixlib.data import make_faces
+from admixlib.perturb.augment import from_uint8
 from admixlib.runtime import RunFiles, configure_cpu, resolve_device
 from admixlib.stylegan import ARCH_KEYS, GanRecipe, train_generator
 from admixlib.stylegan.networks import TORGB_CHOICES
 
 WARMUP = 10
-
-
-def seconds_per_step(stats_path: Path) -> float:
-    """Mean seconds per step after the warm-up, from a stats file written every step."""
-    rows = [json.loads(line) for line in stats_path.read_text().splitlines()]
-    timed = rows[WARMUP:]
-    return (timed[-1]["seconds"] - rows[WARMUP - 1]["seconds"]) / len(timed)
 
 
 def main() -> None:
@@ -50,7 +44,7 @@ def main() -> None:
     cfg, resolution = block["stylegan"], block["data"]["resolution"]
     device = resolve_device(config["device"])
     images, _ = make_faces(n=512, bias=None, spurious_factor=None, seed=0, resolution=resolution)
-    images = images.float() / 127.5 - 1.0
+    images = from_uint8(images)
     rows = []
     for torgb in TORGB_CHOICES:
         # the palette head as configured (supersampling, bank) with its training penalties
@@ -69,7 +63,7 @@ def main() -> None:
                 images, generator_kwargs=arch, steps=args.steps, recipe=recipe, device=device,
                 files=RunFiles(tmp, Path(tmp) / "stats.jsonl", checkpoint_every=10**9, stats_every=1, progress=False),
             )  # fmt: skip
-            step = seconds_per_step(Path(tmp) / "stats.jsonl")
+            step = mean_step(Path(tmp) / "stats.jsonl", warmup=WARMUP)
         rows.append(
             {
                 "torgb": torgb,

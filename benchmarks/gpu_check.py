@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from scaling import mean_step
 
 from admixlib.classify import ClassifierRecipe, train_classifier
 from admixlib.runtime import RunFiles, use_deterministic_algorithms, visible_gpus
@@ -35,10 +36,6 @@ def _config(name: str) -> dict:
     return yaml.safe_load((ROOT / "config" / name).read_text())
 
 
-def _rows(stats_path: Path) -> list[dict]:
-    return [json.loads(line) for line in stats_path.read_text().splitlines()]
-
-
 def gan_seconds_per_step(cfg: dict, *, steps: int, bf16: bool, folder: Path, device: str = "cuda") -> float:
     """Train the config's GAN for ``steps`` on random images at its resolution; seconds per step."""
     res = cfg["data"]["resolution"]
@@ -50,8 +47,7 @@ def gan_seconds_per_step(cfg: dict, *, steps: int, bf16: bool, folder: Path, dev
         steps=steps, recipe=recipe, device=device, seed=0,
         files=RunFiles(folder / f"gan_{bf16}", stats, checkpoint_every=10**9, stats_every=1, progress=False),
     )  # fmt: skip
-    first, last = _rows(stats)[WARMUP - 1], _rows(stats)[-1]  # GAN stats: seconds so far
-    return (last["seconds"] - first["seconds"]) / (last["step"] - first["step"])
+    return mean_step(stats, warmup=WARMUP)  # GAN stats: seconds so far, one line per step
 
 
 def classifier_seconds_per_step(
@@ -65,8 +61,7 @@ def classifier_seconds_per_step(
         steps=steps, recipe=ClassifierRecipe.from_config({**classifier, "bf16": bf16}), device=device,
         seed=0, files=RunFiles(folder / f"clf_{bf16}", stats, progress=False),
     )  # fmt: skip
-    rows = _rows(stats)[WARMUP:]  # classifier stats: each step's own seconds
-    return sum(r["seconds"] for r in rows) / len(rows)
+    return mean_step(stats, warmup=WARMUP, cumulative=False)  # classifier stats: each step's own
 
 
 def deterministic_gan_runs_agree(folder: Path, device: str = "cuda") -> bool:

@@ -25,6 +25,7 @@ import yaml
 from admixlib.classify import ClassifierRecipe, train_classifier
 from admixlib.data import make_faces
 from admixlib.inversion import Encoder, EncoderRecipe, invert_images, train_encoder
+from admixlib.perturb.augment import from_uint8
 from admixlib.runtime import RunFiles, configure_cpu
 from admixlib.stages.classifier import build_pset
 from admixlib.stylegan import ARCH_KEYS, GanRecipe, Generator, save_generator, train_generator
@@ -33,13 +34,14 @@ from admixlib.stylegan.discriminator import Discriminator
 WARMUP = 3
 
 
-def mean_step(stats_path: Path, *, cumulative: bool = True) -> float:
-    """Mean seconds per step after the warm-up, from a stats file written every step (its ``seconds``
-    the time so far, or with ``cumulative=False`` each step's own, as the classifier's)."""
+def mean_step(stats_path: Path, *, warmup: int = WARMUP, cumulative: bool = True) -> float:
+    """Mean seconds per step after ``warmup`` steps, from a stats file written every step (its
+    ``seconds`` the time so far, or with ``cumulative=False`` each step's own, as the classifier's).
+    Also used by generator.py and gpu_check.py."""
     seconds = [json.loads(line)["seconds"] for line in stats_path.read_text().splitlines()]
     if not cumulative:
-        return sum(seconds[WARMUP:]) / (len(seconds) - WARMUP)
-    return (seconds[-1] - seconds[WARMUP - 1]) / (len(seconds) - WARMUP)
+        return sum(seconds[warmup:]) / (len(seconds) - warmup)
+    return (seconds[-1] - seconds[warmup - 1]) / (len(seconds) - warmup)
 
 
 def generator_kwargs(cfg: dict, resolution: int) -> dict:
@@ -55,7 +57,7 @@ def stage_seconds(
 ) -> dict:
     """Seconds per step of every stage at one resolution and image count."""
     images, factors = make_faces(n=n_images, bias=None, spurious_factor=None, seed=0, resolution=resolution)
-    images, labels = images.float() / 127.5 - 1.0, torch.tensor(factors["smiling"].to_numpy())
+    images, labels = from_uint8(images), torch.tensor(factors["smiling"].to_numpy())
     arch = generator_kwargs(block["stylegan"], resolution)  # unconditional: classes cost next to nothing
     every = dict(checkpoint_every=10**9, stats_every=1, progress=False)
     out = {}

@@ -26,8 +26,7 @@ rule ablation_table:
         "../envs/admix.yaml"
     threads: 1
     resources:
-        mem_mb=res("table", "mem_mb"),
-        runtime=res("table", "runtime"),
+        **rule_resources("table"),
     params:
         runs=ablation_runs,
         generators=lambda w: {

@@ -16,9 +16,7 @@ rule train_oracle:
         "../envs/admix.yaml"
     threads: res("train_oracle", "threads")
     resources:
-        gpu=1,
-        mem_mb=res("train_oracle", "mem_mb"),
-        runtime=res("train_oracle", "runtime"),
+        **rule_resources("train_oracle", gpu=1),
     params:
         oracle=lambda w: dataset_cfg(w)["oracle"],
         device=config["device"],
@@ -31,7 +29,7 @@ rule disentanglement:
     """Which factors move with which styles: the per-layer map and the fine-mixing scores at k."""
     input:
         generator=GENERATOR,
-        oracle=base_path(ORACLE),
+        oracle=owned(base_name, ORACLE),
         train=data_split("train"),
         train_codes=CODES.replace("{split}", "train"),
     output:
@@ -51,9 +49,7 @@ rule disentanglement:
         "../envs/admix.yaml"
     threads: res("disentanglement", "threads")
     resources:
-        gpu=1,
-        mem_mb=res("disentanglement", "mem_mb"),
-        runtime=res("disentanglement", "runtime"),
+        **rule_resources("disentanglement", gpu=1),
     params:
         mixing=lambda w: dataset_cfg(w)["mixing"],
         analysis=config["analysis"],

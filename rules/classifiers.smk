@@ -5,8 +5,8 @@ rule train_classifier:
         unpack(method_inputs),
         train=data_split("train"),
         val=data_split("val"),
-        train_codes=train_codes,
-        generator=gan_path(GENERATOR),
+        train_codes=owned(train_owner, CODES, split="train"),
+        generator=owned(gan_owner, GENERATOR),
     output:
         model=CLASSIFIER,
         stats=CLASSIFIER_STATS,
@@ -19,9 +19,7 @@ rule train_classifier:
         "../envs/admix.yaml"
     threads: res("train_classifier", "threads")
     resources:
-        gpu=1,
-        mem_mb=res("train_classifier", "mem_mb"),
-        runtime=res("train_classifier", "runtime"),
+        **rule_resources("train_classifier", gpu=1),
     params:
         method_cfg=method_cfg,
         classifier=config["classifier"],

@@ -19,21 +19,16 @@ from admixlib.variants import (
     wildcard_pattern,
 )
 
-check_schema(
-    config, Path(workflow.basedir) / "config" / "schema.yaml"
-)  # readable: key and allowed values
-validate(config, schema="../config/schema.yaml")  # fills in the schema's defaults
+# check_schema's errors are readable (key and allowed values); validate fills in the schema's defaults.
+check_schema(config, Path(workflow.basedir) / "config" / "schema.yaml")
+validate(config, schema="../config/schema.yaml")
 check_config(config)
 
 DATASETS = config["run"]["datasets"]
 METHODS = config["run"]["methods"]
 SEEDS = config["run"]["seeds"]
-SPLITS = [
-    "train",
-    "val",
-    "test",
-]  # inverted into W+; "oracle" only trains the factor oracle
-DATA_SPLITS = SPLITS + ["oracle", "pool"]
+# The splits inverted into W+; "oracle" (trains the factor oracle) and "pool" are not.
+SPLITS = ["train", "val", "test"]
 SWEEPS = config["sweeps"]
 SWEEP_DATASETS = SWEEPS["datasets"]
 SWEEP_VALUES = {
@@ -46,7 +41,7 @@ wildcard_constraints:
     dataset=wildcard_pattern(
         list(config["datasets"]), ablation=config["ablation"]["generator"]["name"]
     ),
-    split="|".join(DATA_SPLITS),
+    split="|".join(SPLITS + ["oracle", "pool"]),
     method="|".join(ALL_METHODS),
     seed=r"\d+",
     setting=r"\d+",
@@ -111,10 +106,11 @@ def dataset_cfg(wildcards):
     return variant_block(config, wildcards.dataset)
 
 
-def base_path(pattern, **fixed):
-    """Input function: ``pattern`` (e.g. SPLIT, ORACLE) of the wildcard's base dataset, so a variant
-    reads its base's data and oracle."""
-    return lambda w: pattern.format(dataset=base_name(w.dataset), **fixed)
+def owned(owner, pattern, **fixed):
+    """Input function: ``pattern`` of the dataset that ``owner`` (admixlib.variants: base_name,
+    gan_owner, train_owner) names for the wildcard's: a variant reads its base's oracle, a
+    sweep variant its base's GAN, a classifier the codes of the set it trains on."""
+    return lambda w: pattern.format(dataset=owner(w.dataset), **fixed)
 
 
 def data_split(split):
@@ -123,29 +119,17 @@ def data_split(split):
     return lambda w: SPLIT.format(dataset=split_owner(w.dataset, split), split=split)
 
 
-def gan_path(pattern, **fixed):
-    """Input function: ``pattern`` (GENERATOR, CODES, ...) of the dataset or variant whose GAN the
-    wildcard uses: a sweep variant's base."""
-    return lambda w: pattern.format(dataset=gan_owner(w.dataset), **fixed)
-
-
-def train_codes(wildcards):
-    """The codes of the training set a classifier of the wildcard trains on."""
-    return CODES.format(dataset=train_owner(wildcards.dataset), split="train")
-
-
 def yardstick_mixing(wildcards):
     """The mixing settings a classifier is scored with: those of the GAN it uses, whatever split
     index a split-index variant trained with."""
     return variant_block(config, gan_owner(wildcards.dataset))["mixing"]
 
 
-BASE_DATASETS = "|".join(
-    config["datasets"]
-)  # a rule-level constraint: data rules make no variant
+# Rule-level constraints: data rules make no variant; GAN_DATASETS names those that train a GAN.
+BASE_DATASETS = "|".join(config["datasets"])
 GAN_DATASETS = wildcard_pattern(
     list(config["datasets"]), "gan", ablation=config["ablation"]["generator"]["name"]
-)  # the names that train a GAN
+)
 BIAS_VARIANTS = wildcard_pattern(list(config["datasets"]), "bias")
 
 
@@ -156,6 +140,12 @@ def res(rule_name, key):
         .get(rule_name, {})
         .get(key, config["resources"]["default"][key])
     )
+
+
+def rule_resources(rule_name, **extra):
+    """A rule's resources directive: mem_mb and runtime of ``rule_name``'s entry (see res), and
+    ``extra`` (gpu=1 for a GPU rule)."""
+    return {key: res(rule_name, key) for key in ("mem_mb", "runtime")} | extra
 
 
 def sidecar(pattern):
@@ -199,9 +189,6 @@ def method_inputs(wildcards):
     return {}
 
 
-ABLATION_REFERENCE = ["nominal", "randmix", "advmix", "resample_nuisance"]
-
-
 ABLATION_GENERATOR = config["ablation"]["generator"]["name"]
 
 
@@ -209,34 +196,19 @@ def ablation_runs(wildcards):
     """Every evaluation of the ablation table: dicts with ``row`` (the table's method name) and
     ``path``: the reference rows on the dataset's own generator, ``<method>_<name>`` on the
     ablation's second generator (ablation.generator.name, by default generic)."""
-    own = [
+    own, other = wildcards.dataset, f"{wildcards.dataset}-{ABLATION_GENERATOR}"
+    return [
         {
-            "row": method,
-            "path": EVAL.format(dataset=wildcards.dataset, method=method, seed=seed),
+            "row": method + suffix,
+            "path": EVAL.format(dataset=dataset, method=method, seed=seed),
         }
-        for method in ABLATION_REFERENCE
+        for dataset, suffix, methods in [
+            (own, "", ["nominal", "randmix", "advmix", "resample_nuisance"]),
+            (other, f"_{ABLATION_GENERATOR}", config["ablation"]["methods"]),
+        ]
+        for method in methods
         for seed in SEEDS
     ]
-    other = [
-        {
-            "row": f"{method}_{ABLATION_GENERATOR}",
-            "path": EVAL.format(
-                dataset=f"{wildcards.dataset}-{ABLATION_GENERATOR}",
-                method=method,
-                seed=seed,
-            ),
-        }
-        for method in config["ablation"]["methods"]
-        for seed in SEEDS
-    ]
-    return own + other
-
-
-def ablation_targets():
-    return expand(
-        with_sidecars([ABLATION_TABLE]) + [ABLATION_MD, ABLATION_GENERATORS],
-        dataset=config["ablation"]["datasets"],
-    )
 
 
 def sweep_runs(wildcards):
@@ -316,28 +288,9 @@ def gan_seed_generators(wildcards):
     }
 
 
-def gan_seeds_targets():
-    return expand(
-        with_sidecars([GAN_SEEDS_TABLE]) + [GAN_SEEDS_GENERATORS, GAN_SEEDS_MD],
-        dataset=config["gan_seeds"]["datasets"],
-    )
-
-
-def tuning_targets():
-    return expand(with_sidecars([TUNING_TABLE]), dataset=config["tuning"]["datasets"])
-
-
 def with_sidecars(patterns):
     """Each table or figure pattern and its provenance sidecar, so targets ask for both."""
     return [path for pattern in patterns for path in (pattern, sidecar(pattern))]
-
-
-def sweep_targets():
-    return expand(
-        with_sidecars([SWEEP_TABLE, SWEEP_FIGURE]),
-        dataset=SWEEP_DATASETS,
-        sweep=list(SWEEP_VALUES),
-    )
 
 
 def table_targets():

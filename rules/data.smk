@@ -20,8 +20,7 @@ rule download_dataset:
         "../envs/admix.yaml"
     threads: 1
     resources:
-        mem_mb=res("download_dataset", "mem_mb"),
-        runtime=res("download_dataset", "runtime"),
+        **rule_resources("download_dataset"),
     params:
         kind=lambda w: dataset_cfg(w)["data"]["kind"],
         source=lambda w: dataset_cfg(w)["data"].get("source", "official"),
@@ -47,8 +46,7 @@ rule make_dataset:
         "../envs/admix.yaml"
     threads: 1
     resources:
-        mem_mb=res("make_dataset", "mem_mb"),
-        runtime=res("make_dataset", "runtime"),
+        **rule_resources("make_dataset"),
     params:
         data=lambda w: dataset_cfg(w)["data"],
     script:
@@ -72,8 +70,7 @@ rule make_oracle_split:
         "../envs/admix.yaml"
     threads: 1
     resources:
-        mem_mb=res("make_dataset", "mem_mb"),
-        runtime=res("make_dataset", "runtime"),
+        **rule_resources("make_dataset"),
     params:
         data=lambda w: {
             **dataset_cfg(w)["data"],
@@ -99,8 +96,7 @@ rule resample_train:
         "../envs/admix.yaml"
     threads: 1
     resources:
-        mem_mb=res("make_dataset", "mem_mb"),
-        runtime=res("make_dataset", "runtime"),
+        **rule_resources("make_dataset"),
     params:
         data=lambda w: dataset_cfg(w)["data"],
     script:

@@ -15,9 +15,7 @@ rule consistency_variations:
         "../envs/admix.yaml"
     threads: res("evaluate", "threads")
     resources:
-        gpu=1,
-        mem_mb=res("evaluate", "mem_mb"),
-        runtime=res("evaluate", "runtime"),
+        **rule_resources("evaluate", gpu=1),
     params:
         evaluation=config["evaluation"],
         mixing=lambda w: dataset_cfg(w)["mixing"],
@@ -32,10 +30,10 @@ rule evaluate:
     input:
         model=CLASSIFIER,
         test=data_split("test"),
-        test_codes=gan_path(CODES, split="test"),
-        train_codes=gan_path(CODES, split="train"),
-        generator=gan_path(GENERATOR),
-        variations=gan_path(CONSISTENCY_VARIATIONS),
+        test_codes=owned(gan_owner, CODES, split="test"),
+        train_codes=owned(gan_owner, CODES, split="train"),
+        generator=owned(gan_owner, GENERATOR),
+        variations=owned(gan_owner, CONSISTENCY_VARIATIONS),
     output:
         metrics=EVAL,
     log:
@@ -46,9 +44,7 @@ rule evaluate:
         "../envs/admix.yaml"
     threads: res("evaluate", "threads")
     resources:
-        gpu=1,
-        mem_mb=res("evaluate", "mem_mb"),
-        runtime=res("evaluate", "runtime"),
+        **rule_resources("evaluate", gpu=1),
     params:
         evaluation=config["evaluation"],
         mixing=yardstick_mixing,

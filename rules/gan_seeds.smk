@@ -25,8 +25,7 @@ rule gan_seeds_table:
         "../envs/admix.yaml"
     threads: 1
     resources:
-        mem_mb=res("table", "mem_mb"),
-        runtime=res("table", "runtime"),
+        **rule_resources("table"),
     params:
         runs=gan_seed_runs,
         generators=gan_seed_generators,

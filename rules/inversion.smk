@@ -15,9 +15,7 @@ rule train_encoder:
         "../envs/admix.yaml"
     threads: res("train_encoder", "threads")
     resources:
-        gpu=1,
-        mem_mb=res("train_encoder", "mem_mb"),
-        runtime=res("train_encoder", "runtime"),
+        **rule_resources("train_encoder", gpu=1),
     params:
         encoder=lambda w: dataset_cfg(w)["encoder"],
         checkpoint_dir=lambda w: f"{CHECKPOINTS.format(dataset=w.dataset)}/encoder",
@@ -44,9 +42,7 @@ rule invert:
         "../envs/admix.yaml"
     threads: res("invert", "threads")
     resources:
-        gpu=1,
-        mem_mb=res("invert", "mem_mb"),
-        runtime=res("invert", "runtime"),
+        **rule_resources("invert", gpu=1),
     params:
         inversion=lambda w: dataset_cfg(w)["inversion"],
         splits=SPLITS,
@@ -72,8 +68,7 @@ rule gather_codes:
         "../envs/admix.yaml"
     threads: 1
     resources:
-        mem_mb=res("gather_codes", "mem_mb"),
-        runtime=res("gather_codes", "runtime"),
+        **rule_resources("gather_codes"),
     params:
         splits=SPLITS,
         refine_steps=lambda w: dataset_cfg(w)["inversion"]["refine_steps"],
@@ -87,7 +82,7 @@ rule inversion_report:
         summary=INVERSION_SUMMARY,
         test_codes=CODES.replace("{split}", "test"),
         test=data_split("test"),
-        oracle=base_path(ORACLE),
+        oracle=owned(base_name, ORACLE),
         generator=GENERATOR,
         encoder=ENCODER,
     output:
@@ -100,9 +95,7 @@ rule inversion_report:
         "../envs/admix.yaml"
     threads: res("inversion_report", "threads")
     resources:
-        gpu=1,
-        mem_mb=res("inversion_report", "mem_mb"),
-        runtime=res("inversion_report", "runtime"),
+        **rule_resources("inversion_report", gpu=1),
     params:
         inversion=lambda w: dataset_cfg(w)["inversion"],
         device=config["device"],

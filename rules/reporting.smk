@@ -19,8 +19,7 @@ rule table:
         "../envs/admix.yaml"
     threads: 1
     resources:
-        mem_mb=res("table", "mem_mb"),
-        runtime=res("table", "runtime"),
+        **rule_resources("table"),
     params:
         methods=METHODS,
         seeds=SEEDS,
@@ -46,9 +45,7 @@ rule figure_mixing:
         "../envs/admix.yaml"
     threads: 1
     resources:
-        gpu=1,
-        mem_mb=res("figure_mixing", "mem_mb"),
-        runtime=res("figure_mixing", "runtime"),
+        **rule_resources("figure_mixing", gpu=1),
     params:
         mixing=lambda w: dataset_cfg(w)["mixing"],
         n=config["figures"]["mixing_grid_size"],
@@ -78,9 +75,7 @@ rule figure1:
         "../envs/admix.yaml"
     threads: 1
     resources:
-        gpu=1,
-        mem_mb=res("figure1", "mem_mb"),
-        runtime=res("figure1", "runtime"),
+        **rule_resources("figure1", gpu=1),
     params:
         mixing=lambda w: dataset_cfg(w)["mixing"],
         variations=config["evaluation"]["figure1_variations"],
@@ -106,8 +101,7 @@ rule results_md:
         "../envs/admix.yaml"
     threads: 1
     resources:
-        mem_mb=res("table", "mem_mb"),
-        runtime=res("table", "runtime"),
+        **rule_resources("table"),
     params:
         datasets=DATASETS,
     script:

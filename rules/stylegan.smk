@@ -15,9 +15,7 @@ rule train_stylegan:
         "../envs/admix.yaml"
     threads: res("train_stylegan", "threads")
     resources:
-        gpu=1,
-        mem_mb=res("train_stylegan", "mem_mb"),
-        runtime=res("train_stylegan", "runtime"),
+        **rule_resources("train_stylegan", gpu=1),
     params:
         stylegan=lambda w: dataset_cfg(w)["stylegan"],
         split_index=lambda w: dataset_cfg(w)["mixing"]["split_index"],

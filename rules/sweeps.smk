@@ -3,10 +3,9 @@
 # evaluate serve like any other.
 
 
-rule make_pool_split:
+# make_oracle_split's input, wildcard constraints, conda, threads, resources and script.
+use rule make_oracle_split as make_pool_split with:
     """Write the pool split: unbiased images from the training pool; the bias sweep draws from it."""
-    input:
-        raw_input,
     output:
         splits=[POOL_SPLIT],
         factors=[FACTORS.replace("{split}", "pool")],
@@ -14,21 +13,11 @@ rule make_pool_split:
         log_path("make_pool_split", "{dataset}"),
     benchmark:
         bench_path("make_pool_split", "{dataset}")
-    wildcard_constraints:
-        dataset=BASE_DATASETS,
-    conda:
-        "../envs/admix.yaml"
-    threads: 1
-    resources:
-        mem_mb=res("make_dataset", "mem_mb"),
-        runtime=res("make_dataset", "runtime"),
     params:
         data=lambda w: {
             **dataset_cfg(w)["data"],
             "n_pool": config["sweeps"]["bias"]["pool_size"],
         },
-    script:
-        "../workflow_scripts/make_split.py"
 
 
 rule invert_pool:
@@ -47,9 +36,7 @@ rule invert_pool:
         "../envs/admix.yaml"
     threads: res("invert", "threads")
     resources:
-        gpu=1,
-        mem_mb=res("invert", "mem_mb"),
-        runtime=res("invert", "runtime"),
+        **rule_resources("invert", gpu=1),
     params:
         inversion=lambda w: dataset_cfg(w)["inversion"],
         device=config["device"],
@@ -60,8 +47,8 @@ rule invert_pool:
 rule bias_subset:
     """A bias variant's training set (and its codes): pool images drawn with that bias."""
     input:
-        pool=base_path(POOL_SPLIT),
-        pool_codes=base_path(POOL_CODES),
+        pool=owned(base_name, POOL_SPLIT),
+        pool_codes=owned(base_name, POOL_CODES),
     output:
         train=SPLIT.replace("{split}", "train"),
         factors=FACTORS.replace("{split}", "train"),
@@ -76,8 +63,7 @@ rule bias_subset:
         "../envs/admix.yaml"
     threads: 1
     resources:
-        mem_mb=res("bias_subset", "mem_mb"),
-        runtime=res("bias_subset", "runtime"),
+        **rule_resources("bias_subset"),
     params:
         bias=lambda w: bias_of(w.dataset),
         n_train=config["sweeps"]["bias"]["n_train"],
@@ -106,8 +92,7 @@ rule sweep_table:
         "../envs/admix.yaml"
     threads: 1
     resources:
-        mem_mb=res("table", "mem_mb"),
-        runtime=res("table", "runtime"),
+        **rule_resources("table"),
     params:
         runs=sweep_runs,
         methods=config["sweeps"]["methods"],

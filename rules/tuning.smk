@@ -1,7 +1,8 @@
 # Target tune_methods: every method's declared grid, trained on train and scored on val (config key tuning).
 
 
-rule tune_classifier:
+# train_classifier's conda, threads, resources, script and its other params.
+use rule train_classifier as tune_classifier with:
     """Train one setting of one method's grid (the tuning seed) and score it on the val split."""
     input:
         train=data_split("train"),
@@ -16,26 +17,12 @@ rule tune_classifier:
         log_path("tune_classifier", "{dataset}_{method}_setting{setting}"),
     benchmark:
         bench_path("tune_classifier", "{dataset}_{method}_setting{setting}")
-    conda:
-        "../envs/admix.yaml"
-    threads: res("train_classifier", "threads")
-    resources:
-        gpu=1,
-        mem_mb=res("train_classifier", "mem_mb"),
-        runtime=res("train_classifier", "runtime"),
     params:
         method_cfg=tuned_method_cfg,
-        classifier=config["classifier"],
-        mixing=lambda w: dataset_cfg(w)["mixing"],
         seed=config["tuning"]["seed"],
-        min_group_size=config["evaluation"]["min_group_size"],
         checkpoint_dir=lambda w: (
             f"{CHECKPOINTS.format(dataset=w.dataset)}/tuning/{w.method}/setting{w.setting}"
         ),
-        checkpoint_every=config["compute"]["checkpoint_every"],
-        device=config["device"],
-    script:
-        "../workflow_scripts/train_classifier.py"
 
 
 rule tuning_table:
@@ -55,8 +42,7 @@ rule tuning_table:
         "../envs/admix.yaml"
     threads: 1
     resources:
-        mem_mb=res("table", "mem_mb"),
-        runtime=res("table", "runtime"),
+        **rule_resources("table"),
     params:
         runs=tuning_runs,
     script:

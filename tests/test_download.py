@@ -12,7 +12,8 @@ import torch
 import yaml
 from fake_data import CELEBA_ROWS, N_MNIST, QuietHandler, file_entries, serve, write_celeba, write_mnist
 
-from admixlib.data import build_dataset, download, download_dataset, load_split, read_celeba, read_mnist
+from admixlib.data import build_dataset, download, download_dataset, load_split, read_mnist
+from admixlib.data.real import celeba_table, load_celeba_images
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,12 +78,13 @@ def test_an_html_page_in_place_of_a_file_is_refused(server, tmp_path):
 
 
 def test_read_celeba(raw_dir):
-    images, factors = read_celeba(raw_dir, split="train", resolution=32, nuisance_attrs=["Male", "Young"])
+    factors = celeba_table(raw_dir, split="train", nuisance_attrs=["Male", "Young"])
+    images = load_celeba_images(raw_dir, list(factors.index), resolution=32)
     expected = [(s, m) for p, s, m in CELEBA_ROWS if p == 0]
     assert images.shape == (len(expected), 3, 32, 32) and images.dtype == torch.uint8
     assert list(factors.columns) == ["smiling", "male", "young"]
     assert [tuple(r) for r in factors[["smiling", "male"]].to_numpy()] == expected
-    few, _ = read_celeba(raw_dir, split="test", resolution=16, max_images=2)
+    few = load_celeba_images(raw_dir, list(celeba_table(raw_dir, split="test").index[:2]), resolution=16)
     assert few.shape == (2, 3, 16, 16)
 
 
@@ -94,7 +96,7 @@ def test_read_mnist(raw_dir):
 
 def test_missing_raw_files_point_to_the_download_rule(tmp_path):
     with pytest.raises(FileNotFoundError, match="download_dataset"):
-        read_celeba(tmp_path, split="train", resolution=32)
+        celeba_table(tmp_path, split="train")
     with pytest.raises(FileNotFoundError, match="download_dataset"):
         read_mnist(tmp_path, "train")
 
@@ -185,13 +187,10 @@ def test_a_folder_of_the_users_own_is_md5_checked_and_read(server, raw_dir, tmp_
     data = {"kind": "colored_mnist", "source": "dir", "files": files["mnist"], "resolution": 16, "n_train": 8,
             "n_val": 4, "n_test": 8, "bias": 0.9, "spurious_factor": "color", "seed": 0}  # fmt: skip
     splits = {s: tmp_path / f"{s}.pt" for s in ("train", "val", "test")}
-    factors = {s: tmp_path / f"{s}_factors.csv" for s in splits}
-    make_dataset(
-        data_cfg=data, split_paths=splits, factor_paths=factors, raw_dir=str(raw_dir / "MNIST" / "raw")
-    )
+    make_dataset(data_cfg=data, split_paths=splits, raw_dir=str(raw_dir / "MNIST" / "raw"))
     assert len(load_split(splits["train"])) == 8
     copy = tmp_path / "copy"
     shutil.copytree(raw_dir / "MNIST" / "raw", copy)
     (copy / files["mnist"][2]["filename"]).write_bytes(b"not the t10k images")
     with pytest.raises(RuntimeError, match=r"differ from data.files: .*t10k-images-idx3-ubyte.gz \(md5 "):
-        make_dataset(data_cfg=data, split_paths=splits, factor_paths=factors, raw_dir=str(copy))
+        make_dataset(data_cfg=data, split_paths=splits, raw_dir=str(copy))

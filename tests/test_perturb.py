@@ -17,8 +17,6 @@ from admixlib.perturb import (
     find_worst_case,
     fine_style_variations,
     mix_styles,
-    mixing_start,
-    normalise_mask,
     project_capped_simplex,
     random_coefficients,
 )
@@ -211,12 +209,6 @@ def test_stylemix_identity_at_zero(G, batch):
     assert not any(p.requires_grad for p in G.parameters())
 
 
-def test_stylemix_random_start_off_is_identity(G, batch):
-    s = StyleMixSet(G, split_index=2, donor_codes=batch.codes, random_start=False, add_residual=True)
-    out = find_worst_case(s, nn.Identity(), batch, generator=gen(0))
-    torch.testing.assert_close(out, batch.images, atol=1e-5, rtol=0)
-
-
 def test_randmix_depends_on_generator(G, batch):
     randmix = StyleMixSet(G, split_index=2, donor_codes=batch.codes, donors=1, steps=0, add_residual=False)
     a = find_worst_case(randmix, nn.Identity(), batch, generator=gen(0))
@@ -285,71 +277,3 @@ def test_fine_style_variations_keep_coarse_styles(G, batch):
         generator=gen(0),
     )
     assert torch.all(shifted == 1)
-
-
-def masked_set(G, batch, k, mask, **kw):
-    return StyleMixSet(G, split_index=k, donor_codes=batch.codes, add_residual=False, channel_mask=mask, **kw)
-
-
-def test_channel_mask_full_equals_mixing_the_whole_style(G, batch):
-    k = 3
-    channels = G.synthesis.convs[k - 1].conv.weight.shape[1]
-    full = masked_set(G, batch, k, torch.ones(channels))
-    whole = masked_set(G, batch, k - 1, None)
-    pf, pw = full.random_init(batch, generator=gen(0)), whole.random_init(batch, generator=gen(0))
-    assert pf.delta.shape == pw.delta.shape == (N, 1, G.num_ws - k + 1)
-    with torch.no_grad():
-        torch.testing.assert_close(full.to_image(pf, batch), whole.to_image(pw, batch))
-    # an all-zero mask is no mask: style k-1 gets no coefficient
-    zero = masked_set(G, batch, k, torch.zeros(channels))
-    assert (
-        zero.channel_mask is None and zero.random_init(batch, generator=gen(0)).delta.shape[2] == G.num_ws - k
-    )
-
-
-def test_channel_mask_moves_only_its_channels(G, batch):
-    k = 3
-    channels = G.synthesis.convs[k - 1].conv.weight.shape[1]
-    half = (torch.arange(channels) < channels // 2).float()
-    s = masked_set(G, batch, k, half)
-    p = s.random_init(batch, generator=gen(2))
-    only_masked = torch.zeros_like(p.delta)
-    only_masked[:, :, 0] = 1.0  # the donor's code for style k-1, but only the masked channels move
-    with torch.no_grad():
-        img = s.to_image(p.with_delta(only_masked), batch)
-        plain = G.synthesis(batch.codes).clamp(-1, 1)
-        donor_style = batch.codes.clone()
-        donor_style[:, k - 1] = p.context["donor_fine"][:, 0, 0]
-        whole = G.synthesis(donor_style).clamp(-1, 1)
-    assert not torch.allclose(img, plain, atol=1e-4) and not torch.allclose(img, whole, atol=1e-4)
-
-
-def test_pgd_stylemix_with_channel_mask_increases_loss(G, model, batch):
-    channels = G.synthesis.convs[2].conv.weight.shape[1]
-    mask = (torch.arange(channels) % 2).float()
-    advmix = masked_set(G, batch, 3, mask, donors=2, steps=5, step_size=0.2)
-    model.eval()
-    start = advmix.to_image(advmix.project(advmix.random_init(batch, generator=gen(3))), batch)
-    worst = find_worst_case(advmix, model, batch, restarts=2, generator=gen(3))
-    assert mean_loss(model, worst, batch.labels) > mean_loss(model, start.detach(), batch.labels) + 1e-4
-
-
-def test_channel_mask_variations_equal_whole_style_at_full_mask(G, batch):
-    k, channels = 3, G.synthesis.convs[2].conv.weight.shape[1]
-    kw = dict(variations=2, generator=gen(3))
-    masked = fine_style_variations(
-        G, batch.codes, batch.codes, split_index=k, channel_mask=torch.ones(channels), **kw
-    )
-    kw["generator"] = gen(3)
-    whole = fine_style_variations(G, batch.codes, batch.codes, split_index=k - 1, **kw)
-    torch.testing.assert_close(masked, whole)
-
-
-def test_channel_mask_arguments():
-    assert normalise_mask(None) is None and normalise_mask(torch.zeros(4)) is None
-    assert normalise_mask(torch.tensor([0, 1])).dtype == torch.float32
-    with pytest.raises(ValueError, match="0/1"):
-        normalise_mask(torch.tensor([0.5, 1.0]))
-    with pytest.raises(ValueError, match="k >= 1"):
-        mixing_start(0, torch.ones(2))
-    assert mixing_start(4, None) == 4 and mixing_start(4, torch.ones(2)) == 3

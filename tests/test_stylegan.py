@@ -1,13 +1,10 @@
-"""Generator/discriminator shapes, the run_until/run_from split, channel mixing, checkpoints and grids."""
-
-import copy
+"""Generator/discriminator shapes, the run_until/run_from split, checkpoints and grids."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from admixlib.stylegan import (
-    ChannelMix,
     Discriminator,
     Generator,
     load_discriminator,
@@ -17,7 +14,7 @@ from admixlib.stylegan import (
     save_discriminator,
     save_generator,
 )
-from admixlib.stylegan.layers import ModulatedConv2d, bilinear_by_shifts, upsample_bilinear
+from admixlib.stylegan.layers import bilinear_by_shifts, upsample_bilinear
 
 TINY = dict(z_dim=16, w_dim=16, mapping_layers=2, resolution=16, channels={4: 32, 8: 16, 16: 16})
 
@@ -94,50 +91,6 @@ def test_run_from_reads_only_fine_styles():
         sub = tuple(torch.cat([s[2:], s[:1]]) for s in state)
         out = G.synthesis.run_from(sub, torch.cat([ws[2:], ws[:1]]), 2)
         torch.testing.assert_close(out, G.synthesis(ws)[[2, 0]], atol=1e-5, rtol=0)
-
-
-def test_channel_mix_takes_masked_channels_from_the_other_code():
-    G = tiny_generator("palette")  # every conv style drives its conv only
-    ws, other = random_ws(G, seed=1), random_ws(G, seed=2)
-    layer = 3
-    channels = G.synthesis.convs[layer].conv.weight.shape[1]
-    with torch.no_grad():
-        plain = G.synthesis(ws)
-        none = G.synthesis(ws, channel_mix=ChannelMix(layer, torch.zeros(channels), other[:, layer]))
-        swapped = ws.clone()
-        swapped[:, layer] = other[:, layer]
-        every = G.synthesis(ws, channel_mix=ChannelMix(layer, torch.ones(channels), other[:, layer]))
-        half = torch.zeros(channels)
-        half[: channels // 2] = 1.0
-        some = G.synthesis(ws, channel_mix=ChannelMix(layer, half, other[:, layer]))
-        state = G.synthesis.run_until(ws, layer)
-        resumed = G.synthesis.run_from(state, ws, layer, channel_mix=ChannelMix(layer, half, other[:, layer]))
-    torch.testing.assert_close(none, plain, atol=1e-6, rtol=0)
-    torch.testing.assert_close(every, G.synthesis(swapped), atol=1e-5, rtol=0)
-    assert not torch.allclose(some, plain, atol=1e-3) and not torch.allclose(some, every, atol=1e-3)
-    torch.testing.assert_close(resumed, some, atol=1e-5, rtol=0)
-    with pytest.raises(ValueError, match="channel_mix"):
-        G.synthesis(ws, channel_mix=ChannelMix(layer, torch.ones(channels + 1), other[:, layer]))
-    with pytest.raises(ValueError, match="channel_mix.layer"):
-        G.synthesis.run_from(state, ws, layer, channel_mix=ChannelMix(layer - 1, half, other[:, layer]))
-
-
-def test_channel_mix_moves_exactly_the_masked_channels_scales():
-    """A modulated conv under a 0/1 mask is the same conv whose per-channel scales are the other
-    code's where the mask is 1 and its own code's elsewhere, channel by channel."""
-    torch.manual_seed(0)
-    conv = ModulatedConv2d(6, 4, 3, w_dim=8)
-    x, w, other = torch.randn(2, 6, 5, 5), torch.randn(2, 8), torch.randn(2, 8)
-    mask = torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
-
-    class Spliced(torch.nn.Module):  # the affine layer's scales, spliced by hand
-        def forward(self, _w):
-            return torch.where(mask.bool(), conv.affine(other), conv.affine(w))
-
-    by_hand = copy.deepcopy(conv)
-    by_hand.affine = Spliced()
-    with torch.no_grad():
-        torch.testing.assert_close(conv(x, w, channel_mix=(mask, other)), by_hand(x, w), atol=1e-6, rtol=0)
 
 
 def test_mixing_changes_fine_styles_only():

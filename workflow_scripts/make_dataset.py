@@ -8,6 +8,5 @@ splits = ["train", "val", "test"]
 make_dataset(
     data_cfg=snakemake.params.data,
     split_paths=dict(zip(splits, snakemake.output.splits)),
-    factor_paths=dict(zip(splits, snakemake.output.factors)),
     raw_dir=raw_dir(snakemake),
 )

@@ -10,6 +10,5 @@ split = Path(snakemake.output.splits[0]).stem  # oracle or pool
 make_dataset(
     data_cfg=snakemake.params.data,
     split_paths={split: snakemake.output.splits[0]},
-    factor_paths={split: snakemake.output.factors[0]},
     raw_dir=raw_dir(snakemake),
 )

@@ -9,9 +9,7 @@ from admixlib.analysis.disentangle import (
     sample_pairs,
 )
 from admixlib.analysis.oracle import (
-    FactorOracle,
     load_oracle,
-    oracle_accuracy,
     pair_balanced_accuracy,
     read_factors,
     readings_accuracy,
@@ -20,13 +18,11 @@ from admixlib.analysis.oracle import (
 )
 
 __all__ = [
-    "FactorOracle",
     "disentanglement_map",
     "factor_shares",
     "load_oracle",
     "marginal_gap",
     "mixing_scores",
-    "oracle_accuracy",
     "pair_balanced_accuracy",
     "plot_map",
     "read_factors",

@@ -17,12 +17,12 @@ import torch
 from torch import Tensor, nn
 
 from admixlib.analysis.oracle import FactorOracle, read_factors
-from admixlib.perturb import mix_styles, mixing_start, normalise_mask, render_mixed
+from admixlib.perturb import mix_styles
 from admixlib.report.plotting import pyplot_and_seaborn
 from admixlib.runtime import torch_generator
 
 MODES = ("layer", "from")
-PANEL_TITLES = {"layer": "style i only", "from": "styles i..L-1", "channel": "channel c, then styles k..L-1"}
+PANEL_TITLES = {"layer": "style i only", "from": "styles i..L-1"}
 
 
 def _check_codes(G: nn.Module, source_ws: Tensor, donor_ws: Tensor, residuals: Tensor | None) -> None:
@@ -44,26 +44,16 @@ def _read_codes(
     residuals: Tensor | None,
     batch_size: int,
     device: torch.device,
-    channel_mask: Tensor | None = None,
-    source_ws: Tensor | None = None,
-    mask_layer: int = 0,
 ) -> pd.DataFrame:
     """Render ``ws [N, L, D]`` with ``G.synthesis(noise_mode="const")`` (+ ``residuals [N, 3, H, W]``),
     clamp to ``[-1, 1]`` (always, so source, donor and mixed images are treated alike) in batches and
-    return the oracle's readings (DataFrame, N rows). With ``channel_mask``, style ``mask_layer`` is
-    channel-mixed between ``source_ws`` and ``ws`` (:func:`~admixlib.perturb.mixing.render_mixed`)."""
+    return the oracle's readings (DataFrame, N rows)."""
     G.eval().to(device)
     images = []
     with torch.inference_mode():
         for start in range(0, len(ws), batch_size):
             rows = slice(start, start + batch_size)
-            if channel_mask is None:
-                img = G.synthesis(ws[rows].to(device), noise_mode="const")
-            else:
-                img = render_mixed(
-                    G, ws[rows].to(device), source_ws=source_ws[rows].to(device), start=mask_layer,
-                    channel_mask=channel_mask.to(device),
-                )  # fmt: skip
+            img = G.synthesis(ws[rows].to(device), noise_mode="const")
             if residuals is not None:
                 img = img + residuals[rows].to(device)
             images.append(img.clamp(-1.0, 1.0).cpu())
@@ -120,26 +110,14 @@ def disentanglement_map(
 ) -> pd.DataFrame:
     """Per style layer, which factors move when that layer (or that layer onward) comes from a donor.
 
-    For every layer ``i`` in ``0..L-1``: mode ``"layer"`` copies the donor's style at layer ``i`` only,
-    mode ``"from"`` copies styles ``i..L-1``. Mixed images (and the sources' own images) get the
-    source's residual when ``source_residuals`` is given; donors are rendered without residual.
-    Every rendered image is clamped to ``[-1, 1]`` before the oracle reads it.
+    Pair ``i`` is row ``i`` of ``source_ws`` and ``donor_ws`` (``[N, L, D]``). For every layer ``i``,
+    mode ``"layer"`` copies the donor's style ``i`` only, mode ``"from"`` styles ``i..L-1``. Sources
+    and mixed images get ``source_residuals [N, 3, H, W]`` when given (donors never). ``G`` is set to
+    eval mode and moved to ``device``; ``label_name`` must be in ``factor_names`` (oracle heads), and
+    its ``moved`` is the label flip rate.
 
-    Args:
-        G: generator (``num_ws``, ``w_dim``, ``synthesis``); set to eval mode and moved to ``device``.
-        oracle: factor oracle reading at least ``factor_names``.
-        source_ws, donor_ws: W+ codes ``[N, L, D]``; row ``i`` of each forms pair ``i``.
-        factor_names: factors to report (must be oracle heads).
-        label_name: the label factor (must be in ``factor_names``); its ``moved`` is the label flip
-            rate, so ``1 - moved`` is "label kept".
-        source_residuals: ``[N, 3, H, W]`` added to source and mixed images, or None.
-        batch_size: images per forward pass.
-        device: device of rendering and reading.
-
-    Returns:
-        Long DataFrame, ``2 * L * F`` rows, columns ``mode`` ("layer"/"from"), ``layer`` (int),
-        ``factor``, ``moved`` (float in [0, 1], NaN where ``n_pairs == 0``), ``n_pairs`` (int),
-        ``is_label`` (bool).
+    Returns a long DataFrame of ``2 * L * F`` rows with columns ``mode``, ``layer``, ``factor``,
+    ``moved`` (NaN where ``n_pairs == 0``), ``n_pairs`` and ``is_label``.
     """
     source_ws, donor_ws, src, don, kw = _read_pairs(
         G, oracle, source_ws, donor_ws, source_residuals, factor_names, label_name, batch_size, device
@@ -169,39 +147,25 @@ def mixing_scores(
     factor_names: list[str],
     label_name: str,
     source_residuals: Tensor | None = None,
-    channel_mask: Tensor | None = None,
     batch_size: int = 128,
     device: str | torch.device = "cpu",
 ) -> dict:
-    """How well full fine-style mixing at split ``k`` keeps the label and moves the nuisances.
+    """How well taking styles ``split_index..L-1`` from the donor (:func:`~admixlib.perturb.mix_styles`
+    with coefficients 1) keeps the label and moves the nuisances; arguments as in
+    :func:`disentanglement_map`.
 
-    The mixed codes are :func:`~admixlib.perturb.mix_styles` with one donor (``donor_ws[i]`` for
-    source ``i``) and all coefficients 1, i.e. styles ``k..L-1`` taken from the donor, and with
-    ``channel_mask`` also the masked channels of style ``k-1`` (as :class:`~admixlib.perturb.StyleMixSet`).
-
-    Args:
-        split_index: ``k`` in ``0..L-1``.
-        channel_mask: 0/1 ``[C]`` over style ``k-1``'s modulation channels, or None.
-        Others: as in :func:`disentanglement_map`.
-
-    Returns:
-        ``{"label_kept": float, "nuisance_moved": {factor: float}, "n_pairs": N, "n_label_pairs": int}``
-        where ``label_kept`` is the share, among pairs whose source/donor label readings differ
-        (``n_label_pairs`` of them), of mixed images that keep the source's label reading, and
-        ``nuisance_moved[f]`` is ``moved`` (as in the map) for every non-label factor. Shares over
-        zero pairs are NaN.
+    Returns ``{"label_kept", "nuisance_moved": {factor: moved}, "n_pairs", "n_label_pairs"}``:
+    ``label_kept`` is the share of mixed images keeping the source's label reading among the
+    ``n_label_pairs`` pairs whose label readings differ; ``nuisance_moved`` has ``moved`` (as in the
+    map) for every non-label factor.
     """
     source_ws, donor_ws, src, don, kw = _read_pairs(
         G, oracle, source_ws, donor_ws, source_residuals, factor_names, label_name, batch_size, device
     )
-    mask = normalise_mask(channel_mask)
-    start = mixing_start(int(split_index), mask)
+    start = int(split_index)
     coeffs = torch.ones(len(source_ws), 1, int(G.num_ws) - start)  # validated by mix_styles
     mixed_ws = mix_styles(source_ws, donor_ws[:, None], coeffs, start)
-    mixed = _read_codes(
-        G, oracle, mixed_ws, residuals=source_residuals, channel_mask=mask, source_ws=source_ws,
-        mask_layer=start, **kw,
-    )  # fmt: skip
+    mixed = _read_codes(G, oracle, mixed_ws, residuals=source_residuals, **kw)
     s, d, m = (t[label_name].to_numpy() for t in (src, don, mixed))
     label_kept, n_label = _share(m == s, s != d)
     nuisance = {f: _moved(src, don, mixed, f)[0] for f in factor_names if f != label_name}
@@ -220,16 +184,8 @@ def factor_shares(readings: pd.DataFrame, factor: str) -> dict[str, float]:
 
 
 def marginal_gap(pred_a: pd.DataFrame, pred_b: pd.DataFrame, factor_names: list[str]) -> float:
-    """``max over factors f and values v of |P_a(f = v) - P_b(f = v)|`` (empirical marginals).
-
-    Args:
-        pred_a, pred_b: DataFrames of int readings (any lengths >= 1) with columns ``factor_names``.
-        factor_names: factors to compare.
-
-    Returns:
-        The gap in ``[0, 1]`` (0 for identical marginals, 1 when some value is certain in one frame
-        and absent from the other).
-    """
+    """``max over factors f and values v of |P_a(f = v) - P_b(f = v)|`` in ``[0, 1]``, with ``P`` the
+    empirical marginals of int readings (DataFrames of any lengths >= 1 with columns ``factor_names``)."""
     gap = 0.0
     for f in factor_names:
         pa = pred_a[f].value_counts(normalize=True)
@@ -240,21 +196,16 @@ def marginal_gap(pred_a: pd.DataFrame, pred_b: pd.DataFrame, factor_names: list[
     return gap
 
 
-def plot_map(map_df: pd.DataFrame, path, *, title: str, ylabel: str = "layer") -> None:
-    """Heatmaps of ``moved`` from :func:`disentanglement_map`, one panel per mode, saved as PNG.
-
-    Layers (column ``layer``, named ``ylabel``) on the y axis, factors (in first-seen order) on the x
-    axis, values annotated with two decimals, colour scale fixed to ``[0, 1]``; NaN cells are left
-    blank. The title is wrapped to the figure's width.
-    """
-    modes = [m for m in MODES if m in set(map_df["mode"])] or sorted(set(map_df["mode"]))
+def plot_map(map_df: pd.DataFrame, path, *, title: str) -> None:
+    """Heatmaps of ``moved`` from :func:`disentanglement_map` (layers by factors, in ``[0, 1]``, NaN
+    blank), one panel per mode, saved as PNG at ``path`` under the wrapped ``title``."""
+    modes = [m for m in MODES if m in set(map_df["mode"])]
     factors = list(dict.fromkeys(map_df["factor"]))
     n_layers = int(map_df["layer"].nunique()) if len(map_df) else 1
     plt, sns = pyplot_and_seaborn()
     width = 1.5 + 1.1 * len(factors) * len(modes)
-    row_height = 0.45 if n_layers <= 12 else 0.25  # a per-channel map has dozens of rows
     fig, axes = plt.subplots(
-        1, len(modes), figsize=(width, 1.5 + row_height * n_layers), squeeze=False, layout="constrained"
+        1, len(modes), figsize=(width, 1.5 + 0.45 * n_layers), squeeze=False, layout="constrained"
     )
     for ax, mode in zip(axes[0], modes):
         grid = (
@@ -264,9 +215,9 @@ def plot_map(map_df: pd.DataFrame, path, *, title: str, ylabel: str = "layer") -
             .sort_index()
         )
         sns.heatmap(grid, ax=ax, vmin=0.0, vmax=1.0, annot=True, fmt=".2f", cmap="viridis", cbar=True)
-        ax.set_title(PANEL_TITLES.get(mode, mode))
+        ax.set_title(PANEL_TITLES[mode])
         ax.set_xlabel("factor")
-        ax.set_ylabel(ylabel)
+        ax.set_ylabel("layer")
     fig.suptitle(textwrap.fill(title, width=int(8 * width)))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)

@@ -12,23 +12,25 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import linalg, stats
+from scipy import linalg
 from torch import Tensor
 
 from admixlib.analysis.oracle import FactorOracle
 from admixlib.runtime import torch_generator
 
+BATCH_SIZE = 256  # images per forward pass
 
-def generator_samples(G, n: int, *, seed: int, batch_size: int = 256) -> Tensor:
+
+def generator_samples(G, n: int, *, seed: int) -> Tensor:
     """``n`` samples of ``G`` (unmixed latents drawn on its device from ``seed``), rendered in batches
     with constant noise and clamped: ``[n, 3, H, W]`` in ``[-1, 1]`` on the CPU."""
     with torch.no_grad():
         ws = G.sample_ws(n, generator=torch_generator(seed, G.w_avg.device))
-        return torch.cat([G.synthesis(chunk).clamp(-1, 1).cpu() for chunk in ws.split(batch_size)])
+        return torch.cat([G.synthesis(chunk).clamp(-1, 1).cpu() for chunk in ws.split(BATCH_SIZE)])
 
 
 def oracle_features(
-    oracle: FactorOracle, images: Tensor, *, batch_size: int = 256, device: str | torch.device = "cpu"
+    oracle: FactorOracle, images: Tensor, *, device: str | torch.device = "cpu"
 ) -> np.ndarray:
     """Pooled trunk features of ``images [N, 3, H, W]`` in ``[-1, 1]``: float64 ``[N, C]``."""
     device = torch.device(device)
@@ -36,8 +38,8 @@ def oracle_features(
     oracle.eval().to(device)
     chunks = []
     with torch.inference_mode():
-        for start in range(0, len(images), batch_size):
-            x = images[start : start + batch_size].to(device, torch.float32)
+        for start in range(0, len(images), BATCH_SIZE):
+            x = images[start : start + BATCH_SIZE].to(device, torch.float32)
             chunks.append(oracle.features(x).mean(dim=(2, 3)).double().cpu())
     oracle.train(was_training)
     return torch.cat(chunks).numpy()
@@ -60,16 +62,11 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
 
 
 def oracle_feature_distance(
-    oracle: FactorOracle,
-    real: Tensor,
-    fake: Tensor,
-    *,
-    batch_size: int = 256,
-    device: str | torch.device = "cpu",
+    oracle: FactorOracle, real: Tensor, fake: Tensor, *, device: str | torch.device = "cpu"
 ) -> float:
     """Frechet distance between the oracle features of ``real`` and ``fake`` (both ``[N, 3, H, W]``
     in ``[-1, 1]``). Lower is better; 0 for identical distributions."""
-    feats = [oracle_features(oracle, x, batch_size=batch_size, device=device) for x in (real, fake)]
+    feats = [oracle_features(oracle, x, device=device) for x in (real, fake)]
     return frechet_distance(*feats)
 
 
@@ -116,17 +113,3 @@ class _UInt8Images(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> Tensor:
         return self.images[index]
-
-
-def bimodality(values: Tensor) -> float:
-    """Sarle's bimodality coefficient of ``values [N, D]`` along their first principal component.
-
-    About 1/3 for a normal spread and 5/9 for a uniform one; more suggests two modes (two well
-    separated clusters of equal size approach 1). Used to ask whether generated colours keep the two
-    colour modes a factor of the procedural data has.
-    """
-    centred = values.double() - values.double().mean(dim=0)
-    pc1 = (centred @ torch.linalg.svd(centred, full_matrices=False).Vh[0]).numpy()
-    n = len(pc1)
-    skew, excess = stats.skew(pc1, bias=False), stats.kurtosis(pc1, bias=False)
-    return float((skew**2 + 1) / (excess + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3))))

@@ -20,19 +20,15 @@ from admixlib.classify.models import conv_trunk
 from admixlib.runtime import load_module, save_module, torch_generator
 
 log = logging.getLogger("admix.analysis")
+WEIGHT_DECAY = 5e-4  # the oracle's AdamW
+MIN_CELL_ROWS = 5  # images a (value, value) cell needs to count in pair_balanced_accuracy
 
 
 class FactorOracle(nn.Module):
-    """SmallCNN-shaped trunk (conv3x3-BN-ReLU blocks, channels ``w, 2w, 4w, 4w``, the first three
-    followed by 2x2 max-pool, then a global average pool) with one linear head per factor.
+    """The classifier's conv trunk (:func:`~admixlib.classify.models.conv_trunk` of ``width``, then a
+    global average pool) with a linear head per entry of ``factor_classes`` (``{factor: K_f}``).
 
-    ``forward(x [N, in_channels, H, W] in [-1, 1]) -> {factor: logits [N, K_f]}`` in the order of
-    ``factor_classes``. Any ``H, W >= 8`` works.
-
-    Args (keyword-only):
-        factor_classes: ordered ``{factor name: number of values K_f}`` (label factor first).
-        width: channels of the first conv block.
-        in_channels: image channels.
+    ``forward(x [N, in_channels, H, W] in [-1, 1], H, W >= 8) -> {factor: logits [N, K_f]}``.
     """
 
     def __init__(self, *, factor_classes: dict[str, int], width: int = 32, in_channels: int = 3) -> None:
@@ -68,33 +64,17 @@ def train_oracle(
     steps: int,
     batch_size: int,
     lr: float = 1e-3,
-    weight_decay: float = 5e-4,
     width: int = 32,
     device: str | torch.device = "cpu",
     seed: int = 0,
     progress: bool = True,
 ) -> FactorOracle:
-    """Train a :class:`FactorOracle` on images and their (independent) factors.
+    """A :class:`FactorOracle` trained on ``images [N, 3, H, W]`` in ``[-1, 1]`` to read the columns
+    ``factor_names`` (label first; non-negative ints, ``K_f = max + 1``) of the aligned ``factors``.
 
-    Loss: sum over factors of the cross-entropy of that factor's head. AdamW (``lr``,
-    ``weight_decay``) with cosine decay to 0 over ``steps``. Model init from ``seed`` (global RNG
-    forked, not consumed); data order from seeded epoch permutations of ``torch_generator(seed)``
-    (last partial batch dropped). ``K_f = max(factors[f]) + 1``.
-
-    Args:
-        images: float ``[N, 3, H, W]`` in ``[-1, 1]`` (any device; batches go to ``device``).
-        factors: DataFrame aligned with ``images``, non-negative int columns incl. ``factor_names``.
-        factor_names: the factors to read, in order (label first).
-        steps: optimiser steps.
-        batch_size: examples per step (capped at N).
-        lr, weight_decay: AdamW hyper-parameters.
-        width: trunk width.
-        device: training device.
-        seed: seed of model init and data order.
-        progress: show a tqdm bar.
-
-    Returns:
-        The trained oracle in eval mode on ``device``.
+    Loss: the heads' cross-entropies summed; AdamW with cosine decay to 0 over ``steps``; batches of
+    ``batch_size`` (at most N) from seeded epoch permutations. ``seed`` sets the init (the global RNG
+    is forked, not consumed) and the data order. Returns the oracle in eval mode on ``device``.
     """
     if len(images) != len(factors):
         raise ValueError(f"images ({len(images)}) and factors ({len(factors)}) differ in length")
@@ -110,7 +90,7 @@ def train_oracle(
         torch.manual_seed(seed)
         model = FactorOracle(factor_classes=factor_classes, width=width, in_channels=images.shape[1])
     model.to(device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=WEIGHT_DECAY)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(int(steps), 1))
     n = len(images)
     batch_size = min(int(batch_size), n)
@@ -151,17 +131,8 @@ def read_factors(
     batch_size: int = 256,
     device: str | torch.device = "cpu",
 ) -> pd.DataFrame:
-    """The oracle's readings: argmax of every head.
-
-    Args:
-        oracle: a :class:`FactorOracle` (put in eval mode and moved to ``device``).
-        images: ``[N, 3, H, W]`` in ``[-1, 1]``, any device.
-        batch_size: images per forward pass.
-        device: device of the forward passes.
-
-    Returns:
-        DataFrame ``[N rows, F columns]`` of int64 readings, columns in factor order, index ``0..N-1``.
-    """
+    """The argmax of every head for ``images [N, 3, H, W]`` in ``[-1, 1]`` (read in batches on
+    ``device``, where the oracle is moved in eval mode): int64 DataFrame, a column per factor."""
     device = torch.device(device)
     oracle.eval().to(device)
     chunks: dict[str, list[Tensor]] = {f: [] for f in oracle.factor_names}
@@ -174,20 +145,6 @@ def read_factors(
     return pd.DataFrame(cols, columns=oracle.factor_names).astype("int64")
 
 
-def oracle_accuracy(
-    oracle: FactorOracle,
-    images: Tensor,
-    factors_df: pd.DataFrame,
-    *,
-    batch_size: int = 256,
-    device: str | torch.device = "cpu",
-) -> dict[str, float]:
-    """Per-factor accuracy ``{factor: share of images read correctly}`` against ``factors_df``
-    (a DataFrame aligned with ``images`` holding every oracle factor as a column)."""
-    pred = read_factors(oracle, images, batch_size=batch_size, device=device)
-    return readings_accuracy(pred, factors_df, oracle.factor_names)
-
-
 def readings_accuracy(pred: pd.DataFrame, truth: pd.DataFrame, factor_names: list[str]) -> dict[str, float]:
     """``{factor: share of rows where the reading equals the truth}`` (rows aligned by position)."""
     truth = truth.reset_index(drop=True)
@@ -195,20 +152,16 @@ def readings_accuracy(pred: pd.DataFrame, truth: pd.DataFrame, factor_names: lis
 
 
 def pair_balanced_accuracy(
-    pred: pd.DataFrame, truth: pd.DataFrame, factor_names: list[str], *, min_rows: int = 5
+    pred: pd.DataFrame, truth: pd.DataFrame, factor_names: list[str]
 ) -> dict[str, dict]:
     """Each factor's accuracy as if the images were balanced over it and one other factor, at worst.
 
     For factors ``f`` and ``g``, ``f``'s accuracy is averaged over the (``f`` value, ``g`` value) cells
-    holding at least ``min_rows`` images; the lowest over ``g`` is reported. A head that reads a
+    of at least ``MIN_CELL_ROWS`` images; the lowest over ``g`` is reported. A head that reads a
     correlated factor instead of its own (lipstick for gender) scores low in the cells where the two
-    disagree, which a plain accuracy on correlated images hides.
-
-    Args:
-        pred, truth: readings and true values, one row per image, a column per factor.
-    Returns:
-        ``{f: {"accuracy": float, "against": g}}`` (``accuracy`` NaN and ``against`` None where no pair
-        has two qualifying cells).
+    disagree, which a plain accuracy on correlated images hides. ``pred`` and ``truth``: a row per
+    image, a column per factor. Returns ``{f: {"accuracy", "against": g}}`` (NaN and None where no
+    pair has two such cells).
     """
     truth = truth.reset_index(drop=True)
     result = {}
@@ -217,7 +170,7 @@ def pair_balanced_accuracy(
         worst = {"accuracy": float("nan"), "against": None}
         for g in (g for g in factor_names if g != f):
             cells = hit.groupby([truth[f], truth[g]]).agg(["mean", "size"])
-            cells = cells[cells["size"] >= min_rows]
+            cells = cells[cells["size"] >= MIN_CELL_ROWS]
             if len(cells) < 2:
                 continue
             balanced = float(cells["mean"].mean())

@@ -79,28 +79,6 @@ def worst_group(
     return scored[key], key
 
 
-def group_metrics(
-    correct: Tensor, factors: pd.DataFrame, *, label_name: str, spurious_factor: str | None, min_size: int
-) -> dict:
-    """The group metrics of :func:`evaluate_classifier` from ``correct`` (bool ``[N]``) and the N rows
-    of ``factors``: ``group_acc``/``group_count`` (:func:`factor_groups`), ``bias_group_acc``/
-    ``bias_group_count`` (:func:`bias_groups`), and ``worst_group_acc``/``worst_group``
-    (:func:`worst_group` over the bias groups), with ``min_group_size``."""
-    keys = {"label_name": label_name, "spurious_factor": spurious_factor}
-    group_acc, group_count = group_accuracy(correct, factor_groups(factors, **keys))
-    bias_acc, bias_count = group_accuracy(correct, bias_groups(factors, **keys))
-    worst_acc, worst_key = worst_group(bias_acc, bias_count, min_size=min_size)
-    return {
-        "group_acc": group_acc,
-        "group_count": group_count,
-        "bias_group_acc": bias_acc,
-        "bias_group_count": bias_count,
-        "worst_group_acc": worst_acc,
-        "worst_group": worst_key,
-        "min_group_size": min_size,
-    }
-
-
 def variation_metrics(
     model: nn.Module,
     images: Tensor,
@@ -110,18 +88,12 @@ def variation_metrics(
     batch_size: int = 256,
     device: str | torch.device = "cpu",
 ) -> dict:
-    """How predictions hold up under each image's variations.
+    """How predictions on ``images [N, 3, H, W]`` (``labels`` int64 ``[N]``) hold up under their
+    ``variations [N, V, 3, H, W]`` (e.g. :func:`admixlib.perturb.fine_style_variations`).
 
-    Args:
-        model: classifier.
-        images: ``[N, 3, H, W]`` in ``[-1, 1]``; labels: int64 ``[N]``.
-        variations: ``[N, V, 3, H, W]``, e.g. from :func:`admixlib.perturb.fine_style_variations`.
-
-    Returns:
-        ``consistency``: share of images whose predicted class is the same on the image and every
-        variation (the quantity behind the paper's Figure 1; a constant classifier scores 1), and
-        ``consistent_acc``: share whose prediction is correct on the image and every variation.
-        Both NaN when ``N == 0``.
+    Returns ``consistency``, the share of images predicted the same class on the image and every
+    variation (a constant classifier scores 1), and ``consistent_acc``, the share predicted correctly
+    on all of them; both NaN when ``N == 0``.
     """
     n, v = variations.shape[:2]
     if len(images) != n or len(labels) != n:
@@ -196,42 +168,38 @@ def evaluate_classifier(
     device: str | torch.device = "cpu",
     seed: int = 0,
 ) -> dict:
-    """Evaluate ``model`` on one set of images; every metric is computed on all of them.
+    """Evaluate ``model`` (eval mode, restored after) on ``images [N, 3, H, W]`` with ``labels [N]``
+    and their ``factors`` (a DataFrame with columns ``label_name`` and ``spurious_factor``, which may
+    be None); every metric is computed on all N images.
 
-    Args:
-        model: classifier (put in eval mode; its mode is restored at the end).
-        images: ``[N, 3, H, W]`` in ``[-1, 1]``; labels: int64 ``[N]``.
-        factors: DataFrame aligned with the images (columns ``label_name``, ``spurious_factor``).
-        label_name, spurious_factor: factor columns defining the groups (``spurious_factor`` may be None).
-        min_group_size: groups of fewer images are left out of the worst group.
-        advmix_set: StyleMixSet for the AdvMix attack (``codes`` of the images required;
-            ``residuals`` if it adds them), or None to skip.
-        advmix_restarts: random restarts of the AdvMix attack.
-        linf_set: LinfBall for the PGD attack, or None to skip.
-        codes, residuals: W+ codes ``[N, L, D]`` and residuals ``[N, 3, H, W]`` of the images.
-        variations: ``[N, V, 3, H, W]`` fine-style variations of the images, or None to skip.
-        batch_size, device: batching and device.
-        seed: seeds the attacks' random starts (``torch_generator(seed)``, CPU).
+    The AdvMix attack (``advmix_set``, needing the images' ``codes [N, L, D]`` and, if it adds them,
+    ``residuals [N, 3, H, W]``), the l_inf attack (``linf_set``) and the consistency (``variations
+    [N, V, 3, H, W]``) are skipped when None; ``seed`` seeds the attacks' random starts.
 
-    Returns:
-        dict: ``clean_acc``; ``group_acc`` and ``group_count`` per (label, spurious factor) group;
-        ``bias_group_acc`` and ``bias_group_count`` per label x aligned/conflicting group
-        (:func:`bias_groups`); ``worst_group_acc`` and ``worst_group``, the least accurate bias group
-        of at least ``min_group_size`` images (None when there is none); ``advmix_attack_acc`` and
-        ``linf_attack_acc``, the share whose clean image and every attack candidate are classified
-        correctly (:func:`robust_correct`; None when skipped); ``consistency`` and
-        ``consistent_acc`` (:func:`variation_metrics`; None when skipped); ``n_test`` and
-        ``min_group_size``.
+    Returns a dict: ``clean_acc``; ``group_acc``/``group_count`` per (label, spurious factor) group
+    (:func:`factor_groups`) and ``bias_group_acc``/``bias_group_count`` per :func:`bias_groups`
+    group; ``worst_group_acc``/``worst_group``, the least accurate bias group of at least
+    ``min_group_size`` images (None when there is none); ``advmix_attack_acc``/``linf_attack_acc``
+    (:func:`robust_correct`), ``consistency``/``consistent_acc`` (:func:`variation_metrics`), each
+    None when skipped; ``n_test`` and ``min_group_size``.
     """
     device = torch.device(device)
     was_training = model.training
     model.eval()
     correct = predict_proba(model, images, batch_size=batch_size, device=device).argmax(1) == labels.cpu()
+    keys = {"label_name": label_name, "spurious_factor": spurious_factor}
+    group_acc, group_count = group_accuracy(correct, factor_groups(factors, **keys))
+    bias_acc, bias_count = group_accuracy(correct, bias_groups(factors, **keys))
+    worst_acc, worst_key = worst_group(bias_acc, bias_count, min_size=min_group_size)
     result = {
         "clean_acc": float(correct.float().mean()),
-        **group_metrics(
-            correct, factors, label_name=label_name, spurious_factor=spurious_factor, min_size=min_group_size
-        ),
+        "group_acc": group_acc,
+        "group_count": group_count,
+        "bias_group_acc": bias_acc,
+        "bias_group_count": bias_count,
+        "worst_group_acc": worst_acc,
+        "worst_group": worst_key,
+        "min_group_size": min_group_size,
         "advmix_attack_acc": None,
         "linf_attack_acc": None,
         "consistency": None,

@@ -51,17 +51,8 @@ class SmallCNN(nn.Module):
 def build_classifier(
     *, arch: str = "cnn", num_classes: int, width: int = 32, in_channels: int = 3
 ) -> nn.Module:
-    """Build a classifier; the constructor kwargs are kept in ``model.build_kwargs`` for checkpoints.
-
-    Args:
-        arch: ``"cnn"`` (:class:`SmallCNN`).
-        num_classes: number of output logits.
-        width: channels of the first conv block (later blocks use 2x and 4x).
-        in_channels: image channels.
-
-    Returns:
-        The model (train mode, on CPU, initialised from torch's global RNG).
-    """
+    """A :class:`SmallCNN` (``arch="cnn"``) in train mode on the CPU, initialised from torch's global
+    RNG; its kwargs are kept in ``model.build_kwargs`` for checkpoints."""
     if arch not in ARCHS:
         raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
     model = SmallCNN(num_classes=num_classes, width=width, in_channels=in_channels)

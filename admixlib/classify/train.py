@@ -58,13 +58,8 @@ def _accuracy(logits: Tensor, labels: Tensor) -> float:
 
 @dataclass(frozen=True)
 class ClassifierRecipe(ConfigRecipe):
-    """The model and its optimisation (everything but the data, the method, the steps and the seed).
-
-    Attributes:
-        arch, width: the model (:func:`~admixlib.classify.models.build_classifier`).
-        batch_size, lr, weight_decay: AdamW with a cosine decay of the learning rate to 0.
-        bf16, compile: bfloat16 autocast and ``torch.compile`` of the forward passes (GPU options).
-    """
+    """The model and its optimisation (AdamW, cosine decay of the learning rate to 0): the
+    ``classifier`` keys of the same names in config/schema.yaml."""
 
     arch: str = "cnn"
     width: int = 32
@@ -90,33 +85,27 @@ def train_classifier(
     seed: int = 0,
     files: RunFiles | None = None,
 ) -> nn.Module:
-    """Train a classifier, nominally (``pset=None``) or on worst cases from a perturbation set.
+    """Train a classifier on ``images [N, 3, H, W]`` in ``[-1, 1]`` and ``labels`` int64 ``[N]``
+    (any device), nominally (``pset=None``) or on worst cases from ``pset``; returns it in eval mode
+    on ``device`` (where the generator inside ``pset`` must be too).
 
     Each step draws a batch (seeded epoch permutations, last partial batch dropped); with ``pset``
-    the model is put in eval mode, :func:`~admixlib.perturb.find_worst_case` perturbs the batch,
-    then in train mode the loss is ``lam * CE(x) + (1 - lam) * CE(x_pert)`` on one forward pass of
-    the concatenated batch (with ``lam == 0`` only ``x_pert`` is forwarded). Random streams: model
-    init from ``seed`` (global RNG forked, not consumed), data order from ``torch_generator(seed)``,
-    perturbations from ``torch_generator(seed + 1000003)``.
-
-    Args:
-        images, labels: float ``[N, 3, H, W]`` in ``[-1, 1]`` and int64 ``[N]`` (any device).
-        codes, residuals: W+ codes ``[N, L, w_dim]`` and inversion residuals ``[N, 3, H, W]`` for
-            the style-mixing sets, or None.
-        num_classes: number of classes.
-        pset, lam: the perturbation set (None: nominal) and the clean loss's weight in ``[0, 1]``.
-        steps, recipe: optimiser steps in total and the rest of the recipe (None: its defaults).
-        device, seed: where to train (the generator inside ``pset`` must be there too), the seed.
-        files: the run's checkpoint (:class:`~admixlib.runtime.TrainingState`, resumed from when
-            present), its stats file (JSON lines, one per step: ``step, loss, clean_acc, pert_acc,
-            lr, seconds, attack_seconds``; accuracies on the training batch, None where not
-            computed) and its progress bar; None: nothing written, no bar.
-
-    Returns:
-        The trained model in eval mode on ``device``.
+    :func:`~admixlib.perturb.find_worst_case` perturbs it in eval mode, then in train mode the loss
+    is ``lam * CE(x) + (1 - lam) * CE(x_pert)`` on one forward pass of the concatenated batch (only
+    ``x_pert`` when ``lam == 0``). ``codes [N, L, w_dim]`` and ``residuals [N, 3, H, W]`` feed the
+    style-mixing sets. Random streams: model init from ``seed`` (global RNG forked, not consumed),
+    data order from ``torch_generator(seed)``, perturbations from ``torch_generator(seed + 1000003)``.
+    ``files``: the checkpoint (resumed from when present), the stats file (JSON lines ``step, loss,
+    clean_acc, pert_acc, lr, seconds, attack_seconds``, accuracies on the batch or None) and the
+    bar; None: nothing written.
     """
     files = files or RunFiles(progress=False)
-    _check_arguments(lam=lam, steps=steps, images=images, labels=labels)
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"lam must be in [0, 1], got {lam}")
+    if steps < 0:
+        raise ValueError(f"need steps >= 0, got {steps}")
+    if len(images) != len(labels):
+        raise ValueError(f"images ({len(images)}) and labels ({len(labels)}) differ in length")
     r, device, n = recipe or ClassifierRecipe(), torch.device(device), len(images)
     batch_size = min(int(r.batch_size), n)
     model, optimizer, scheduler = _model_and_optimiser(
@@ -185,15 +174,6 @@ def _model_and_optimiser(recipe: ClassifierRecipe, *, num_classes, in_channels, 
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
     return model, optimizer, scheduler
-
-
-def _check_arguments(*, lam: float, steps: int, images: Tensor, labels: Tensor) -> None:
-    if not 0.0 <= lam <= 1.0:
-        raise ValueError(f"lam must be in [0, 1], got {lam}")
-    if steps < 0:
-        raise ValueError(f"need steps >= 0, got {steps}")
-    if len(images) != len(labels):
-        raise ValueError(f"images ({len(images)}) and labels ({len(labels)}) differ in length")
 
 
 def _next_indices(state: TrainingState, *, batch_size: int, generator: torch.Generator) -> Tensor:

@@ -19,7 +19,6 @@ from admixlib.data import real
 from admixlib.data.store import save_split
 
 log = logging.getLogger("admix.data")
-KINDS = ("faces", "colored_digits", "celeba", "colored_mnist")
 # "oracle": factors all independent, drawn from the training pool; it trains the factor oracle that
 # judges generated and mixed images, never a robust classifier.
 # "pool": unbiased, drawn from the training pool; the bias sweep subsamples its training sets from it.
@@ -123,9 +122,7 @@ def _colored_mnist(
     return images, factors, {"source_ids": ids[index].tolist(), "source": source}
 
 
-def _celeba(
-    split, *, n, bias, spurious_factor, seed, resolution, raw_dir, label_attr, nuisance_attrs, crop, **_
-):
+def _celeba(split, *, n, bias, spurious_factor, seed, resolution, raw_dir, label_attr, nuisance_attrs, **_):
     """One CelebA split: a subsample of the official split with label/spurious agreement ``bias``.
 
     With ``bias=None`` (val/test) and a spurious factor the four (label, spurious) groups are balanced.
@@ -147,8 +144,17 @@ def _celeba(
         if n is not None and n < len(table):
             rows = np.sort(rng.choice(rows, size=n, replace=False))
     table = table.iloc[rows]
-    images = real.load_celeba_images(raw_dir, list(table.index), resolution=resolution, crop=crop)
+    images = real.load_celeba_images(raw_dir, list(table.index), resolution=resolution)
     return images, table.reset_index(drop=True), {"source_ids": list(table.index)}
+
+
+_MAKERS = {
+    "faces": _faces,
+    "colored_digits": _colored_digits,
+    "celeba": _celeba,
+    "colored_mnist": _colored_mnist,
+}
+KINDS = tuple(_MAKERS)
 
 
 def _label_info(kind: str, label_attr: str) -> tuple[str, int, tuple[str, ...]]:
@@ -172,7 +178,6 @@ def build_dataset(
     raw_dir: str | os.PathLike | None = None,
     label_attr: str = "Smiling",
     nuisance_attrs: tuple[str, ...] | list[str] = real.DEFAULT_NUISANCE_ATTRS,
-    crop: int = 140,
     source: str = "official",
 ) -> dict:
     """Make the splits named in ``outputs`` (``split -> (pt_path, csv_path)``) and save them.
@@ -195,16 +200,10 @@ def build_dataset(
         raise ValueError(f"spurious_factor for {kind} must be one of {list(allowed)} or None")
     if bias is not None and spurious_factor is None:
         raise ValueError("bias is set but spurious_factor is None")
-    makers = {
-        "faces": _faces,
-        "colored_digits": _colored_digits,
-        "celeba": _celeba,
-        "colored_mnist": _colored_mnist,
-    }
     summary = {"kind": kind, "splits": {}}
     for split, (pt_path, csv_path) in outputs.items():
         is_train = split == "train"
-        images, factors, extra = makers[kind](
+        images, factors, extra = _MAKERS[kind](
             split,
             n=sizes.get(f"n_{split}"),
             bias=bias if is_train else None,
@@ -216,7 +215,6 @@ def build_dataset(
             raw_dir=raw_dir,
             label_attr=label_attr,
             nuisance_attrs=nuisance_attrs,
-            crop=crop,
             source=source,
         )
         rate = agreement(factors, label_name, spurious_factor)
@@ -257,10 +255,9 @@ def resampled_train(
         raise ValueError(
             f"resampling the nuisance needs a data set that paints it on ({list(RESAMPLABLE)}), not {kind!r}"
         )
-    makers = {"faces": _faces, "colored_digits": _colored_digits, "colored_mnist": _colored_mnist}
     values = list(RESAMPLABLE[kind])
     rows = [
-        makers[kind](
+        _MAKERS[kind](
             "train", n=sizes.get("n_train"), bias=bias, spurious_factor=spurious_factor,
             seed=split_seed(seed, "train"), base_seed=seed, sizes=sizes, resolution=resolution,
             spurious_value=value, raw_dir=raw_dir, source=source,

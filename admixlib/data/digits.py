@@ -34,10 +34,8 @@ PALETTE = np.array(
 
 
 def sample_colors(digits: np.ndarray, *, bias: float | None, rng) -> np.ndarray:
-    """Colour index (int64 [N]) per digit: equal to the digit w.p. ``bias``, else one of the other 9.
-
-    ``bias=None`` draws colours uniformly and independently of the digit.
-    """
+    """Colour index (int64 [N]) per digit: equal to the digit w.p. ``bias``, else one of the other 9;
+    uniform and independent of the digit when ``bias`` is None."""
     digits = np.asarray(digits, dtype=np.int64)
     if bias is None:
         return rng.integers(0, NUM_CLASSES, size=len(digits)).astype(np.int64)
@@ -56,15 +54,10 @@ def colorize_digits(
     rng,
     color: int | None = None,
 ) -> tuple[torch.Tensor, pd.DataFrame]:
-    """Paint grey digits (float [N, h, w] in [0, 1], stroke = 1) and upsample them bilinearly.
-
-    With ``color``, every stroke takes that colour index after the colours are drawn; the jitter
-    comes out as without it.
-
-    Returns (images uint8 [N, 3, resolution, resolution], factors DataFrame with int64 columns
-    ``digit, color``). The background is dark grey with jitter; the stroke colour is PALETTE[color]
-    with per-image brightness and channel jitter.
-    """
+    """Paint grey digits (float [N, h, w] in [0, 1], stroke = 1) PALETTE[color] on dark grey, with
+    per-image brightness and channel jitter, and upsample them bilinearly: (uint8 [N, 3, resolution,
+    resolution], int64 factors ``digit, color``). ``color`` overrides every drawn colour index (the
+    jitter comes out as without it)."""
     gray = torch.as_tensor(np.asarray(gray), dtype=torch.float32)
     if gray.ndim != 3:
         raise ValueError(f"gray digits must be [N, h, w], got shape {tuple(gray.shape)}")
@@ -93,10 +86,8 @@ def load_base_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def split_digit_indices(*, n_val: int, n_test: int, seed: int, total: int = 1797) -> dict[str, np.ndarray]:
-    """Disjoint train/val/test index arrays over ``total`` base images from a seeded permutation.
-
-    ``val`` and ``test`` get ``n_val`` and ``n_test`` indices; ``train`` gets the rest.
-    """
+    """Disjoint index arrays over ``total`` base images from a seeded permutation: ``n_val`` for
+    ``val``, ``n_test`` for ``test``, the rest for ``train``."""
     if n_val < 0 or n_test < 0 or n_val + n_test >= total:
         raise ValueError(f"n_val + n_test must be non-negative and < {total}, got {n_val} + {n_test}")
     perm = np.random.default_rng(seed).permutation(total)
@@ -116,13 +107,8 @@ def make_colored_digits(
     n: int | None = None,
     color: int | None = None,
 ) -> tuple[torch.Tensor, pd.DataFrame]:
-    """Colored digits for the base images ``indices`` (see ``split_digit_indices``); ``color`` as in
-    :func:`colorize_digits`.
-
-    With ``n`` given, ``n`` base images are drawn from ``indices`` (without replacement when
-    ``n <= len(indices)``, with replacement otherwise; each copy gets its own colour and jitter).
-    Returns (images uint8 [N, 3, resolution, resolution], factors with int64 columns ``digit, color``).
-    """
+    """:func:`colorize_digits` of the base images ``indices``, or of ``n`` drawn from them (with
+    replacement only when ``n`` exceeds them; each copy gets its own colour and jitter)."""
     rng = np.random.default_rng(seed)
     indices = np.asarray(indices, dtype=np.int64)
     if n is not None and n != len(indices):

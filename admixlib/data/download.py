@@ -1,4 +1,4 @@
-"""Download with md5 verification, archive extraction, and the CelebA / MNIST file lists.
+"""Download with md5 verification and archive extraction (the file lists are the config's ``data.files``).
 
 Files land in torchvision's layout under ``raw_dir``: CelebA in ``raw_dir/celeba/`` (the zip is
 extracted to ``raw_dir/celeba/img_align_celeba/``), MNIST in ``raw_dir/MNIST/raw/`` (each ``.gz``
@@ -10,44 +10,17 @@ import hashlib
 import logging
 import os
 import shutil
-import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
 
 from tqdm import tqdm
 
-log = logging.getLogger("admix.data")
+from admixlib.runtime.checkpoint import atomic_write
 
-_GDRIVE = "https://drive.usercontent.google.com/download?export=download&confirm=t&id="
-# torchvision's CelebA file list (Google Drive ids and md5s).
-CELEBA_FILES = [
-    {"url": _GDRIVE + file_id, "md5": md5, "filename": name}
-    for file_id, md5, name in [
-        ("0B7EVK8r0v71pZjFTYXZWM3FlRnM", "00d2c5bc6d35e252742224ab0c1e8fcb", "img_align_celeba.zip"),
-        ("0B7EVK8r0v71pblRyaVFSWGxPY0U", "75e246fa4810816ffd6ee81facbd244c", "list_attr_celeba.txt"),
-        ("1_ee_0u7vcNLOfNLegJRHmolfH5ICW-XS", "32bd1bd63d3c78cd57e08160ec5ed1e2", "identity_CelebA.txt"),
-        ("0B7EVK8r0v71pbThiMVRxWXZ4dU0", "00566efa6fedff7a56946cd1c10f1c16", "list_bbox_celeba.txt"),
-        (
-            "0B7EVK8r0v71pd0FJY3Blby1HUTQ",
-            "cc24ecafdb5b50baae59b03474781f8c",
-            "list_landmarks_align_celeba.txt",
-        ),
-        ("0B7EVK8r0v71pY0NSMzRuSXJEVkk", "d32c9cbf5e040fd4025c592c306e6668", "list_eval_partition.txt"),
-    ]
-]
-MNIST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
-# torchvision's MNIST md5s.
-MNIST_FILES = [
-    {"url": MNIST_MIRROR + name, "md5": md5, "filename": name}
-    for name, md5 in [
-        ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
-        ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
-        ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
-        ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
-    ]
-]
-DEFAULT_FILES = {"celeba": CELEBA_FILES, "mnist": MNIST_FILES}
+log = logging.getLogger("admix.data")
+CHUNK_BYTES = 1 << 20
+TIMEOUT_SECONDS = 60.0
 SUBDIRS = {"celeba": Path("celeba"), "mnist": Path("MNIST") / "raw"}
 
 
@@ -57,20 +30,7 @@ def file_hash(path: str | os.PathLike, algorithm: str) -> str:
         return hashlib.file_digest(handle, algorithm).hexdigest()
 
 
-def md5sum(path: str | os.PathLike) -> str:
-    """Hex md5 of a file."""
-    return file_hash(path, "md5")
-
-
-def download(
-    url: str,
-    *,
-    dest: str | os.PathLike,
-    md5: str | None,
-    progress: bool = True,
-    chunk: int = 1 << 20,
-    timeout: float = 60.0,
-) -> Path:
+def download(url: str, *, dest: str | os.PathLike, md5: str | None, progress: bool = True) -> Path:
     """Fetch ``url`` to ``dest`` (temp file + rename) and check its md5; returns ``dest``.
 
     Skips the download when ``dest`` already has the right md5. On a mismatch (or an HTML page in place
@@ -78,36 +38,29 @@ def download(
     the path, the expected and the actual md5. ``md5=None`` skips the check.
     """
     dest = Path(dest)
-    if dest.is_file() and md5 is not None and md5sum(dest) == md5:
+    if dest.is_file() and md5 is not None and file_hash(dest, "md5") == md5:
         log.info("%s already present with md5 %s; not downloading", dest, md5)
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     digest = hashlib.md5()
-    try:
-        request = urllib.request.Request(url, headers={"User-Agent": "admix/0.1"})
-        with urllib.request.urlopen(request, timeout=timeout) as response, os.fdopen(fd, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            if "text/html" in (response.headers.get("Content-Type") or "") and not dest.name.endswith(
-                ".html"
-            ):
-                raise RuntimeError(
-                    f"{url} returned an HTML page instead of {dest.name} (quota or sign-in page?); "
-                    f"download it by hand to {dest}"
-                )
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
-                while block := response.read(chunk):
-                    out.write(block)
-                    digest.update(block)
-                    bar.update(len(block))
+    request = urllib.request.Request(url, headers={"User-Agent": "admix/0.1"})
+    with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response, atomic_write(dest) as out:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        if "text/html" in (response.headers.get("Content-Type") or "") and not dest.name.endswith(".html"):
+            raise RuntimeError(
+                f"{url} returned an HTML page instead of {dest.name} (quota or sign-in page?); "
+                f"download it by hand to {dest}"
+            )
+        with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
+            while block := response.read(CHUNK_BYTES):
+                out.write(block)
+                digest.update(block)
+                bar.update(len(block))
         actual = digest.hexdigest()
         if md5 is not None and actual != md5:  # the fetched copy is dropped; a file already at dest stays
             raise RuntimeError(
                 f"md5 mismatch for {dest} (from {url}): expected {md5}, got {actual}; not kept"
             )
-        os.replace(tmp, dest)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     log.info("downloaded %s -> %s (md5 %s)", url, dest, actual)
     return dest
 
@@ -119,7 +72,7 @@ def verify_present(folder: str | os.PathLike, files: list[dict]) -> list[Path]:
     checked, wrong = [], []
     for entry in files:
         for path in sorted(Path(folder).rglob(entry["filename"])):
-            actual = md5sum(path)
+            actual = file_hash(path, "md5")
             if actual == entry["md5"]:
                 checked.append(path)
             else:
@@ -158,32 +111,19 @@ def extract(archive: str | os.PathLike, dest_dir: str | os.PathLike) -> Path:
         return dest_dir
     if archive.suffix == ".gz":
         target = dest_dir / archive.stem
-        fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with gzip.open(archive, "rb") as src, os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(src, out)
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        with gzip.open(archive, "rb") as src, atomic_write(target) as out:
+            shutil.copyfileobj(src, out)
         return target
     raise ValueError(f"cannot extract {archive}: only .zip and .gz are supported")
 
 
 def download_dataset(
-    kind: str,
-    *,
-    raw_dir: str | os.PathLike,
-    files: list[dict] | None = None,
-    progress: bool = True,
+    kind: str, *, raw_dir: str | os.PathLike, files: list[dict], progress: bool = True
 ) -> list[Path]:
-    """Fetch (and extract) every file of ``kind`` (``celeba`` or ``mnist``) into ``raw_dir``.
-
-    ``files`` is a list of ``{url, md5, filename}`` dicts (default: CELEBA_FILES / MNIST_FILES).
-    Returns the downloaded file paths, in order.
-    """
+    """Fetch (and extract) ``files`` (``{url, md5, filename}`` dicts) of ``kind`` (``celeba`` or
+    ``mnist``) into its folder under ``raw_dir``; returns the downloaded paths, in order."""
     if kind not in SUBDIRS:
         raise ValueError(f"kind must be one of {sorted(SUBDIRS)}, got {kind!r}")
-    files = DEFAULT_FILES[kind] if files is None else files
     folder = Path(raw_dir) / SUBDIRS[kind]
     paths = []
     for entry in files:

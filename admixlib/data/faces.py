@@ -1,20 +1,17 @@
 """Procedural RGB faces whose label (``smiling``) is a large-scale mouth shape.
 
-Every face is drawn with NumPy on a grid measured in "32-pixel units", so the same geometry is used at
-any resolution. The label is the mouth geometry at the scale of the lower face: a wide (60-68% of the
-face width), 3-3.6 px thick curve whose corners rise 1-2.5 px above its middle (smiling) or drop
-0.5-2 px below it (not smiling). The curvature is deliberately modest: with corners 4.5-5.5 px up or
-2.5-3.5 px down, a small CNN read the smile so easily that it ignored every spurious factor, even at
-a bias of 0.98 (docs/science.md). The nuisance
-factors only change appearance (colours and shading), never geometry:
+Faces are drawn with NumPy on a grid in "32-pixel units", so the geometry is the same at any
+resolution. The mouth is a wide (60-68% of the face), 3-3.6 px thick curve whose corners rise 1-2.5 px
+above its middle (smiling) or drop 0.5-2 px below it; with steeper curves a small CNN read the smile so
+easily that it ignored every spurious factor, even at a bias of 0.98 (docs/science.md). The nuisance
+factors change colours and shading, never geometry:
 
 - ``skin_tone``: 0 light, 1 dark skin;
-- ``lighting``: 0 light from the left, 1 light from the right (a horizontal shading gradient);
+- ``lighting``: 0 light from the left, 1 from the right (a horizontal shading gradient);
 - ``background_hue``: 0 blue-ish, 1 green-ish;
 - ``lip_colour``: 0 dark red, 1 dark purple (the ink of the mouth and the eyes).
 
-Each factor has continuous jitter inside its bin, and face position, face size and eye spacing are
-jittered slightly (not factors).
+Each factor is jittered inside its bin; face position, face size and eye spacing are jittered too.
 """
 
 import numpy as np
@@ -36,11 +33,8 @@ FROWN_DEPTH = (-2.0, -0.5)
 def sample_binary_factors(
     *, n: int, names: tuple[str, ...], label_name: str, bias: float | None, spurious_factor: str | None, rng
 ) -> pd.DataFrame:
-    """Draw ``n`` rows of independent uniform binary factors ``label_name`` + ``names``.
-
-    When ``bias`` is not None, ``spurious_factor`` equals the label with probability ``bias``.
-    Returns a DataFrame of int64 columns ``[label_name, *names]``.
-    """
+    """``n`` rows of independent uniform binary factors: int64 columns ``[label_name, *names]``; with a
+    ``bias``, ``spurious_factor`` equals the label with that probability."""
     if spurious_factor is not None and spurious_factor not in names:
         raise ValueError(f"spurious_factor must be one of {list(names)} (or None), got {spurious_factor!r}")
     if bias is not None and spurious_factor is None:
@@ -93,10 +87,7 @@ def _jittered(base: np.ndarray, index: np.ndarray, *, spread: float, scale: floa
 
 
 def draw_faces(factors: pd.DataFrame, *, resolution: int, rng) -> np.ndarray:
-    """Render faces for the rows of ``factors`` (columns ``smiling`` + FACE_FACTORS).
-
-    Returns uint8 [n, 3, resolution, resolution].
-    """
+    """Faces for the rows of ``factors`` (columns ``smiling`` + FACE_FACTORS): uint8 [n, 3, res, res]."""
     n = len(factors)
     pix = 32.0 / resolution
     coords = (np.arange(resolution) + 0.5) * pix
@@ -143,14 +134,10 @@ def make_faces(
     resolution: int = 32,
     spurious_value: int | None = None,
 ) -> tuple[torch.Tensor, pd.DataFrame]:
-    """Make ``n`` procedural faces.
-
-    If ``bias`` is None every factor is independent and uniform; otherwise ``spurious_factor`` (one of
-    FACE_FACTORS) equals ``smiling`` with probability ``bias``. Deterministic given ``seed``. With
-    ``spurious_value``, every face's ``spurious_factor`` is set to it after the factors are drawn, and
-    everything else about each face (shape, jitter, noise) comes out as without it.
-    Returns (images uint8 [n, 3, resolution, resolution], factors DataFrame with int64 columns
-    ``smiling, skin_tone, lighting, background_hue, lip_colour``).
+    """``n`` procedural faces from ``seed``: (uint8 [n, 3, resolution, resolution], int64 factors
+    ``smiling, *FACE_FACTORS``). Factors are independent and uniform, except that with a ``bias``
+    ``spurious_factor`` equals ``smiling`` with that probability. ``spurious_value`` overrides
+    ``spurious_factor`` after the draw; everything else about each face comes out as without it.
     """
     if resolution < 16:
         raise ValueError(f"resolution must be at least 16 pixels, got {resolution}")

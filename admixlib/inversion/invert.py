@@ -33,24 +33,15 @@ def invert_images(
     beta1: float = 0.9,
     init: str = "encoder",
     batch_size: int = 256,
-    noise_mode: str = "const",
     device: str | torch.device = "cpu",
     progress: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Invert images into ``G``'s W+ space.
+    """Invert ``images`` ``float32 [N, 3, H, W]`` in ``[-1, 1]`` into ``G``'s W+ space: returns
+    ``(ws float32 [N, num_ws, w_dim], recon float32 [N, 3, H, W])``, both on the CPU.
 
-    ``init="encoder"``: ``ws = E(x)``, then ``refine_steps`` Adam steps (betas ``(beta1, 0.99)``) on
-    ``ws`` minimising each image's pixel MSE (hybrid inversion). ``init="mean"``: optimisation only, starting from
-    ``G.w_avg`` (``E`` may be None; needs ``refine_steps > 0``). Each image is optimised
-    independently of the others in its batch. ``G`` and ``E`` are moved to ``device``; their
-    parameters are never updated and receive no gradients.
-
-    Args:
-        images: ``float32 [N, 3, H, W]`` in ``[-1, 1]`` (any device).
-        batch_size: images per batch.
-        noise_mode: synthesis noise mode used for refinement and reconstruction.
-    Returns:
-        ``(ws float32 [N, num_ws, w_dim], recon float32 [N, 3, H, W])``, both on the CPU.
+    ``init="encoder"``: ``ws = E(x)``, then ``refine_steps`` steps of :func:`refine` (hybrid
+    inversion). ``init="mean"``: :func:`refine` only, from ``G.w_avg`` (``E`` may be None; needs
+    ``refine_steps > 0``). ``G`` and ``E`` are moved to ``device`` and never updated.
     """
     if init not in INIT_CHOICES:
         raise ValueError(f"init must be one of {INIT_CHOICES}, got {init!r}")
@@ -69,9 +60,9 @@ def invert_images(
         with torch.no_grad():
             ws = E(x) if init == "encoder" else G.w_avg.expand(len(x), G.num_ws, G.w_dim).clone()
         if refine_steps > 0:
-            ws = refine(G, ws, x, steps=refine_steps, lr=refine_lr, beta1=beta1, noise_mode=noise_mode)
+            ws = refine(G, ws, x, steps=refine_steps, lr=refine_lr, beta1=beta1)
         with torch.no_grad():
-            recon = G.synthesis(ws, noise_mode=noise_mode)
+            recon = G.synthesis(ws, noise_mode="const")
         all_ws.append(ws.detach().float().cpu())
         all_recon.append(recon.float().cpu())
     return torch.cat(all_ws), torch.cat(all_recon)
@@ -85,7 +76,6 @@ def refine(
     steps: int,
     lr: float,
     beta1: float = 0.9,
-    noise_mode: str = "const",
     callback: Callable[[int, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """Adam (betas ``(beta1, 0.99)``) on ``ws [N, L, w_dim]`` minimising the per-image pixel MSE to
@@ -98,7 +88,7 @@ def refine(
     ws = ws.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([ws], lr=lr, betas=(beta1, ADAM_BETA2))
     for step in range(1, steps + 1):
-        recon = G.synthesis(ws, noise_mode=noise_mode)
+        recon = G.synthesis(ws, noise_mode="const")
         loss = (recon - x).square().flatten(1).mean(dim=1).sum()
         (ws.grad,) = torch.autograd.grad(loss, [ws])  # no gradients into G's parameters
         opt.step()
@@ -135,7 +125,6 @@ def optimise_to_psnr(
     max_steps: int,
     lr: float,
     beta1: float = 0.9,
-    noise_mode: str = "const",
 ) -> dict:
     """Optimisation-only inversion of ``x [N, 3, H, W]`` from ``G.w_avg`` until the batch's mean PSNR
     reaches ``target_psnr`` dB or ``max_steps`` Adam steps (betas ``(beta1, 0.99)``) have run (same
@@ -149,7 +138,7 @@ def optimise_to_psnr(
     opt = torch.optim.Adam([ws], lr=lr, betas=(beta1, ADAM_BETA2))
     mean_psnr, step = float("-inf"), 0
     while step < max_steps:
-        recon = G.synthesis(ws, noise_mode=noise_mode)
+        recon = G.synthesis(ws, noise_mode="const")
         mse = (recon - x).square().flatten(1).mean(dim=1)
         mean_psnr = float((10 * torch.log10(4.0 / mse.detach())).mean())
         if mean_psnr >= target_psnr:
@@ -160,6 +149,6 @@ def optimise_to_psnr(
     reached = mean_psnr >= target_psnr
     if not reached:  # the PSNR after the last step
         with torch.no_grad():
-            mean_psnr = float(psnr(x, G.synthesis(ws, noise_mode=noise_mode)).mean())
+            mean_psnr = float(psnr(x, G.synthesis(ws, noise_mode="const")).mean())
         reached = mean_psnr >= target_psnr
     return {"steps": step, "seconds": time.perf_counter() - start, "psnr": mean_psnr, "reached": reached}

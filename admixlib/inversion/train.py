@@ -19,16 +19,7 @@ log = logging.getLogger("admix.inversion")
 
 @dataclass(frozen=True)
 class EncoderRecipe(ConfigRecipe):
-    """How the encoder is trained.
-
-    Attributes:
-        batch_size, lr: Adam settings.
-        latent_weight, pixel_weight, feature_weight, mixing_weight: weights of the losses on
-            generator samples (:func:`train_encoder`); ``feature_weight > 0`` needs the discriminator.
-        real_weight: weight of the pixel (+ feature) losses on real training images; > 0 needs them.
-        mixing_prob: style-mixing probability of the sampled codes.
-        bf16: bfloat16 autocast of the step's forward passes (a GPU option).
-    """
+    """How the encoder is trained: the ``encoder`` keys of the same names in config/schema.yaml."""
 
     batch_size: int = 32
     lr: float = 1e-3
@@ -59,27 +50,21 @@ def train_encoder(
     ``x = G.synthesis(ws, noise_mode="const")`` and minimises with Adam
     ``latent_weight * MSE(E(x), ws) + pixel_weight * MSE(G(E(x)), x)
     + feature_weight * sum_l MSE(D_l(G(E(x))), D_l(x)) + mixing_weight * MSE(E(G(m)), m)``,
-    where ``D_l`` are the discriminator's intermediate activations and ``m`` mixes each predicted
-    code with another image's predicted code from a random layer on (the mixing-consistency loss:
-    the encoder of a style-mixed image should give back the mixed codes; ``m`` is a fixed target).
-    With ``real_weight > 0`` each step adds ``real_weight * (pixel + feature_weight * feature)``
-    losses on a batch of ``real_images`` (training images, which have no code to regress), so the
-    encoder also learns the real images' domain.
-
-    Args:
-        G: a trained generator (not modified; a frozen copy is used on ``device``).
-        steps: total steps (a resumed run continues up to this number).
-        recipe: the training settings (None: :class:`EncoderRecipe`'s defaults).
-        discriminator: the GAN's discriminator (frozen copy used), for ``feature_weight > 0``.
-        real_images: ``[N, 3, H, W]`` in ``[-1, 1]`` (CPU), for ``real_weight > 0``.
-        encoder_kwargs: extra :class:`Encoder` kwargs (``channels``, ``hidden``).
-        device, seed: where to train and the seed of the latent draws and initialisation.
-        files: the run's checkpoint (resumed from unless it was trained against another ``G`` or
-            encoder), its stats file (JSON lines ``step, loss, latent_mse, pixel_mse, feature_mse,
-            mixing_mse, real_loss, psnr, seconds``) and its progress bar.
+    where ``D_l`` are the ``discriminator``'s intermediate activations and ``m`` mixes each predicted
+    code with another's from a random layer on (a fixed target). With ``real_weight > 0`` each step
+    adds ``real_weight * (pixel + feature_weight * feature)`` losses on a batch of ``real_images``
+    ``[N, 3, H, W]`` (CPU). ``G`` and ``discriminator`` are not modified (frozen copies are used);
+    ``encoder_kwargs`` are extra :class:`Encoder` kwargs. ``files``: the checkpoint (resumed from
+    unless it was trained against another ``G`` or encoder), the stats file (JSON lines ``step,
+    loss, latent_mse, pixel_mse, feature_mse, mixing_mse, real_loss, psnr, seconds``) and the bar.
     """
     r, device = recipe or EncoderRecipe(), torch.device(device)
-    G, D = _frozen_networks(G, discriminator, r, real_images, device)
+    if r.feature_weight > 0 and discriminator is None:
+        raise ValueError("feature_weight > 0 needs the GAN's discriminator")
+    if r.real_weight > 0 and (real_images is None or len(real_images) == 0):
+        raise ValueError("real_weight > 0 needs real_images")
+    G = copy.deepcopy(G).to(device).eval().requires_grad_(False)
+    D = copy.deepcopy(discriminator).to(device).eval().requires_grad_(False) if discriminator else None
     torch.manual_seed(seed)
     E = Encoder(
         resolution=G.resolution, num_ws=G.num_ws, w_dim=G.w_dim, w_avg=G.w_avg, **(encoder_kwargs or {})
@@ -111,17 +96,6 @@ def train_encoder(
             state.bar.set_postfix(loss=f"{row['loss']:.4f}", psnr=f"{row['psnr']:.1f}")
     log.info("encoder training done: %d steps in %.1f s", state.step, state.seconds)
     return E.eval().requires_grad_(False)
-
-
-def _frozen_networks(G, discriminator, recipe: EncoderRecipe, real_images, device) -> tuple:
-    """Frozen copies of ``G`` and of the discriminator (None unless the feature loss needs it)."""
-    if recipe.feature_weight > 0 and discriminator is None:
-        raise ValueError("feature_weight > 0 needs the GAN's discriminator")
-    if recipe.real_weight > 0 and (real_images is None or len(real_images) == 0):
-        raise ValueError("real_weight > 0 needs real_images")
-    G = copy.deepcopy(G).to(device).eval().requires_grad_(False)
-    D = copy.deepcopy(discriminator).to(device).eval().requires_grad_(False) if discriminator else None
-    return G, D
 
 
 def _encoder_losses(E, G, D, r: EncoderRecipe, *, latent_gen, real_images, real_gen) -> dict:

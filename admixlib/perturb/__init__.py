@@ -1,15 +1,13 @@
 """Perturbation sets (l_inf ball, AutoAugment, ColorJitter, RandMix/AdvMix style mixing) and the worst-case search."""
 
 from admixlib.perturb.attack import find_worst_case
-from admixlib.perturb.augment import AugmentSet, autoaugment_set, colorjitter_set
+from admixlib.perturb.augment import autoaugment_set, colorjitter_set
 from admixlib.perturb.base import Batch, Perturbation, PerturbationSet
 from admixlib.perturb.linf import LinfBall
 from admixlib.perturb.mixing import (
     StyleMixSet,
     fine_style_variations,
     mix_styles,
-    mixing_start,
-    normalise_mask,
     project_capped_simplex,
     random_coefficients,
     render_mixed,
@@ -17,7 +15,6 @@ from admixlib.perturb.mixing import (
 from admixlib.perturb.resample import ResampleSet
 
 __all__ = [
-    "AugmentSet",
     "Batch",
     "LinfBall",
     "Perturbation",
@@ -29,8 +26,6 @@ __all__ = [
     "find_worst_case",
     "fine_style_variations",
     "mix_styles",
-    "mixing_start",
-    "normalise_mask",
     "project_capped_simplex",
     "random_coefficients",
     "render_mixed",

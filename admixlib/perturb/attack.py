@@ -21,52 +21,31 @@ def find_worst_case(
     generator: torch.Generator,
     observe: Callable[[Tensor, Tensor], None] | None = None,
 ) -> Tensor:
-    """Search ``pset`` around ``batch`` for the images that maximise ``model``'s per-example loss.
+    """The images ``[N, 3, H, W]`` (detached, in ``[-1, 1]``) in ``pset`` around ``batch`` that
+    maximise ``model``'s per-example cross-entropy (``model``: ``[N, 3, H, W] -> [N, C]`` logits).
 
-    Each restart draws ``pset.random_init``, projects it, then runs ``steps`` rounds of
-    ``delta <- project(step(delta, d loss / d delta))``. Every iterate whose loss was computed (the
-    start and each ascent iterate, including the last) is a candidate; per example the candidate with
-    the highest cross-entropy over all iterates and restarts is returned. With ``steps == 0`` and
-    ``restarts == 1`` the random sample is returned without running ``model`` (RandMix, AutoAugment)
-    unless ``observe`` wants its logits.
+    Each of ``restarts`` restarts projects ``pset.random_init`` (drawn with ``generator``), then runs
+    ``steps`` (None: ``pset.steps``) rounds of ``delta <- project(step(delta, d loss / d delta))``;
+    per example the iterate with the highest loss over all iterates and restarts wins. With one
+    restart and no steps the random sample is returned without running ``model``, unless ``observe``
+    wants its logits. A set with ``attack_image(p, batch)`` (a cheap surrogate of ``to_image``) is
+    ascended on the surrogate, and each restart's best iterate is rendered exactly with ``to_image``.
 
-    A set with an ``attack_image(p, batch)`` method (a cheap surrogate of ``to_image``) is ascended on
-    the surrogate; per restart, the iterate with the highest surrogate loss is then rendered exactly
-    with ``to_image``, and those exact images compete across restarts.
-
-    The model's train/eval mode is left as set, and no parameter ``.grad`` is touched (gradients are
-    taken with ``torch.autograd.grad`` w.r.t. ``delta`` only).
-
-    Args:
-        pset: a :class:`~admixlib.perturb.base.PerturbationSet`.
-        model: classifier mapping ``[N, 3, H, W]`` images to ``[N, C]`` logits.
-        batch: the clean batch (images on the model's device).
-        steps, restarts: ascent steps per restart (``None``: ``pset.steps``) and random starts (>= 1).
-        generator: torch generator for the random starts (CPU generators are fine for any device).
-        observe: called with the detached images ``[N, 3, H, W]`` and ``model``'s logits ``[N, C]`` of
-            every exactly rendered candidate (not the surrogate's iterates), so an evaluation can
-            require every candidate to be right without running the model on them again.
-
-    Returns:
-        Detached images ``[N, 3, H, W]`` in ``[-1, 1]``.
+    ``observe(images, logits)`` sees every exactly rendered candidate (detached), so an evaluation
+    can require each to be right without another model pass. The model's train/eval mode and its
+    parameters' ``.grad`` are left alone (gradients are taken w.r.t. ``delta`` only).
     """
     steps = pset.steps if steps is None else int(steps)
     if steps < 0 or restarts < 1:
         raise ValueError(f"need steps >= 0 and restarts >= 1, got steps={steps}, restarts={restarts}")
-    best_images: Tensor | None = None
-    best_loss: Tensor | None = None
+    best = None  # (images, loss)
 
     def consider(images: Tensor, logits: Tensor, loss: Tensor, _iterate=None) -> None:
-        nonlocal best_images, best_loss
+        nonlocal best
         images, loss = images.detach(), loss.detach()
         if observe is not None:
             observe(images, logits.detach())
-        if best_images is None:
-            best_images, best_loss = images.clone(), loss.clone()
-            return
-        better = loss > best_loss
-        best_loss = torch.where(better, loss, best_loss)
-        best_images = torch.where(better[:, None, None, None], images, best_images)
+        best = _keep_higher(best, images, loss)
 
     surrogate = getattr(pset, "attack_image", None)
     for _ in range(restarts):
@@ -80,8 +59,19 @@ def find_worst_case(
             if restarts == 1 and observe is None and (steps == 0 or surrogate is not None):
                 return images  # the only candidate and nothing compares it: no model pass
             consider(images, *_logits_and_loss(model, images, batch.labels))
-    assert best_images is not None
-    return best_images
+    assert best is not None
+    return best[0]
+
+
+def _keep_higher(best: tuple[Tensor, Tensor] | None, value: Tensor, loss: Tensor) -> tuple[Tensor, Tensor]:
+    """``(value, loss)`` per example (first dimension) where ``loss`` is higher than in ``best``,
+    ``best``'s elsewhere; copies of both when ``best`` is None."""
+    if best is None:
+        return value.clone(), loss.clone()
+    best_value, best_loss = best
+    better = loss > best_loss
+    best_value = torch.where(better.view(-1, *[1] * (value.ndim - 1)), value, best_value)
+    return best_value, torch.where(better, loss, best_loss)
 
 
 def _logits_and_loss(model: nn.Module, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
@@ -108,18 +98,13 @@ def _ascend(pset, model, batch: Batch, p: Perturbation, *, steps: int, render, c
 def _best_iterate(pset, model, batch: Batch, p: Perturbation, *, steps: int, render) -> Perturbation:
     """The iterate (start, ascent iterates and the last) with the highest loss on ``render``'s images,
     chosen per example."""
-    best = {"delta": None, "loss": None}
+    best = None  # (delta, loss)
 
     def keep(images: Tensor, logits: Tensor, loss: Tensor, iterate) -> None:
-        delta, loss = iterate.delta.detach(), loss.detach()
-        if best["delta"] is None:
-            best.update(delta=delta.clone(), loss=loss.clone())
-            return
-        better = loss > best["loss"]
-        best["loss"] = torch.where(better, loss, best["loss"])
-        best["delta"] = torch.where(better.view(-1, *[1] * (delta.ndim - 1)), delta, best["delta"])
+        nonlocal best
+        best = _keep_higher(best, iterate.delta.detach(), loss.detach())
 
     last = _ascend(pset, model, batch, p, steps=steps, render=render, consider=keep)
     with torch.no_grad():
         keep(None, *_logits_and_loss(model, render(last, batch), batch.labels), last)
-    return last.with_delta(best["delta"])
+    return last.with_delta(best[0])

@@ -22,13 +22,12 @@ class LinfBall:
     def __init__(self, *, eps: float, step_size: float, steps: int) -> None:
         if eps < 0 or step_size < 0 or steps < 0:
             raise ValueError(f"eps, step_size and steps must be >= 0, got {eps}, {step_size}, {steps}")
-        self.eps_pixels = float(eps)
         self.eps = 2.0 * float(eps)
         self.step_size = 2.0 * float(step_size)
         self.steps = int(steps)
 
     def __repr__(self) -> str:
-        return f"LinfBall(eps={self.eps_pixels:.5g}, step_size={self.step_size / 2:.5g}, steps={self.steps})"
+        return f"LinfBall(eps={self.eps / 2:.5g}, step_size={self.step_size / 2:.5g}, steps={self.steps})"
 
     def random_init(self, batch: Batch, *, generator: torch.Generator) -> Perturbation:
         """Uniform start in the ``eps`` ball (drawn on ``generator``'s device, then moved)."""

@@ -7,6 +7,14 @@ import torch
 from admixlib.report.plotting import pyplot_and_seaborn
 
 
+def _save(fig, plt, path) -> None:
+    """Lay out ``fig``, write it to ``path`` as a 150-dpi PNG (folder created) and close it."""
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
 def save_image_grid(images: torch.Tensor, path, *, nrow: int) -> None:
     """Save ``images`` [N, 3, H, W] in [-1, 1] as a PNG grid with ``nrow`` images per row."""
     from torchvision.utils import save_image  # on first use (admixlib.report.plotting says why)
@@ -43,10 +51,7 @@ def plot_variation_panel(
             -0.1, 0.5, row_titles[i], transform=axes[i][0].transAxes, ha="right", va="center", fontsize=7
         )
     fig.suptitle(f"{score_name} under fine-style variations (first column: the test image)", fontsize=8)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    _save(fig, plt, path)
 
 
 SWEEP_PANELS = {"clean_acc": "unbiased-test accuracy", "worst_group_acc": "worst-group accuracy"}
@@ -72,7 +77,4 @@ def plot_sweep(tidy, *, swept: str, path, title: str) -> None:
         ax.set(xlabel=swept.replace("_", " "), ylabel=label, ylim=(0, 1.02))
         ax.set_xticks(sorted(rows[swept].unique()))
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    _save(fig, plt, path)

@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 
 from admixlib.report.cost import rule_times
-from admixlib.report.tables import markdown_table, percent_bound, wide_table
+from admixlib.report.tables import TIDY_COLUMNS, markdown_table, percent_bound, wide_markdown
 
 REFERENCE = "nominal"
 CANDIDATE = "advmix"
+COMPARED = ("clean_acc", "worst_group_acc", "advmix_attack_acc")  # metrics of comparison_table
 
 
 def _interval(tidy: pd.DataFrame, method: str, metric: str) -> pd.Series:
@@ -25,13 +26,9 @@ def _interval(tidy: pd.DataFrame, method: str, metric: str) -> pd.Series:
     return rows.iloc[0]
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}"
-
-
 def _span(row: pd.Series) -> str:
     low, high = (percent_bound(row[key], row["metric"]) for key in ("ci95_low", "ci95_high"))
-    return f"{_pct(row['mean'])} [{low}, {high}]"
+    return f"{100 * row['mean']:.1f} [{low}, {high}]"
 
 
 def relation(a: pd.Series, b: pd.Series) -> str:
@@ -67,15 +64,13 @@ def targets_table(tidy: pd.DataFrame) -> list[str]:
     return markdown_table(frame)
 
 
-def comparison_table(
-    tidy: pd.DataFrame, metrics=("clean_acc", "worst_group_acc", "advmix_attack_acc")
-) -> list[str]:
-    """AdvMix's interval against every other method's, per metric: above, below or overlap."""
+def comparison_table(tidy: pd.DataFrame) -> list[str]:
+    """AdvMix's interval against every other method's, per metric of ``COMPARED``: above, below or overlap."""
     others = [m for m in dict.fromkeys(tidy["method"]) if m != CANDIDATE]
     rows = [
         {
             "advmix against": m,
-            **{k: relation(_interval(tidy, CANDIDATE, k), _interval(tidy, m, k)) for k in metrics},
+            **{k: relation(_interval(tidy, CANDIDATE, k), _interval(tidy, m, k)) for k in COMPARED},
         }
         for m in others
     ]
@@ -101,10 +96,6 @@ def inversion_line(metrics: dict) -> str:
     )
 
 
-def _read_tidy(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path) if path.is_file() else None
-
-
 def _optional_table(path: Path, target: str, render) -> list[str]:
     if not path.is_file():
         return [f"Not measured in this results folder (`snakemake {target}` builds `{path.name}`)."]
@@ -123,8 +114,7 @@ def _tuning_lines(frame: pd.DataFrame) -> list[str]:
 
 
 def _sweep_lines(frame: pd.DataFrame) -> list[str]:
-    swept = [c for c in frame.columns if c not in ("dataset", "method", "metric", "mean", "std", "ci95_low",
-                                                    "ci95_high", "n_seeds")][0]  # fmt: skip
+    swept = [c for c in frame.columns if c not in TIDY_COLUMNS][0]
     clean = frame[frame["metric"] == "clean_acc"].assign(cell=lambda f: f.apply(_span, axis=1))
     wide = clean.pivot(index=swept, columns="method", values="cell").reset_index()
     return [f"Clean accuracy by `{swept}`:", "", *markdown_table(wide)]
@@ -132,15 +122,10 @@ def _sweep_lines(frame: pd.DataFrame) -> list[str]:
 
 def _tidy_lines(frame: pd.DataFrame, by: str | None = None) -> list[str]:
     if by is None:
-        return markdown_table(wide_table(frame).rename_axis("method").reset_index())
+        return wide_markdown(frame)
     lines = []
     for value, part in frame.groupby(by, sort=False):
-        lines += [
-            "",
-            f"`{by}` {value}:",
-            "",
-            *markdown_table(wide_table(part).rename_axis("method").reset_index()),
-        ]
+        lines += ["", f"`{by}` {value}:", "", *wide_markdown(part)]
     return lines
 
 
@@ -149,9 +134,9 @@ def dataset_section(results: Path, dataset: str) -> list[str]:
     generator, inversion, tuning, GAN seeds, ablation and sweeps."""
     tables, metrics = results / "tables", results / "metrics" / dataset
     lines = [f"## {dataset}", ""]
-    tidy = _read_tidy(tables / f"{dataset}.csv")
-    if tidy is None:
+    if not (tables / f"{dataset}.csv").is_file():
         return lines + [f"No main table (`snakemake table_{dataset}` builds it)."]
+    tidy = pd.read_csv(tables / f"{dataset}.csv")
     lines += _tidy_lines(tidy) + [""]
     if {CANDIDATE, REFERENCE} <= set(tidy["method"]):
         lines += ["### Targets", "", *targets_table(tidy), "", *comparison_table(tidy), ""]

@@ -148,8 +148,15 @@ def wide_table(tidy: pd.DataFrame) -> pd.DataFrame:
     return wide.loc[methods, order].rename(columns=METRIC_TITLES).fillna("n/a")
 
 
-def _markdown(wide: pd.DataFrame, caption: str) -> str:
-    return "\n".join([f"**{caption}**", "", *markdown_table(wide.rename_axis("method").reset_index())]) + "\n"
+def wide_markdown(tidy: pd.DataFrame) -> list[str]:
+    """:func:`wide_table` of ``tidy`` as Markdown table lines, the methods in a first column."""
+    return markdown_table(wide_table(tidy).rename_axis("method").reset_index())
+
+
+def write_tidy(tidy: pd.DataFrame, path) -> None:
+    """Write a tidy table to the CSV ``path`` (folder created) with ``TIDY_FLOAT_FORMAT``."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tidy.to_csv(path, index=False, float_format=TIDY_FLOAT_FORMAT)
 
 
 def _latex(wide: pd.DataFrame, caption: str) -> str:
@@ -180,12 +187,11 @@ def _latex(wide: pd.DataFrame, caption: str) -> str:
 
 def write_tables(tidy: pd.DataFrame, *, csv_path, md_path, tex_path, caption: str) -> None:
     """Write the tidy CSV and the Markdown and LaTeX renderings of its wide form."""
-    for path in (csv_path, md_path, tex_path):
+    write_tidy(tidy, csv_path)
+    for path in (md_path, tex_path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tidy.to_csv(csv_path, index=False, float_format=TIDY_FLOAT_FORMAT)
-    wide = wide_table(tidy)
-    Path(md_path).write_text(_markdown(wide, caption))
-    Path(tex_path).write_text(_latex(wide, caption))
+    Path(md_path).write_text("\n".join([f"**{caption}**", "", *wide_markdown(tidy)]) + "\n")
+    Path(tex_path).write_text(_latex(wide_table(tidy), caption))
 
 
 def markdown_table(frame: pd.DataFrame) -> list[str]:

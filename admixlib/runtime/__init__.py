@@ -7,7 +7,6 @@ from admixlib.runtime.logs import setup_logging
 from admixlib.runtime.provenance import provenance_record, write_provenance
 from admixlib.runtime.recipe import ConfigRecipe
 from admixlib.runtime.seeding import (
-    seed_everything,
     set_torch_rng_state,
     torch_generator,
     torch_rng_state,
@@ -38,7 +37,6 @@ __all__ = [
     "reuse_freed_memory",
     "save_atomic",
     "save_module",
-    "seed_everything",
     "set_torch_rng_state",
     "setup_logging",
     "torch_generator",

@@ -4,19 +4,29 @@ import hashlib
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 
-def save_atomic(obj: dict, path: str | os.PathLike) -> None:
-    """Write ``obj`` with ``torch.save`` to ``path`` atomically, so a killed job never leaves half a file."""
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs):
+    """Yield a file opened with ``mode`` beside ``path`` that replaces ``path`` once the block ends
+    without error (the parent folder is created), so a killed job never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
+        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp's 0600 would hide results from a shared group
+        with os.fdopen(fd, mode, **open_kwargs) as handle:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -25,17 +35,21 @@ def save_atomic(obj: dict, path: str | os.PathLike) -> None:
         raise
 
 
-def load_checkpoint(
-    path: str | os.PathLike, *, writer: str | None = None, map_location="cpu", weights_only: bool = True
-) -> dict:
-    """Load a checkpoint dict, naming the path and the remedy (the rule ``writer`` that writes the
-    file, when given) when it is missing or corrupt."""
+def save_atomic(obj: dict, path: str | os.PathLike) -> None:
+    """Write ``obj`` with ``torch.save`` to ``path`` atomically."""
+    with atomic_write(path) as handle:
+        torch.save(obj, handle)
+
+
+def load_checkpoint(path: str | os.PathLike, *, writer: str | None = None, map_location="cpu") -> dict:
+    """Load a checkpoint dict (``weights_only=True``), naming the path and the remedy (the rule
+    ``writer`` that writes the file, when given) when it is missing or corrupt."""
     path = Path(path)
     remedy = f"re-run the rule that writes it ({writer})" if writer else "re-run the rule that writes it"
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist; {remedy}")
     try:
-        return torch.load(path, map_location=map_location, weights_only=weights_only)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises several types for truncated or foreign files
         # torch's own text stays in the chained traceback: for a corrupt file its advice (load
         # with weights_only=False) would mislead, so the message names only the error's type

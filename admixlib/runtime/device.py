@@ -29,25 +29,18 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 def channels_last(module: torch.nn.Module) -> torch.nn.Module:
     """Store ``module``'s 4-D parameters and buffers channels-last (NHWC), in place; returns it.
-
-    A convolution whose weight is NHWC runs NHWC end to end; on CPU oneDNN then stops reordering every
-    input and weight, and training steps of the GAN and the encoder take about 17% less time
-    (``docs/speed.md``). Values, state-dict keys and shapes are unchanged.
-    """
+    On CPU oneDNN then stops reordering every input and weight: GAN and encoder steps take about 17%
+    less time (``docs/speed.md``). Values, state-dict keys and shapes are unchanged."""
     return module.to(memory_format=torch.channels_last)
 
 
 def reuse_freed_memory(*, threshold_bytes: int = 1 << 30) -> int:
-    """Make glibc's malloc keep freed memory for the process's next tensors.
+    """Make glibc's malloc keep freed blocks below ``threshold_bytes`` on the heap for the next tensors.
 
-    By default glibc gives every block above its mmap threshold (128 KiB, rising with the largest
-    block freed up to 32 MiB) its own ``mmap`` and hands it back on free, so each training or attack
-    step maps, zero-fills and unmaps its activations again: 13% of the CPU time of
-    ``benchmarks/scaling.py`` went to the kernel (``docs/speed.md``). Blocks below the threshold now
-    come from the heap and stay there. Values are unchanged; only where memory comes from.
-
-    Returns the threshold set in bytes: ``threshold_bytes``, or 32 MiB where an older glibc refuses
-    more; 0 (and nothing changed) off glibc, e.g. on macOS, Windows or musl.
+    By default every block above glibc's mmap threshold (at most 32 MiB) gets its own ``mmap``, so each
+    step maps, zero-fills and unmaps its activations again: 13% of ``benchmarks/scaling.py``'s CPU time
+    (``docs/speed.md``). Returns the threshold set: ``threshold_bytes``, 32 MiB where an older glibc
+    refuses more, 0 (nothing changed) off glibc.
     """
     if platform.libc_ver()[0] != "glibc":  # other C libraries number mallopt's parameters differently
         return 0

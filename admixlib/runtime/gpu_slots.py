@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0  # how often a job waiting for a card tries again
 
 
 def default_lock_dir() -> Path:
@@ -64,19 +65,10 @@ class GpuSlot:
             self._handle = None
 
 
-def claim_gpu(
-    *, gpus: list[str], lock_dir: str | os.PathLike | None = None, poll_seconds: float = 1.0
-) -> GpuSlot | None:
-    """Claim the first of ``gpus`` that no other process holds and make it this process's only card.
-
-    Sets ``CUDA_VISIBLE_DEVICES`` to the claimed id, so it must run before torch initialises CUDA. With
-    every card held (``--resources gpu=N`` above the number of cards) it waits for one to come free.
-    Returns None, changing nothing, when ``gpus`` is empty (a CPU machine). ``lock_dir``: None for
-    :func:`default_lock_dir`.
-
-    Raises:
-        RuntimeError: CUDA is already initialised in this process, so the choice could not apply.
-    """
+def claim_gpu(*, gpus: list[str], lock_dir: str | os.PathLike | None = None) -> GpuSlot | None:
+    """Claim the first of ``gpus`` that no other process holds (waiting while all are held) and set
+    ``CUDA_VISIBLE_DEVICES`` to it; None, changing nothing, when ``gpus`` is empty. ``lock_dir``: None
+    for :func:`default_lock_dir`. Raises RuntimeError when CUDA is already initialised."""
     if not gpus:
         return None
     if torch.cuda.is_initialized():
@@ -100,4 +92,4 @@ def claim_gpu(
         if not waited:
             log.warning("GPUs %s are all held by other jobs; waiting for one (locks in %s)", gpus, lock_dir)
             waited = True
-        time.sleep(poll_seconds)
+        time.sleep(POLL_SECONDS)

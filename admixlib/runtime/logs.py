@@ -6,10 +6,9 @@ import sys
 from pathlib import Path
 
 
-def setup_logging(
-    log_path: str | None = None, *, level: int = logging.INFO, capture_stderr: bool = False
-) -> logging.Logger:
-    """Send the root logger (and uncaught exceptions) to ``log_path``, or to stderr when it is None.
+def setup_logging(log_path: str | None = None, *, capture_stderr: bool = False) -> logging.Logger:
+    """Send the root logger (INFO and up) and uncaught exceptions to ``log_path``, or to stderr when
+    it is None.
 
     With ``capture_stderr`` the process's stderr (warnings, progress bars, tracebacks printed by
     libraries) goes to the same file; progress bars then refresh at most every 10 s. Returns the
@@ -27,7 +26,7 @@ def setup_logging(
     else:
         handlers.append(logging.StreamHandler(sys.stderr))
     logging.basicConfig(
-        level=level,
+        level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         handlers=handlers,
         force=True,

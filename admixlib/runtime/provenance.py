@@ -6,9 +6,8 @@ import os
 import platform
 import subprocess
 from datetime import UTC, datetime
-from pathlib import Path
 
-from admixlib.runtime.checkpoint import fingerprint
+from admixlib.runtime.checkpoint import atomic_write, fingerprint
 
 PACKAGES = ("admix", "torch", "torchvision", "numpy", "pandas", "matplotlib", "seaborn", "snakemake")
 
@@ -25,10 +24,10 @@ def git_state(repo: str | os.PathLike) -> dict:
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
-def package_versions(names=PACKAGES) -> dict:
-    """Installed version of each package in ``names`` (None when absent), plus Python's."""
+def package_versions() -> dict:
+    """Installed version of each package in ``PACKAGES`` (None when absent), plus Python's."""
     versions = {"python": platform.python_version()}
-    for name in names:
+    for name in PACKAGES:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -56,9 +55,6 @@ def provenance_record(
 
 
 def write_provenance(record: dict, path: str | os.PathLike) -> None:
-    """Write ``record`` as indented JSON to ``path`` (temp file + rename, never half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
+    """Write ``record`` as indented JSON to ``path`` atomically."""
+    with atomic_write(path, "w") as handle:
+        handle.write(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")

@@ -1,17 +1,8 @@
-"""One place that seeds every random number generator."""
+"""Seeded torch generators, torch's global RNG state, and deterministic kernels."""
 
 import os
-import random
 
-import numpy as np
 import torch
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's global generators with ``seed``."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002 (the legacy global RNG is what third-party code reads)
-    torch.manual_seed(seed)
 
 
 def torch_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:

@@ -30,15 +30,9 @@ FORMAT = 2  # checkpoints of the per-loop layouts before this one are refused wi
 
 @dataclass(frozen=True)
 class RunFiles:
-    """Where a training run keeps what it writes, and how often it writes it.
-
-    Attributes:
-        checkpoint_dir: folder of the resumable ``latest.pt``, written every ``checkpoint_every``
-            steps and at the end and resumed from when present; None: nothing is saved or resumed.
-        stats_path: JSON-lines stats file, a line every ``stats_every`` steps (the classifier's
-            every step) and at the end; None: no stats.
-        progress: show a tqdm bar.
-    """
+    """Where a training run writes, and how often: ``latest.pt`` in ``checkpoint_dir`` every
+    ``checkpoint_every`` steps and at the end (None: nothing saved or resumed), a JSON line to
+    ``stats_path`` every ``stats_every`` steps and at the end (None: no stats); ``progress``: a tqdm bar."""
 
     checkpoint_dir: str | os.PathLike | None = None
     stats_path: str | os.PathLike | None = None
@@ -58,18 +52,11 @@ class RunFiles:
 
 
 class TrainingState:
-    """The state of one training run and its checkpoint ``files.checkpoint_dir/latest.pt``.
-
-    Args:
-        files: where the checkpoint and the stats file go (:class:`RunFiles`), how often the
-            checkpoint is written, and whether a progress bar is shown.
-        device: device whose global torch RNG state is saved with the CPU's.
-        stateful: name -> object with ``state_dict``/``load_state_dict`` (models, optimisers, EMA).
-        generators: name -> ``torch.Generator`` whose state is saved.
-        values: name -> plain value saved and restored (read back from ``state.values``).
-        identity: what must match for a checkpoint to be resumed (architectures, settings).
-        on_mismatch: ``"raise"`` or ``"restart"`` (warn and train from scratch) when it does not.
-    """
+    """The state of one training run (written as :class:`RunFiles` says): ``stateful`` objects
+    (name -> anything with ``state_dict``), ``generators`` (name -> ``torch.Generator``), plain
+    ``values`` (read back from ``state.values``), the global torch RNG of the CPU and of ``device``.
+    A checkpoint is resumed only when its ``identity`` (architectures, settings) matches; otherwise
+    ``on_mismatch`` ``"raise"``s or ``"restart"``s (warns and trains from scratch)."""
 
     def __init__(
         self,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from admixlib.report import generator_row, markdown_table, summarise_runs, wide_table
-from admixlib.report.tables import TIDY_FLOAT_FORMAT
+from admixlib.report import generator_row, markdown_table, summarise_runs
+from admixlib.report.tables import wide_markdown, write_tidy
 
 log = logging.getLogger("admix.stages")
 
@@ -27,14 +27,13 @@ def ablation_stage(
     figures = pd.DataFrame(
         [generator_row(json.loads(Path(p).read_text()), generator=name) for name, p in generators.items()]
     )
-    Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-    tidy.to_csv(csv_path, index=False, float_format=TIDY_FLOAT_FORMAT)
+    write_tidy(tidy, csv_path)
     figures.to_csv(generators_path, index=False, float_format="%.4f")
     seeds = sorted({r["seed"] for r in evaluated})
     lines = [
         f"**{dataset}: ablation, mean ± std [95% t-interval] over classifier seeds {seeds}, in percent**",
         "",
-        *markdown_table(wide_table(tidy).rename_axis("method").reset_index()),
+        *wide_markdown(tidy),
         "",
         f"*generator.json of the dataset's generator (own) and of the second generator ({', '.join(list(generators)[1:])})*",
         "",

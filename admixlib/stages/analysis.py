@@ -27,6 +27,7 @@ from admixlib.stages.jsonio import write_json
 from admixlib.stylegan import load_generator
 
 log = logging.getLogger("admix.stages")
+SEED = 0  # of the disentanglement stage's pairs and samples
 
 
 def train_oracle_stage(
@@ -111,20 +112,18 @@ def disentanglement_stage(
     marginal_samples: int,
     inception_weights=None,
     device,
-    seed: int = 0,
 ) -> dict:
-    """Per-layer map of which oracle factors move with which styles, and the fine-mixing scores at ``k``
-    measured on generator samples and
-    on the inputs AdvMix trains on (inverted training images). The oracle marginals and their gap are
-    read on ``marginal_samples`` separate samples: on the ``n_pairs`` sources alone, sampling noise
-    would be about as large as the gap's target."""
+    """Per-layer map of which oracle factors move with which styles, and the fine-mixing scores at
+    ``split_index`` on generator samples and on the inputs AdvMix trains on (inverted training
+    images). The oracle marginals and their gap are read on ``marginal_samples`` separate samples: on
+    the ``n_pairs`` sources alone, sampling noise would be about as large as the gap's target."""
     device = resolve_device(device)
     G = load_generator(generator_path, map_location=device)
     oracle = load_oracle(oracle_path, map_location=device)
     train, codes = load_split(train_path), load_codes(train_codes_path)
     names, label = list(train.meta["factor_names"]), train.meta["label_name"]
     common = {"factor_names": names, "label_name": label, "device": device}
-    source, donor = sample_pairs(G, n_pairs, seed=seed)
+    source, donor = sample_pairs(G, n_pairs, seed=SEED)
     table = disentanglement_map(G, oracle, source_ws=source, donor_ws=donor, **common)
     table.to_csv(map_path, index=False, float_format="%.4f")
     plot_map(
@@ -134,14 +133,14 @@ def disentanglement_stage(
     )
     samples = mixing_scores(G, oracle, split_index=split_index, source_ws=source, donor_ws=donor, **common)
 
-    pick = torch.randperm(len(codes.ws), generator=torch_generator(seed + 1))[: 2 * n_pairs]
+    pick = torch.randperm(len(codes.ws), generator=torch_generator(SEED + 1))[: 2 * n_pairs]
     src, don = pick[: len(pick) // 2], pick[len(pick) // 2 :]
     residuals = codes.residuals(train.images)[src] if add_residual else None
     real = mixing_scores(
         G, oracle, split_index=split_index, source_ws=codes.ws[src], donor_ws=codes.ws[don],
         source_residuals=residuals, **common,
     )  # fmt: skip
-    rendered = generator_samples(G, marginal_samples, seed=seed + 4)
+    rendered = generator_samples(G, marginal_samples, seed=SEED + 4)
     readings = {
         "samples": read_factors(oracle, rendered, device=device),
         "training images": read_factors(oracle, train.images, device=device),
@@ -149,7 +148,7 @@ def disentanglement_stage(
     gap = marginal_gap(readings["samples"], readings["training images"], names)
     marginals = {f: {on: factor_shares(r, f) for on, r in readings.items()} for f in names}
     quality = sample_quality(
-        G, oracle, train.images, n=fid_samples, inception_weights=inception_weights, seed=seed, device=device
+        G, oracle, train.images, n=fid_samples, inception_weights=inception_weights, seed=SEED, device=device
     )
     metrics = {
         "split_index": split_index,

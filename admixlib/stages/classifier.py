@@ -143,13 +143,6 @@ def train_classifier_stage(
     return summary
 
 
-def evaluated_images(evaluation: dict, n_test: int) -> int:
-    """How many test images (the first ones) every test metric is computed on:
-    ``evaluation.n_images``, or all ``n_test`` when it is null."""
-    n = evaluation["n_images"]
-    return n_test if n is None else min(int(n), n_test)
-
-
 def evaluate_stage(
     *,
     dataset: str,
@@ -169,14 +162,13 @@ def evaluate_stage(
     """Score a classifier on the unbiased test split. Every metric (clean and per-group accuracy,
     accuracy under the AdvMix and l_inf attacks, consistency under the fine-style variations at
     ``variations_path`` from rule consistency_variations) is computed on the same images: the first
-    :func:`evaluated_images` of the split. The AdvMix attack mixes like training does."""
+    ``n_images`` of :func:`consistency_cfg`. The AdvMix attack mixes like training does."""
     device = resolve_device(device)
     model = load_classifier(model_path, map_location=device)
     test, codes = load_split(test_path), load_codes(test_codes_path)
-    n = evaluated_images(evaluation, len(test.images))
-    variations = load_consistency_variations(
-        variations_path, cfg=consistency_cfg(evaluation, len(test.images)), mixing=mixing
-    )
+    cfg = consistency_cfg(evaluation, len(test.images))
+    n = cfg["n_images"]
+    variations = load_consistency_variations(variations_path, cfg=cfg, mixing=mixing)
     attack_cfg = evaluation["advmix"]
     advmix_set = build_pset(
         "advmix", attack_cfg, generator_path=generator_path, donor_codes=load_codes(train_codes_path).ws,
@@ -219,10 +211,11 @@ def evaluate_stage(
 
 
 def consistency_cfg(evaluation: dict, n_test: int) -> dict:
-    """What the consistency variations are rendered for: ``n_images`` (:func:`evaluated_images`)
-    and ``variations`` per image."""
+    """``n_images``: how many test images (the first ones) every test metric is computed on
+    (``evaluation.n_images``, all ``n_test`` when null); ``variations``: fine-style variations per image."""
+    n = evaluation["n_images"]
     return {
-        "n_images": evaluated_images(evaluation, n_test),
+        "n_images": n_test if n is None else min(int(n), n_test),
         "variations": evaluation["consistency"]["variations"],
     }
 

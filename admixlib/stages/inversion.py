@@ -24,6 +24,7 @@ from admixlib.stages.jsonio import write_json
 from admixlib.stylegan import load_discriminator, load_generator
 
 log = logging.getLogger("admix.stages")
+SPEEDUP_REPEATS = 3  # timings of each inversion path; the fastest counts
 
 
 def train_encoder_stage(
@@ -142,17 +143,14 @@ def gather_codes(*, shard_paths: list, code_paths: dict, summary_path, refine_st
     return metrics
 
 
-def measure_speedup(G, E, images: torch.Tensor, *, cfg: dict, device, repeats: int = 3) -> dict:
+def measure_speedup(G, E, images: torch.Tensor, *, cfg: dict, device) -> dict:
     """Time the configured inversion (encoder + ``refine_steps``) of ``images`` against
-    optimisation-only inversion run until it reaches the same mean PSNR (at most
-    ``cfg["optimisation_max_steps"]`` steps, Adam with ``cfg["optimisation_lr"]`` and
-    ``cfg["optimisation_beta1"]``), in one process.
+    optimisation-only inversion (``cfg["optimisation_*"]``) run until it reaches the same mean PSNR.
 
-    Both paths first run untimed on 8 images, so neither timing includes the process's one-off set-up.
-    Then both run ``repeats`` times, alternating, and each keeps its fastest time: a job running beside
-    this one on the same cores slows a single timing by up to 2x, and alternating spreads that over both.
-    Returns ``speedup_vs_optimisation`` (optimisation seconds / configured seconds; a lower bound
-    when optimisation never reached the PSNR) and the measurements behind it (every repeat's seconds too).
+    After an untimed warm-up on 8 images, the two run ``SPEEDUP_REPEATS`` times, alternating, and each
+    keeps its fastest time (a job beside this one slows a single timing by up to 2x). Returns
+    ``speedup_vs_optimisation`` (optimisation / configured seconds; a lower bound when optimisation
+    never reached the PSNR) and the measurements behind it.
     """
     images = images.to(device)
     optimiser = {"lr": cfg["optimisation_lr"], "beta1": cfg["optimisation_beta1"]}
@@ -160,7 +158,7 @@ def measure_speedup(G, E, images: torch.Tensor, *, cfg: dict, device, repeats: i
     invert_images(G, E, images[:8], refine_steps=2, batch_size=8, device=device, progress=False)
     optimise_to_psnr(G, images[:8], target_psnr=float("inf"), max_steps=2, **optimiser)
     configured, optimised = [], []
-    for _ in range(repeats):
+    for _ in range(SPEEDUP_REPEATS):
         start = time.perf_counter()
         _, recon = invert_images(
             G, E, images, refine_steps=cfg["refine_steps"], refine_lr=cfg["refine_lr"], beta1=cfg["refine_beta1"],
@@ -176,7 +174,7 @@ def measure_speedup(G, E, images: torch.Tensor, *, cfg: dict, device, repeats: i
         "speedup_vs_optimisation": min(optimised) / max(min(configured), 1e-9),
         "speedup_images": len(images),
         "speedup_target_psnr": target,
-        "speedup_repeats": repeats,
+        "speedup_repeats": SPEEDUP_REPEATS,
         "configured_seconds": min(configured),
         "optimisation_seconds": min(optimised),
         "configured_seconds_each": configured,

@@ -16,6 +16,8 @@ from admixlib.stages.codes import load_codes
 from admixlib.stylegan import load_generator
 
 log = logging.getLogger("admix.stages")
+FIGURE1_IMAGES = 4  # test images (rows) of Figure 1
+FIGURE1_SEED = 0  # draws them and their variations' donors
 
 
 def table_stage(*, dataset: str, run_paths: list, methods: list, csv_path, md_path, tex_path) -> None:
@@ -47,7 +49,7 @@ def mixing_grid_stage(*, generator_path, codes_path, figure_path, split_index: i
         )
         cells += [
             sources[i : i + 1],
-            render_mixed(G, mixed, source_ws=coarse, start=split_index),
+            render_mixed(G, mixed, start=split_index),
         ]
     save_image_grid(torch.cat(cells).cpu(), figure_path, nrow=n + 1)
 
@@ -64,19 +66,17 @@ def figure1_stage(
     split_index: int,
     add_residual: bool,
     variations: int,
-    n_images: int = 4,
     device,
-    seed: int = 0,
 ) -> None:
-    """Figure 1: test images under fine-style variations (donors from training codes), each captioned with the probability of the true
-    label under each model in ``model_paths`` (name -> path)."""
+    """Figure 1: test images under fine-style variations (donors from training codes), each captioned
+    with the probability of the true label under each model in ``model_paths`` (name -> path)."""
     device = resolve_device(device)
     G = load_generator(generator_path, map_location=device)
     test, codes = load_split(test_path), load_codes(test_codes_path)
     bank = load_codes(train_codes_path).ws
     models = {name: load_classifier(path, map_location=device) for name, path in model_paths.items()}
-    gen = torch_generator(seed)
-    picks = torch.randperm(len(test.images), generator=gen)[:n_images]
+    gen = torch_generator(FIGURE1_SEED)
+    picks = torch.randperm(len(test.images), generator=gen)[:FIGURE1_IMAGES]
     rows, scores, titles = [], [], []
     residuals = codes.residuals(test.images)
     for i in picks.tolist():

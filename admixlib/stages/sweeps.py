@@ -16,7 +16,7 @@ import torch
 from admixlib.data import factors_path_for, load_split, save_split, split_seed, subsample_with_bias
 from admixlib.perturb.augment import to_uint8
 from admixlib.report import plot_sweep, summarise_runs
-from admixlib.report.tables import TIDY_FLOAT_FORMAT
+from admixlib.report.tables import write_tidy
 from admixlib.runtime import save_atomic
 from admixlib.stages.codes import load_codes
 
@@ -61,20 +61,15 @@ def bias_subset_stage(
 def sweep_table_stage(
     *, dataset: str, swept: str, runs: dict, methods: list[str], csv_path, figure_path, caption: str
 ) -> pd.DataFrame:
-    """Summarise a sweep into a tidy CSV (the main table's columns plus ``swept``) and a figure.
-
-    Args:
-        swept: name of the swept setting (``bias`` or ``split_index``), the new column.
-        runs: ``{value: [evaluation JSON paths]}``, one file per (method, seed) at that value.
-        methods: table rows, in order.
-    """
+    """Summarise a sweep into a tidy CSV (the main table's columns plus ``swept``, the swept
+    setting's name) and a figure. ``runs``: ``{value: [evaluation JSON paths]}``, one per (method,
+    seed) at that value; ``methods``: the rows, in order."""
     frames = []
     for value, paths in runs.items():
         evals = [json.loads(Path(p).read_text()) for p in paths]
         present = [m for m in methods if any(e["method"] == m for e in evals)]
         frames.append(summarise_runs(evals, dataset=dataset, methods=present).assign(**{swept: value}))
     tidy = pd.concat(frames, ignore_index=True)
-    Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-    tidy.to_csv(csv_path, index=False, float_format=TIDY_FLOAT_FORMAT)
+    write_tidy(tidy, csv_path)
     plot_sweep(tidy, swept=swept, path=figure_path, title=caption)
     return tidy

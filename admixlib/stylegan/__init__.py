@@ -3,26 +3,15 @@
 from admixlib.stylegan.discriminator import Discriminator, load_discriminator, save_discriminator
 from admixlib.stylegan.grids import mixing_grid, sample_grid
 from admixlib.stylegan.loss import GanLoss
-from admixlib.stylegan.mapping import MappingNetwork
-from admixlib.stylegan.networks import (
-    ARCH_KEYS,
-    ChannelMix,
-    Generator,
-    SynthesisNetwork,
-    load_generator,
-    save_generator,
-)
+from admixlib.stylegan.networks import ARCH_KEYS, Generator, load_generator, save_generator
 from admixlib.stylegan.train import GanRecipe, train_generator
 
 __all__ = [
     "ARCH_KEYS",
-    "ChannelMix",
     "Discriminator",
     "GanLoss",
     "GanRecipe",
     "Generator",
-    "MappingNetwork",
-    "SynthesisNetwork",
     "load_discriminator",
     "load_generator",
     "mixing_grid",

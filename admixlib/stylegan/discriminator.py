@@ -32,16 +32,13 @@ class DiscriminatorBlock(nn.Module):
 class Discriminator(nn.Module):
     """Residual discriminator with minibatch standard deviation and equalised learning rate.
 
-    ``Discriminator(*, resolution, channels, mbstd_group=4, num_classes=0)``;
     ``forward(img [N, 3, res, res], labels [N] int64 | None = None) -> logits [N]``. With
     ``num_classes > 0`` it is a projection discriminator: the logit adds the inner product of its last
     features with a class embedding, and ``labels`` are required.
     """
 
-    def __init__(self, *, resolution: int = 32, channels=None, mbstd_group: int = 4, num_classes: int = 0):
+    def __init__(self, *, resolution: int, channels, mbstd_group: int = 4, num_classes: int = 0):
         super().__init__()
-        if channels is None:
-            channels = {4: 96, 8: 96, 16: 64, 32: 32}
         channels = normalise_channels(channels, resolution)
         self.kwargs = dict(resolution=resolution, channels=channels, mbstd_group=mbstd_group)
         if num_classes:  # absent from an unconditional D's kwargs, so older files still load

@@ -1,16 +1,12 @@
 """Sample and style-mixing grids of a generator, written as PNG."""
 
 import math
-from pathlib import Path
 
 import torch
 
+from admixlib.report.figures import save_image_grid
 from admixlib.runtime import torch_generator
 from admixlib.stylegan.networks import Generator
-
-
-def _to_unit(img: torch.Tensor) -> torch.Tensor:
-    return ((img + 1) / 2).clamp(0, 1).cpu()
 
 
 @torch.no_grad()
@@ -23,10 +19,7 @@ def sample_grid(G: Generator, *, n: int = 64, seed: int = 0, path, noise_mode: s
     z = torch.randn(n, G.z_dim, device=device, generator=torch_generator(seed, device))
     ws = G.mapping(z).unsqueeze(1).repeat(1, G.num_ws, 1)
     img = G.synthesis(ws, noise_mode=noise_mode)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    from torchvision.utils import save_image  # on first use (admixlib.report.plotting says why)
-
-    save_image(_to_unit(img), path, nrow=math.ceil(math.sqrt(n)), padding=1)
+    save_image_grid(img, path, nrow=math.ceil(math.sqrt(n)))
     return img.cpu()
 
 
@@ -49,8 +42,5 @@ def mixing_grid(G: Generator, *, split_index: int, n: int = 6, seed: int = 0, pa
         row_state = tuple(s[i : i + 1].expand(n, *s.shape[1:]) for s in state)
         cells += [row_img[i : i + 1], G.synthesis.run_from(row_state, cols, split_index)]
     grid = torch.cat(cells)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    from torchvision.utils import save_image  # on first use (admixlib.report.plotting says why)
-
-    save_image(_to_unit(grid), path, nrow=n + 1, padding=1)
+    save_image_grid(grid, path, nrow=n + 1)
     return grid.cpu()

@@ -31,11 +31,6 @@ def upsample_bilinear(x: torch.Tensor, factor: int) -> torch.Tensor:
     return F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
 
 
-def upsample2x(x: torch.Tensor) -> torch.Tensor:
-    """Bilinear 2x upsampling: ``[N, C, H, W] -> [N, C, 2H, 2W]``."""
-    return upsample_bilinear(x, 2)
-
-
 def bilinear_by_shifts(x: torch.Tensor, factor: int) -> torch.Tensor:
     """Bilinear upsampling (``align_corners=False``, edges clamped) from shifted copies, products and
     sums, whose backward needs no atomic adds: ``[N, C, H, W] -> [N, C, factor H, factor W]``."""
@@ -53,15 +48,8 @@ def bilinear_by_shifts(x: torch.Tensor, factor: int) -> torch.Tensor:
 
 
 class EqualLinear(nn.Module):
-    """Fully connected layer with equalised learning rate.
-
-    Args:
-        in_features, out_features: sizes.
-        bias_init: constant the bias starts at.
-        lr_mul: learning-rate multiplier (0.01 in the mapping network).
-        activation: ``None`` or ``"lrelu"``.
-    Input ``[N, in_features]``, output ``[N, out_features]``.
-    """
+    """Fully connected layer with equalised learning rate, learning-rate multiplier ``lr_mul`` and
+    optional lrelu (``activation="lrelu"``): ``[N, in_features] -> [N, out_features]``."""
 
     def __init__(self, in_features, out_features, *, bias_init=0.0, lr_mul=1.0, activation=None):
         super().__init__()
@@ -97,20 +85,11 @@ class EqualConv2d(nn.Module):
 
 
 class ModulatedConv2d(nn.Module):
-    """StyleGAN2 modulated convolution written as "scale inputs, shared conv, demodulate outputs".
-
-    Mathematically equal to convolving with per-sample weights ``W * s`` normalised per output
-    channel, but runs as one ordinary convolution (much faster on CPU than a grouped conv).
-
-    Args:
-        in_channels, out_channels, kernel_size: conv shape.
-        w_dim: style dimension; an affine layer maps ``w`` to per-input-channel scales ``s``.
-        demodulate: normalise each output channel to unit expected variance.
-        up: bilinearly upsample the input 2x before the convolution.
-    ``forward(x [N, in, H, W], w [N, w_dim], channel_mix=None) -> [N, out, H', W']`` (no bias, no
-    activation). ``channel_mix = (mask [in], other_w [N, w_dim])`` replaces the per-channel scales
-    ``s`` by ``s + mask * (s(other_w) - s)``: with a 0/1 mask, the masked channels are modulated by
-    ``other_w`` (StyleSpace's channels).
+    """StyleGAN2 modulated convolution written as "scale inputs, shared conv, demodulate outputs":
+    equal to convolving with per-sample weights ``W * s`` (``s`` an affine function of ``w``),
+    normalised per output channel when ``demodulate``, but one ordinary convolution (much faster on
+    CPU than a grouped conv). ``up`` upsamples the input 2x first.
+    ``forward(x [N, in, H, W], w [N, w_dim]) -> [N, out, H', W']`` (no bias, no activation).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, *, w_dim, demodulate=True, up=False):
@@ -122,14 +101,11 @@ class ModulatedConv2d(nn.Module):
         self.demodulate = demodulate
         self.up = up
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, channel_mix=None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w)  # [N, in]
-        if channel_mix is not None:  # StyleSpace mixing: the masked channels' scales from another w
-            mask, other_w = channel_mix
-            styles = styles + mask * (self.affine(other_w) - styles)
         weight = self.weight * self.scale
         if self.up:
-            x = upsample2x(x)
+            x = upsample_bilinear(x, 2)
         out = F.conv2d(x * styles[:, :, None, None], weight, padding=self.padding)
         if self.demodulate:
             # d[n, o] = 1 / sqrt(sum_{i,k} (W[o, i, k] * s[n, i])^2)
@@ -166,8 +142,7 @@ class NoiseInjection(nn.Module):
 class StyledConv(nn.Module):
     """Modulated 3x3 conv (optionally upsampling) + noise + bias + lrelu.
 
-    ``forward(x [N, in, H, W], w [N, w_dim], noise_mode, channel_mix=None) -> [N, out, H', W']``
-    (``channel_mix`` as in :class:`ModulatedConv2d`).
+    ``forward(x [N, in, H, W], w [N, w_dim], noise_mode) -> [N, out, H', W']``.
     """
 
     def __init__(self, in_channels, out_channels, *, w_dim, resolution, up=False):
@@ -176,10 +151,8 @@ class StyledConv(nn.Module):
         self.noise = NoiseInjection(resolution)
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
-    def forward(
-        self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", channel_mix=None
-    ) -> torch.Tensor:
-        out = self.noise(self.conv(x, w, channel_mix), noise_mode)
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        out = self.noise(self.conv(x, w), noise_mode)
         return lrelu(out + self.bias[None, :, None, None])
 
 
@@ -201,20 +174,13 @@ class ToRGB(nn.Module):
 class PaletteHead(nn.Module):
     """Output head that renders features as soft regions coloured by the style.
 
-    An unmodulated 1x1 conv turns the features into ``palette_size`` region logits (softmax over
-    regions, after multiplying them by ``gain``); the style picks each region's colour and, with
-    ``shading``, its linear gradients along x and y (without, each region is one flat colour). Every
-    pixel is thus a blend of the image's ``palette_size`` palette colours: with as few regions as the
-    data has colour regions, the features (earlier styles) decide where the regions are and only this
-    head's style decides their colours and shading, which is what fine-style mixing needs at small
-    resolutions (measured in docs/design-decisions.md). With ``supersample`` s > 1 the region logits
-    are upsampled bilinearly s times, coloured there and the image is average-pooled back, so a
-    pixel blends regions where a region boundary crosses it (anti-aliasing, as the procedural data
-    draw), and a blend anywhere else needs a pattern of boundaries. With ``bank`` B > 0 each region's
-    colour and shading add a softmax mixture, gated by the style, of B colours (with their shading
-    gradients, which start flat) learned per region to their linear function of the style (whose
-    colour term starts at 0): a style spread around one mode can then pick between distinct colours
-    and light directions, as data with a few modes per region need, and the linear term jitters them.
+    An unmodulated 1x1 conv turns the features into ``palette_size`` region logits (times ``gain``,
+    softmax over regions): the features (earlier styles) decide where the regions are, and only this
+    head's style decides each region's colour and, with ``shading``, its linear gradients along x and
+    y (docs/design-decisions.md says why). With ``supersample`` s > 1 the regions are drawn at s times
+    the resolution and the image average-pooled back (anti-aliased boundaries). With ``bank`` B > 0
+    each region adds a style-gated softmax mixture of B learned colours (and shadings) to its linear
+    function of the style, so one style mode can pick between distinct colours.
     ``forward(x [N, C, H, W], w [N, w_dim]) -> [N, 3, H, W]``.
     """
 

@@ -14,17 +14,7 @@ from admixlib.stylegan.networks import Generator
 
 @dataclass(frozen=True)
 class GanLoss(ConfigRecipe):
-    """Loss settings.
-
-    Attributes:
-        r1_gamma, r1_every: R1 penalty weight on real images and its lazy interval (0 turns it off).
-        palette_sharpness: weight of the palette head's blend penalty (the mean share of each pixel
-            outside its main region) in the generator loss; 0 turns it off.
-        palette_role_weight: weight of the palette head's role penalty: the batch variance of the
-            share of the image each region covers, summed over regions; 0 turns it off.
-        pl_weight, pl_every: StyleGAN2's path-length penalty weight (its value: 2) and lazy interval, in
-            generator steps; 0 turns it off.
-    """
+    """Loss settings: the ``stylegan`` keys of the same names in config/schema.yaml."""
 
     r1_gamma: float = 1.0
     r1_every: int = 16
@@ -33,25 +23,6 @@ class GanLoss(ConfigRecipe):
     pl_weight: float = 0.0
     pl_every: int = 4
 
-    @property
-    def lazy_ratio(self) -> float:
-        """``r1_every / (r1_every + 1)``: the factor of D's Adam settings under lazy R1 (1 without)."""
-        return self.r1_every / (self.r1_every + 1) if self.r1_every > 0 else 1.0
-
-    @property
-    def pl_lazy_ratio(self) -> float:
-        """``pl_every / (pl_every + 1)``: the factor of G's Adam settings under the lazy path-length
-        penalty (1 without it)."""
-        return self.pl_every / (self.pl_every + 1) if self.pl_weight > 0 else 1.0
-
-    def pl_due(self, step: int) -> bool:
-        """Whether ``step`` adds the path-length penalty."""
-        return self.pl_weight > 0 and step % self.pl_every == 0
-
-    def r1_due(self, step: int) -> bool:
-        """Whether ``step`` adds the R1 penalty."""
-        return self.r1_every > 0 and self.r1_gamma > 0 and step % self.r1_every == 0
-
 
 def discriminator_loss(D: Discriminator, real, real_labels, fake, fake_labels, *, loss: GanLoss, step: int):
     """D's loss on reals ``[N, 3, H, W]`` and (detached) fakes, with R1 on reals when due.
@@ -59,7 +30,7 @@ def discriminator_loss(D: Discriminator, real, real_labels, fake, fake_labels, *
     Returns ``(total, logistic, r1, d_real, d_fake)``: the loss to minimise, its logistic part, the
     R1 value (None when not due) and D's logits ``[N, 1]`` on reals and fakes.
     """
-    do_r1 = loss.r1_due(step)
+    do_r1 = loss.r1_every > 0 and loss.r1_gamma > 0 and step % loss.r1_every == 0
     real = real.detach().requires_grad_(do_r1)
     d_real, d_fake = D(real, real_labels), D(fake.detach(), fake_labels)
     logistic = F.softplus(d_fake).mean() + F.softplus(-d_real).mean()

@@ -3,31 +3,15 @@
 import inspect
 import math
 import os
-from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from admixlib.runtime import channels_last, load_module, save_module
-from admixlib.stylegan.layers import PaletteHead, StyledConv, ToRGB, upsample2x
+from admixlib.stylegan.layers import PaletteHead, StyledConv, ToRGB, upsample_bilinear
 from admixlib.stylegan.mapping import MappingNetwork
 
 TORGB_CHOICES = ("skip", "final", "palette")
-
-
-def init_parameters(cls) -> tuple[str, ...]:
-    """The keyword arguments of ``cls.__init__``, in order."""
-    return tuple(name for name in inspect.signature(cls.__init__).parameters if name != "self")
-
-
-class ChannelMix(NamedTuple):
-    """Mix single channels of one conv's modulation: at the conv driven by style ``layer``, the
-    scales of the channels where ``mask [in_channels]`` is 1 come from ``w [N, w_dim]`` instead of
-    ``ws[:, layer]`` (a fractional mask interpolates them)."""
-
-    layer: int
-    mask: torch.Tensor
-    w: torch.Tensor
 
 
 def normalise_channels(channels, resolution: int) -> dict[int, int]:
@@ -108,17 +92,14 @@ class SynthesisNetwork(nn.Module):
         img = torch.zeros(ws.shape[0], 3, 4, 4, device=ws.device, dtype=ws.dtype)
         return x, img
 
-    def _run(self, state, ws, lo, hi, noise_mode, channel_mix=None):
+    def _run(self, state, ws, lo, hi, noise_mode):
         x, img = state
         for kind, key, idx in self.program:
             if not lo <= idx < hi:
                 continue
             w = ws[:, idx]
             if kind == "conv":
-                mix = None
-                if channel_mix is not None and idx == channel_mix.layer:
-                    mix = (channel_mix.mask.to(w), channel_mix.w.to(w))
-                x = self.convs[key](x, w, noise_mode, mix)
+                x = self.convs[key](x, w, noise_mode)
             elif kind == "regions":
                 x = self.palette.region_masks(x)
             elif kind == "palette":
@@ -128,27 +109,14 @@ class SynthesisNetwork(nn.Module):
                 if self.torgb == "final":
                     img = rgb
                 else:
-                    img = rgb + (upsample2x(img) if img.shape[-1] != rgb.shape[-1] else img)
+                    img = rgb + (upsample_bilinear(img, 2) if img.shape[-1] != rgb.shape[-1] else img)
         return x, img
 
-    def _check(self, ws: torch.Tensor, k: int | None = None, channel_mix: ChannelMix | None = None) -> None:
+    def _check(self, ws: torch.Tensor, k: int | None = None) -> None:
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
         if k is not None and not 0 <= k <= self.num_ws:
             raise ValueError(f"split index k must be in 0..{self.num_ws}, got {k}")
-        if channel_mix is None:
-            return
-        layer = channel_mix.layer
-        if not (0 <= layer < len(self.convs) and (k is None or layer >= k)):
-            raise ValueError(
-                f"channel_mix.layer must be a conv's style in {k or 0}..{len(self.convs) - 1}, got {layer}"
-            )
-        in_channels = self.convs[layer].conv.weight.shape[1]
-        if channel_mix.mask.shape != (in_channels,) or channel_mix.w.shape != (ws.shape[0], self.w_dim):
-            raise ValueError(
-                f"channel_mix needs mask [{in_channels}] and w [{ws.shape[0]}, {self.w_dim}], got "
-                f"{tuple(channel_mix.mask.shape)} and {tuple(channel_mix.w.shape)}"
-            )
 
     def run_until(self, ws: torch.Tensor, k: int, *, noise_mode: str = "const"):
         """Run the coarse part (styles ``0..k-1``).
@@ -164,45 +132,25 @@ class SynthesisNetwork(nn.Module):
         self._check(ws, k)
         return self._run(self._initial_state(ws), ws, 0, k, noise_mode)
 
-    def run_from(
-        self,
-        state,
-        ws: torch.Tensor,
-        k: int,
-        *,
-        noise_mode: str = "const",
-        channel_mix: ChannelMix | None = None,
-    ) -> torch.Tensor:
-        """Finish synthesis from ``run_until``'s state using only ``ws[:, k:]`` (and ``channel_mix``,
-        whose layer must be ``>= k``).
-
-        Returns ``img [N, 3, resolution, resolution]``, identical to ``self(ws, channel_mix=...)``.
-        """
-        self._check(ws, k, channel_mix)
-        _, img = self._run(tuple(state), ws, k, self.num_ws, noise_mode, channel_mix)
+    def run_from(self, state, ws: torch.Tensor, k: int, *, noise_mode: str = "const") -> torch.Tensor:
+        """Finish synthesis from ``run_until``'s state using only ``ws[:, k:]``: ``img [N, 3,
+        resolution, resolution]``, identical to ``self(ws)``."""
+        self._check(ws, k)
+        _, img = self._run(tuple(state), ws, k, self.num_ws, noise_mode)
         return img
 
-    def forward(
-        self, ws: torch.Tensor, *, noise_mode: str = "const", channel_mix: ChannelMix | None = None
-    ) -> torch.Tensor:
-        """``ws [N, num_ws, w_dim] -> img [N, 3, resolution, resolution]`` (roughly in [-1, 1]);
-        ``channel_mix`` (:class:`ChannelMix`) takes single channels of one conv's modulation from
-        another code."""
-        self._check(ws, channel_mix=channel_mix)
-        _, img = self._run(self._initial_state(ws), ws, 0, self.num_ws, noise_mode, channel_mix)
+    def forward(self, ws: torch.Tensor, *, noise_mode: str = "const") -> torch.Tensor:
+        """``ws [N, num_ws, w_dim] -> img [N, 3, resolution, resolution]`` (roughly in [-1, 1])."""
+        self._check(ws)
+        _, img = self._run(self._initial_state(ws), ws, 0, self.num_ws, noise_mode)
         return img
 
 
 class Generator(nn.Module):
     """Mapping + synthesis; tracks ``w_avg`` (mean w) while training.
 
-    Args (keyword-only): ``z_dim``, ``w_dim``, ``mapping_layers``, ``resolution``, ``channels``
-    (``{res: ch}`` or list for 4, 8, ...), ``torgb`` (one of TORGB_CHOICES), ``palette_size``
-    (regions of the palette head), ``palette_gain`` (its region-logit gain), ``palette_shading``
-    (whether its regions get linear shading), ``palette_supersample`` (the head renders its regions
-    at this many times the resolution and averages them down), ``palette_bank`` (learned colours per
-    region that the style picks from; 0: colours linear in the style), ``w_avg_beta``, ``num_classes`` (0: unconditional;
-    otherwise the mapping is class-conditional, see :class:`MappingNetwork`) and ``class_probs``.
+    The arguments are the ``stylegan`` keys of config/schema.yaml (``channels`` may also be a list
+    for 4, 8, ...); ``num_classes > 0`` makes the mapping class-conditional (:class:`MappingNetwork`).
     Attributes: ``num_ws``, ``w_dim``, ``z_dim``, ``resolution``, ``kwargs`` (for checkpoints).
     """
 
@@ -358,6 +306,6 @@ def load_generator(path: str | os.PathLike, map_location="cpu") -> Generator:
 # data decide (resolution, classes) and the EMA rate of ``w_avg``.
 ARCH_KEYS = tuple(
     key
-    for key in init_parameters(Generator)
+    for key in inspect.signature(Generator).parameters
     if key not in ("resolution", "w_avg_beta", "num_classes", "class_probs")
 )

@@ -56,9 +56,9 @@ def ema_beta(step: int, *, batch_size: int, half_life_images: float, rampup: flo
     return 0.5 ** (batch_size / max(half_life, 1e-8))
 
 
-def build_gan(images, labels, *, generator_kwargs, discriminator_kwargs, mbstd_group, seed, device):
-    """``(G, D, num_classes)`` for ``images [N, 3, H, W]``, initialised from ``seed``; ``num_classes``
-    is the generator's classes when ``labels [N]`` are given (a class-conditional D), else 0."""
+def build_gan(images, labels, *, generator_kwargs, mbstd_group, seed, device):
+    """``(G, D, num_classes)`` for ``images [N, 3, H, W]``, initialised from ``seed``, D with G's
+    channels; ``num_classes`` is G's classes when ``labels [N]`` are given (a class-conditional D), else 0."""
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be [N, 3, H, W], got {tuple(images.shape)}")
     torch.manual_seed(seed)
@@ -71,30 +71,20 @@ def build_gan(images, labels, *, generator_kwargs, discriminator_kwargs, mbstd_g
         raise ValueError(
             f"labels need a generator with classes (num_classes > 0) and one label per image, got {labels!r:.60}"
         )
-    if discriminator_kwargs is None:
-        discriminator_kwargs = {"resolution": G.resolution, "channels": G.kwargs["channels"]}
-        discriminator_kwargs |= {"mbstd_group": mbstd_group}
-        discriminator_kwargs |= {"num_classes": num_classes} if num_classes else {}
-    return G, Discriminator(**discriminator_kwargs).to(device), num_classes
+    D = Discriminator(
+        resolution=G.resolution,
+        channels=G.kwargs["channels"],
+        mbstd_group=mbstd_group,
+        num_classes=num_classes,
+    )
+    return G, D.to(device), num_classes
 
 
 @dataclass(frozen=True)
 class GanRecipe(ConfigRecipe):
-    """How a GAN is trained (everything but the architecture, the run's files and its seed).
-
-    Attributes:
-        batch_size, lr_g, lr_d, betas: Adam settings (the D's are rescaled for lazy R1).
-        mbstd_group: images per minibatch-stddev group of the default discriminator.
-        mixing_prob: style-mixing regularisation probability.
-        lr_decay_start: share of the steps after which both learning rates decay linearly to 0
-            (:func:`lr_scale`: a function of the step, so a resumed run needs no extra state, but
-            resuming with more steps moves the decay); 1 keeps them constant.
-        ema_half_life_images, ema_rampup: the generator EMA (:func:`ema_beta`).
-        flip: random horizontal flips of the real images (for faces; digits are not symmetric).
-        bf16: bfloat16 autocast of the G and D passes of the losses (a GPU option; the path-length
-            penalty stays in float32).
-        loss: the loss settings.
-    """
+    """How a GAN is trained (everything but the architecture, the run's files and its seed): the
+    ``stylegan`` keys of the same names in config/schema.yaml, Adam's ``betas`` (rescaled for the
+    lazy penalties) and the ``loss`` settings."""
 
     batch_size: int = 32
     lr_g: float = 2e-3
@@ -121,7 +111,6 @@ def train_generator(
     *,
     labels: torch.Tensor | None = None,
     generator_kwargs: dict,
-    discriminator_kwargs: dict | None = None,
     steps: int,
     recipe: GanRecipe | None = None,
     device: str | torch.device = "cpu",
@@ -131,42 +120,45 @@ def train_generator(
     samples_path: str | os.PathLike | None = None,
     mixing_split_index: int | None = None,
 ) -> Generator:
-    """Train a StyleGAN2-style generator on ``images``; returns the EMA generator (eval, no grad).
+    """Train a StyleGAN2-style generator on ``images`` ``float32 [N, 3, H, W]`` in ``[-1, 1]``;
+    returns the EMA generator (eval, no grad).
 
-    Args:
-        images: ``float32 [N, 3, H, W]`` in ``[-1, 1]``, ``H == generator_kwargs["resolution"]``.
-        labels: ``int64 [N]`` class of each image, for a class-conditional GAN (the generator needs
-            classes; the discriminator judges each image with its class, fakes with the class their
-            latent drew). Without labels, a generator's classes are latent modes.
-        generator_kwargs, discriminator_kwargs: the networks' kwargs (D's default: G's channels).
-        steps: total optimisation steps (a resumed run continues up to this number).
-        recipe: the training settings (None: :class:`GanRecipe`'s defaults).
-        device, seed: where to train and the seed of every draw (data order, latents, noise).
-        files: the run's checkpoint (:class:`~admixlib.runtime.TrainingState`, its ``D`` the final
-            discriminator; resumed from when present), its stats file (JSON lines ``step, loss_g,
-            loss_d, r1, d_real, d_fake, seconds, images_seen``) and its progress bar.
-        sample_every, samples_path: a sample grid of the EMA generator every ``sample_every`` steps
-            (``{step}`` formatted), and a mixing grid at ``mixing_split_index`` when that is set.
+    ``labels`` (``int64 [N]``) make a class-conditional GAN (the generator needs classes); without
+    them a generator's classes are latent modes. ``steps`` counts all steps (a resumed run continues
+    up to it); ``seed`` drives every draw. ``files``: the checkpoint (resumed from when present; its
+    ``D`` is the final discriminator), the stats file (JSON lines ``step, loss_g, loss_d, r1, d_real,
+    d_fake, seconds, images_seen``) and the progress bar. Every ``sample_every`` steps a sample grid
+    of the EMA generator goes to ``samples_path`` (``{step}`` formatted), with a mixing grid at
+    ``mixing_split_index`` when that is set.
     """
     device, r = torch.device(device), recipe or GanRecipe()
     G, D, num_classes = build_gan(
-        images, labels, generator_kwargs=generator_kwargs, discriminator_kwargs=discriminator_kwargs,
-        mbstd_group=r.mbstd_group, seed=seed, device=device,
-    )  # fmt: skip
+        images, labels, generator_kwargs=generator_kwargs, mbstd_group=r.mbstd_group, seed=seed, device=device
+    )
     G_ema, (opt_g, opt_d) = copy.deepcopy(G).eval().requires_grad_(False), _optimizers(G, D, r)
     data_gen, latent_gen = torch_generator(seed, "cpu"), torch_generator(seed + 1, device)
-    stateful, pl_mean = _checkpointed(G, D, G_ema, opt_g, opt_d, recipe=r, device=device)
+    # the checkpoint holds the path-length mean when that penalty is on
+    pl_mean = PathLengthMean().to(device) if r.loss.pl_weight > 0 else None
+    stateful = dict(G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d)
+    if pl_mean is not None:
+        stateful["pl_mean"] = pl_mean
     state = TrainingState(
         files, device=device, stateful=stateful,
         generators=dict(data=data_gen, latent=latent_gen), identity=dict(G_kwargs=G.kwargs, D_kwargs=D.kwargs),
     )  # fmt: skip
-    _resume(state, G, D, n_images=len(images))
+    if state.resume():
+        log.info("resumed GAN training from %s at step %d", state.path, state.step)
+    else:
+        n_g, n_d = (sum(p.numel() for p in m.parameters()) for m in (G, D))
+        log.info("GAN training from scratch: G %d params, D %d params, %d images", n_g, n_d, len(images))
     images, labels = images.to(device), (labels.to(device) if num_classes else None)
     G.train()
     D.train()
     r1_value = float("nan")
     for step in state.steps(steps, desc="GAN"):
-        _set_learning_rates(opt_g, opt_d, scale=lr_scale(step - 1, steps=steps, decay_start=r.lr_decay_start))
+        scale = lr_scale(step - 1, steps=steps, decay_start=r.lr_decay_start)
+        for group in (*opt_g.param_groups, *opt_d.param_groups):
+            group["lr"] = group["initial_lr"] * scale
         real, real_labels = _real_batch(
             images, labels, batch_size=r.batch_size, flip=r.flip, generator=data_gen
         )
@@ -190,40 +182,18 @@ def train_generator(
     return G_ema.eval().requires_grad_(False)
 
 
-def _checkpointed(
-    G, D, G_ema, opt_g, opt_d, *, recipe: GanRecipe, device
-) -> tuple[dict, PathLengthMean | None]:
-    """What the checkpoint holds (networks, EMA, optimisers, and the path-length mean when that
-    penalty is on), and that mean (None when it is off)."""
-    pl_mean = PathLengthMean().to(device) if recipe.loss.pl_weight > 0 else None
-    stateful = dict(G=G, D=D, G_ema=G_ema, opt_g=opt_g, opt_d=opt_d)
-    return (stateful | {"pl_mean": pl_mean} if pl_mean is not None else stateful), pl_mean
-
-
-def _resume(state: TrainingState, G: Generator, D: Discriminator, *, n_images: int) -> None:
-    if state.resume():
-        log.info("resumed GAN training from %s at step %d", state.path, state.step)
-    else:
-        n_g, n_d = (sum(p.numel() for p in m.parameters()) for m in (G, D))
-        log.info("GAN training from scratch: G %d params, D %d params, %d images", n_g, n_d, n_images)
-
-
 def _optimizers(G: Generator, D: Discriminator, recipe: GanRecipe) -> tuple:
     """Adam for G and D, each with its settings rescaled for its lazy penalty (StyleGAN2: R1 for D,
     path length for G); each group keeps its base learning rate in ``initial_lr`` for the decay."""
-    c, betas, c_g = recipe.loss.lazy_ratio, recipe.betas, recipe.loss.pl_lazy_ratio
+    loss, betas = recipe.loss, recipe.betas
+    c = loss.r1_every / (loss.r1_every + 1) if loss.r1_every > 0 else 1.0
+    c_g = loss.pl_every / (loss.pl_every + 1) if loss.pl_weight > 0 else 1.0
     opt_g = torch.optim.Adam(G.parameters(), lr=recipe.lr_g * c_g, betas=(betas[0] ** c_g, betas[1] ** c_g))
     opt_d = torch.optim.Adam(D.parameters(), lr=recipe.lr_d * c, betas=(betas[0] ** c, betas[1] ** c))
     for opt in (opt_g, opt_d):
         for group in opt.param_groups:
             group["initial_lr"] = group["lr"]
     return opt_g, opt_d
-
-
-def _set_learning_rates(*optimizers, scale: float) -> None:
-    for opt in optimizers:
-        for group in opt.param_groups:
-            group["lr"] = group["initial_lr"] * scale
 
 
 def _stats_row(step: int, out: dict, *, r1, seconds: float, batch_size: int) -> dict:
@@ -286,7 +256,7 @@ def _gan_step(
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
-    if loss.pl_due(step):
+    if loss.pl_weight > 0 and step % loss.pl_every == 0:
         penalty = path_length_penalty(
             G, n=max(1, len(real) // 2), mixing_prob=recipe.mixing_prob, mean=pl_mean, generator=generator
         )
