@@ -197,10 +197,16 @@ def _variant_errors(config: dict) -> list[str]:
     return errors
 
 
+def _targeted_datasets(config: dict) -> list[str]:
+    """Every dataset a target builds: the default run's and those of the named targets, in order."""
+    sections = ("run", "tuning", "gan_seeds", "ablation", "sweeps")
+    return list(dict.fromkeys(name for section in sections for name in config[section]["datasets"]))
+
+
 def check_config(config: dict) -> None:
     """Raise :class:`ConfigError` listing every cross-key inconsistency of a schema-valid ``config``."""
     errors = _unknown_datasets(config, "run")
-    for name in config["run"]["datasets"]:
+    for name in _targeted_datasets(config):
         if name in config["datasets"]:
             errors.extend(_dataset_errors(name, config["datasets"][name]))
     errors.extend(_method_errors(config))

@@ -192,3 +192,12 @@ def test_the_schema_knows_the_methods_the_workflow_builds():
     assert set(tuned["methods"]["items"]["enum"]) == set(tuned["grids"]["properties"]) <= set(METHODS)
     assert targets["ablation"]["properties"]["methods"]["items"]["enum"] == list(MIXING_METHODS)
     assert set(targets["sweeps"]["properties"]["methods"]["items"]["enum"]) <= set(METHODS)
+
+
+def test_a_dataset_only_a_named_target_builds_is_checked_too():
+    config = set_key(load("mnist.yaml"), "datasets.colored_mnist.data.files", [])
+    for section in ("run", "gan_seeds", "ablation", "sweeps"):
+        config = set_key(config, f"{section}.datasets", ["faces"])
+    config = set_key(config, "tuning.datasets", ["colored_mnist"])
+    with pytest.raises(ConfigError, match="datasets.colored_mnist.data.files must list"):
+        check_config(config)

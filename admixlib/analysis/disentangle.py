@@ -151,7 +151,8 @@ def mixing_scores(
     device: str | torch.device = "cpu",
 ) -> dict:
     """How well taking styles ``split_index..L-1`` from the donor (:func:`~admixlib.perturb.mix_styles`
-    with coefficients 1) keeps the label and moves the nuisances; arguments as in
+    with coefficients 1) keeps the label and moves the nuisances; ``split_index`` in ``[0, L)``, one
+    pair per row of ``source_ws`` and ``donor_ws`` (both ``[N, L, D]``); other arguments as in
     :func:`disentanglement_map`.
 
     Returns ``{"label_kept", "nuisance_moved": {factor: moved}, "n_pairs", "n_label_pairs"}``:

@@ -132,7 +132,8 @@ def read_factors(
     device: str | torch.device = "cpu",
 ) -> pd.DataFrame:
     """The argmax of every head for ``images [N, 3, H, W]`` in ``[-1, 1]`` (read in batches on
-    ``device``, where the oracle is moved in eval mode): int64 DataFrame, a column per factor."""
+    ``device``, where the oracle is moved in eval mode): int64 DataFrame of N rows indexed 0..N-1, a
+    column per factor."""
     device = torch.device(device)
     oracle.eval().to(device)
     chunks: dict[str, list[Tensor]] = {f: [] for f in oracle.factor_names}

@@ -108,7 +108,8 @@ def make_colored_digits(
     color: int | None = None,
 ) -> tuple[torch.Tensor, pd.DataFrame]:
     """:func:`colorize_digits` of the base images ``indices``, or of ``n`` drawn from them (with
-    replacement only when ``n`` exceeds them; each copy gets its own colour and jitter)."""
+    replacement only when ``n`` exceeds them; each copy gets its own colour and jitter): uint8
+    ``[N, 3, resolution, resolution]`` images and their factors, one row each."""
     rng = np.random.default_rng(seed)
     indices = np.asarray(indices, dtype=np.int64)
     if n is not None and n != len(indices):

@@ -74,8 +74,10 @@ def random_coefficients(n: int, donors: int, layers: int, *, generator: torch.Ge
 class StyleMixSet:
     """Style-mixing perturbation set over the fine styles ``k..L-1`` of a frozen StyleGAN generator.
 
-    ``delta`` is ``a [N, M, L-k]``. ``steps == 0`` is RandMix (one random ``a`` per image and donor
-    draw); ``steps > 0`` is AdvMix (sign-gradient ascent on ``a`` with exact projection).
+    ``split_index`` is ``k``: styles ``0..k-1`` are kept, ``k..L-1`` mixed. ``delta`` is
+    ``a [N, M, L-k]``. ``steps == 0`` is RandMix (one random ``a`` per image and donor draw);
+    ``steps > 0`` is AdvMix (sign-gradient ascent on ``a``, ``step_size`` in coefficient units, with
+    exact projection). ``attack="exact"`` renders every ascent step through the generator.
 
     ``attack="linear"`` ascends on a first-order surrogate instead of the generator: mixing is linear
     in ``a`` in style space, so ``random_init`` renders, once per batch, the image at ``a = 0`` and one

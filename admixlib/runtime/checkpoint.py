@@ -10,10 +10,13 @@ from pathlib import Path
 import torch
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it; done once, at import, before any job's threads start
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
 
 
 @contextmanager
@@ -24,8 +27,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp's 0600 would hide results from a shared group
         with os.fdopen(fd, mode, **open_kwargs) as handle:
+            os.fchmod(
+                handle.fileno(), 0o666 & ~_UMASK
+            )  # mkstemp's 0600 would hide results from a shared group
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -66,14 +71,12 @@ def save_module(module: torch.nn.Module, kwargs: dict, path: str | os.PathLike) 
     save_atomic({"kwargs": dict(kwargs), "state_dict": state}, path)
 
 
-def load_module(
-    path: str | os.PathLike, build, *, what: str, writer: str, map_location="cpu", ckpt: dict | None = None
-):
+def load_module(path: str | os.PathLike, build, *, what: str, writer: str, map_location="cpu"):
     """The module ``build(**kwargs)`` with the state of a file written by :func:`save_module`
-    (``weights_only=True``), on ``map_location``, in eval mode. ``ckpt``: the file's dict when the
-    caller has loaded it already. Raises RuntimeError naming the path, ``what`` it should hold and
-    the rule ``writer`` that writes it when the file is corrupt or the keys are missing."""
-    ckpt = load_checkpoint(path, writer=writer, map_location=map_location) if ckpt is None else ckpt
+    (``weights_only=True``), on ``map_location``, in eval mode. Raises RuntimeError naming the path,
+    ``what`` it should hold and the rule ``writer`` that writes it when the file is corrupt or the
+    keys are missing."""
+    ckpt = load_checkpoint(path, writer=writer, map_location=map_location)
     if not isinstance(ckpt, dict) or "kwargs" not in ckpt or "state_dict" not in ckpt:
         raise RuntimeError(
             f"{path} is not {what} checkpoint (expected keys 'kwargs', 'state_dict'); re-run rule {writer}"

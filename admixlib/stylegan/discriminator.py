@@ -34,7 +34,8 @@ class Discriminator(nn.Module):
 
     ``forward(img [N, 3, res, res], labels [N] int64 | None = None) -> logits [N]``. With
     ``num_classes > 0`` it is a projection discriminator: the logit adds the inner product of its last
-    features with a class embedding, and ``labels`` are required.
+    features with a class embedding, and ``labels`` are required. ``channels``: the width at each
+    resolution from ``resolution`` down to 4 (a dict, or a list as for :class:`Generator`).
     """
 
     def __init__(self, *, resolution: int, channels, mbstd_group: int = 4, num_classes: int = 0):

@@ -10,7 +10,7 @@ from admixlib.stylegan.networks import Generator
 
 
 @torch.no_grad()
-def sample_grid(G: Generator, *, n: int = 64, seed: int = 0, path, noise_mode: str = "const") -> torch.Tensor:
+def sample_grid(G: Generator, *, n: int = 64, seed: int = 0, path) -> torch.Tensor:
     """Save ``n`` samples of ``G`` (latents from ``seed``) as a PNG grid at ``path``.
 
     Returns the images ``[n, 3, H, W]`` in ``[-1, 1]`` on the CPU.
@@ -18,7 +18,7 @@ def sample_grid(G: Generator, *, n: int = 64, seed: int = 0, path, noise_mode: s
     device = G.w_avg.device
     z = torch.randn(n, G.z_dim, device=device, generator=torch_generator(seed, device))
     ws = G.mapping(z).unsqueeze(1).repeat(1, G.num_ws, 1)
-    img = G.synthesis(ws, noise_mode=noise_mode)
+    img = G.synthesis(ws, noise_mode="const")
     save_image_grid(img, path, nrow=math.ceil(math.sqrt(n)))
     return img.cpu()
 

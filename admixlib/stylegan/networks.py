@@ -149,8 +149,10 @@ class SynthesisNetwork(nn.Module):
 class Generator(nn.Module):
     """Mapping + synthesis; tracks ``w_avg`` (mean w) while training.
 
-    The arguments are the ``stylegan`` keys of config/schema.yaml (``channels`` may also be a list
-    for 4, 8, ...); ``num_classes > 0`` makes the mapping class-conditional (:class:`MappingNetwork`).
+    Most arguments are the ``stylegan`` keys of config/schema.yaml (``channels``: a dict from
+    resolution to width, or a list for 4, 8, ...). ``resolution``: the image side; ``w_avg_beta``: the
+    decay of ``w_avg``; ``num_classes > 0`` makes the mapping class-conditional, its labels drawn at
+    ``class_probs`` (uniform when None) when sampling.
     Attributes: ``num_ws``, ``w_dim``, ``z_dim``, ``resolution``, ``kwargs`` (for checkpoints).
     """
 

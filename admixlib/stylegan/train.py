@@ -124,7 +124,9 @@ def train_generator(
     returns the EMA generator (eval, no grad).
 
     ``labels`` (``int64 [N]``) make a class-conditional GAN (the generator needs classes); without
-    them a generator's classes are latent modes. ``steps`` counts all steps (a resumed run continues
+    them a generator's classes are latent modes. ``generator_kwargs``: :class:`Generator`'s arguments
+    (its ``resolution`` must equal H); ``recipe``: optimiser and loss settings (None: the defaults);
+    ``device``: where training runs. ``steps`` counts all steps (a resumed run continues
     up to it); ``seed`` drives every draw. ``files``: the checkpoint (resumed from when present; its
     ``D`` is the final discriminator), the stats file (JSON lines ``step, loss_g, loss_d, r1, d_real,
     d_fake, seconds, images_seen``) and the progress bar. Every ``sample_every`` steps a sample grid
