@@ -180,6 +180,7 @@ def test_provenance_names_commit_config_packages_and_seeds(tmp_path):
     head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True)
     assert record["git"]["commit"] == (head.stdout.strip() or None)
     assert record["packages"]["torch"] == torch.__version__.split("+")[0]
+    assert record["packages"]["admixlib"] is not None  # the library itself, installed by make setup
     assert record["seeds"] == {"run": [0, 1]} and record["wall_seconds"] == 1.235
     other = provenance_record(config={"a": 2}, repo=tmp_path, seeds={}, wall_seconds=0, job={})
     assert other["config_hash"] != record["config_hash"] and other["git"] == {"commit": None, "dirty": None}

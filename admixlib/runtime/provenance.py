@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from admixlib.runtime.checkpoint import atomic_write, fingerprint
 
-PACKAGES = ("admix", "torch", "torchvision", "numpy", "pandas", "matplotlib", "seaborn", "snakemake")
+PACKAGES = ("admixlib", "torch", "torchvision", "numpy", "pandas", "matplotlib", "seaborn", "snakemake")
 
 
 def git_state(repo: str | os.PathLike) -> dict:
