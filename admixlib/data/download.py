@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from admixlib.runtime.checkpoint import atomic_write
+from admixlib.runtime import atomic_write
 
 log = logging.getLogger("admix.data")
 CHUNK_BYTES = 1 << 20

@@ -11,8 +11,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from admixlib.runtime import save_atomic
-from admixlib.runtime.checkpoint import atomic_write
+from admixlib.runtime import atomic_write, save_atomic
 
 REQUIRED_META = ("dataset", "split", "label_name", "factor_names", "num_classes", "spurious_factor", "bias")
 _REMEDY = "re-create it with the make_dataset rule (e.g. snakemake --forcerun make_dataset)"

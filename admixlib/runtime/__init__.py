@@ -1,6 +1,13 @@
 """Seeding, device choice, GPU slots, atomic checkpoints, the resumable training state, provenance and logging shared by every stage."""
 
-from admixlib.runtime.checkpoint import fingerprint, load_checkpoint, load_module, save_atomic, save_module
+from admixlib.runtime.checkpoint import (
+    atomic_write,
+    fingerprint,
+    load_checkpoint,
+    load_module,
+    save_atomic,
+    save_module,
+)
 from admixlib.runtime.device import channels_last, configure_cpu, resolve_device, reuse_freed_memory
 from admixlib.runtime.gpu_slots import claim_gpu, visible_gpus
 from admixlib.runtime.logs import setup_logging
@@ -21,6 +28,7 @@ from admixlib.runtime.training_state import (
 )
 
 __all__ = [
+    "atomic_write",
     "CHECKPOINT_NAME",
     "ConfigRecipe",
     "RunFiles",

@@ -28,9 +28,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, mode, **open_kwargs) as handle:
-            os.fchmod(
-                handle.fileno(), 0o666 & ~_UMASK
-            )  # mkstemp's 0600 would hide results from a shared group
+            # what a plain open() would give: mkstemp's 0600 would hide results from a shared group
+            os.fchmod(handle.fileno(), 0o666 & ~_UMASK)
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
