@@ -26,10 +26,10 @@ def test_palette_head_style_recolours_without_moving_regions():
     head = G.synthesis.palette
     with torch.no_grad():
         state = G.synthesis.run_until(ws, G.num_ws - 1)
-        masks, _ = state  # the regions, drawn before the last style
-        masks_b, _ = G.synthesis.run_until(recoloured, G.num_ws - 1)
-        torch.testing.assert_close(masks, masks_b)  # regions come from earlier styles only
-        assert masks.shape == (2, head.palette_size, 16, 16)
+        basis, _ = state  # the regions' colour basis, drawn before the last style
+        basis_b, _ = G.synthesis.run_until(recoloured, G.num_ws - 1)
+        torch.testing.assert_close(basis, basis_b)  # regions come from earlier styles only
+        masks = basis.view(2, head.palette_size, head.terms, 16, 16)[:, :, 0]  # the flat term
         torch.testing.assert_close(masks.sum(1), torch.ones(2, 16, 16))
         assert not torch.allclose(G.synthesis(ws), G.synthesis(recoloured))  # the last style colours
         torch.testing.assert_close(G.synthesis.run_from(state, ws, G.num_ws - 1), G.synthesis(ws))
@@ -49,6 +49,7 @@ def test_palette_head_image_is_each_regions_shaded_colour_blended_by_its_mask(su
         expected = (masks[:, :, None] * (colour + dx * xx + dy * yy)).sum(dim=1)
         expected = torch.nn.functional.avg_pool2d(expected, supersample)
         torch.testing.assert_close(head(x, w), expected)
+        torch.testing.assert_close(head.colour_from_basis(head.colour_basis(masks), w), expected)
 
 
 def test_palette_gain_hardens_regions_and_round_trips(tmp_path):
@@ -119,10 +120,10 @@ def test_palette_without_shading_paints_flat_regions_and_round_trips(tmp_path):
         head.palette.weight.normal_()
     with torch.no_grad():
         img = G.synthesis(ws)
-        owner, _ = G.synthesis.run_until(ws, G.num_ws - 1)  # the region masks [N, K, H, W]
+        basis, _ = G.synthesis.run_until(ws, G.num_ws - 1)  # without shading: the region masks
     for n in range(2):
         for k in range(2):
-            pure = owner[n, k] > 0.999  # pixels painted by region k alone
+            pure = basis[n, k] > 0.999  # pixels painted by region k alone
             if pure.sum() > 1:  # one flat colour there: no gradient along x or y
                 colours = img[n][:, pure]
                 torch.testing.assert_close(colours, colours[:, :1].expand_as(colours), atol=1e-2, rtol=0)

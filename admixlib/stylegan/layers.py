@@ -258,6 +258,21 @@ class PaletteHead(nn.Module):
             state_dict[prefix + "bank"] = F.pad(bank.unsqueeze(-1), (0, self.terms - 1))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    def colour_basis(self, masks: torch.Tensor) -> torch.Tensor:
+        """What the image is linear in: each region's mask ``[N, K, sH, sW]`` times each shading
+        term, pooled to the output size: ``[N, K * terms, H, W]``. With it the same regions are
+        re-coloured by one small matmul (:meth:`colour_from_basis`), not at every sub-pixel."""
+        n, k, h, wd = masks.shape
+        basis = (masks[:, :, None] * self.grid).reshape(n, k * self.terms, h, wd)
+        return F.avg_pool2d(basis, self.supersample) if self.supersample > 1 else basis
+
+    def colour_from_basis(self, basis: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """The image ``[N, 3, H, W]`` of :meth:`colour_basis`'s ``basis`` coloured by styles ``w [N,
+        w_dim]``: the same image as :meth:`colour` (up to float rounding)."""
+        n, _, h, wd = basis.shape
+        params = self.region_params(w).transpose(1, 2).reshape(n, 3, -1)  # [N, 3, K * terms]
+        return torch.bmm(params, basis.reshape(n, -1, h * wd)).view(n, 3, h, wd)
+
     def colour(self, masks: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """The image ``[N, 3, H, W]`` of regions ``masks [N, K, sH, sW]`` (:meth:`region_masks`)
         coloured by styles ``w [N, w_dim]``."""

@@ -127,15 +127,24 @@ class SynthesisNetwork(nn.Module):
         Returns:
             state ``(features [N, C, r, r], skip_image [N, 3, r', r'])``, batch first; the skip image
             is zeros until a to-RGB has run (adding it is exact). With the palette head and
-            ``k = num_ws - 1`` the features are its region masks ``[N, K, sR, sR]``.
+            ``k = num_ws - 1`` the features are its regions' colour basis ``[N, K * terms, R, R]``
+            (:meth:`PaletteHead.colour_basis`).
         """
         self._check(ws, k)
-        return self._run(self._initial_state(ws), ws, 0, k, noise_mode)
+        x, img = self._run(self._initial_state(ws), ws, 0, k, noise_mode)
+        if self._palette_split(k):  # the attacks on the last style re-colour these regions at every step
+            x = self.palette.colour_basis(x)
+        return x, img
+
+    def _palette_split(self, k: int) -> bool:
+        return self.torgb == "palette" and k == self.num_ws - 1
 
     def run_from(self, state, ws: torch.Tensor, k: int, *, noise_mode: str = "const") -> torch.Tensor:
         """Finish synthesis from ``run_until``'s state using only ``ws[:, k:]``: ``img [N, 3,
-        resolution, resolution]``, identical to ``self(ws)``."""
+        resolution, resolution]``, equal to ``self(ws)`` up to float rounding."""
         self._check(ws, k)
+        if self._palette_split(k):
+            return self.palette.colour_from_basis(state[0], ws[:, k])
         _, img = self._run(tuple(state), ws, k, self.num_ws, noise_mode)
         return img
 
