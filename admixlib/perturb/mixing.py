@@ -84,7 +84,8 @@ class StyleMixSet:
     difference image per (donor, fine layer), ``G(a = e_jl) - G(a = 0)``; the attack's images are
     ``clamp(base + sum_jl a_jl * diff_jl)`` and only the chosen ``a`` is rendered exactly
     (:func:`~admixlib.perturb.find_worst_case` uses ``attack_image``). The surrogate is exact when
-    the fine layers act linearly on the image (the palette head alone, k = L-1).
+    the fine layers act linearly on the image (the palette head alone, k = L-1, without a colour bank,
+    whose style gate is a softmax).
 
     ``G`` needs ``num_ws`` and ``synthesis.run_until``/``run_from``; its parameters are frozen (its
     train/eval mode is kept). ``donor_codes [D, L, w_dim]`` is the donor bank (any device),

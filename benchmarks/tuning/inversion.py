@@ -1,10 +1,10 @@
 """Adam settings of both inversions, chosen on the val split: PSNR after each number of steps.
 
-    python benchmarks/tuning/inversion.py [--dataset faces] [--n 128] [--threads 2]
+    python benchmarks/tuning/inversion.py [--dataset faces] [--n 128] [--every 5] [--threads 2]
 
 Reads the default run's generator and encoder and the first --n val images (never the test split:
 the settings chosen here are hyper-parameters). For every (learning rate, Adam beta1) of the grid it
-records the mean PSNR every 5 steps of
+records the mean PSNR every --every steps of
 - optimisation-only inversion (from the mean code, up to --max-steps steps), and
 - hybrid inversion (encoder, then refinement, up to 40 steps),
 and writes results/benchmarks/inversion_tuning_{dataset}.csv with columns method, lr, beta1,
@@ -29,7 +29,6 @@ from admixlib.stylegan import load_generator
 OPTIMISATION_GRID = {"lr": [0.1, 0.15, 0.2, 0.3], "beta1": [0.7, 0.8, 0.9]}
 HYBRID_GRID = {"lr": [0.05, 0.07, 0.1], "beta1": [0.6, 0.7, 0.8, 0.9]}
 HYBRID_STEPS = 40
-EVERY = 5
 
 
 def steps_to_reach(curves: pd.DataFrame, target: float) -> float:
@@ -44,6 +43,7 @@ def main() -> None:
     parser.add_argument("--results", default="results")
     parser.add_argument("--n", type=int, default=128)
     parser.add_argument("--max-steps", type=int, default=160)
+    parser.add_argument("--every", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     configure_cpu(args.threads)
@@ -60,7 +60,7 @@ def main() -> None:
     for method, grid in (("optimisation", OPTIMISATION_GRID), ("hybrid", HYBRID_GRID)):
         ws, steps = starts[method]
         for lr, beta1 in itertools.product(grid["lr"], grid["beta1"]):
-            curve = refine_psnr_curve(G, ws, images, steps=steps, lr=lr, beta1=beta1, every=EVERY)[1:]
+            curve = refine_psnr_curve(G, ws, images, steps=steps, lr=lr, beta1=beta1, every=args.every)[1:]
             rows += [dict(method=method, lr=lr, beta1=beta1, steps=s, psnr_val=p) for s, p in curve]
             print(method, lr, beta1, [round(p, 2) for _, p in curve], flush=True)
     table = pd.DataFrame(rows)
